@@ -1,0 +1,343 @@
+// Batches and entries: turning messages into SEND frames.
+//
+// A batch buffer starts with empty headroom; each message appends its
+// 4-byte metadata size, its SingleMessageMetadata and its payload. When the
+// batch closes (message count, byte size, publish delay, Flush, or a
+// message that must travel alone), it is sealed: compressed if configured,
+// then the entry's MessageMetadata, the SEND command and the frame header
+// are written right-aligned into the headroom, so the frame is the buffer's
+// tail and the payload is never copied. A batch of one message is sent as a
+// plain message, as the Java client does, with that message's metadata
+// moved from its SingleMessageMetadata into the MessageMetadata.
+//
+// A sealed entry keeps its frame until its receipt, so that a reconnect can
+// write it again unchanged. Buffers and entries are pooled per engine.
+package engine
+
+import (
+	"encoding/binary"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Message is one message to publish. Only Payload is commonly set.
+type Message struct {
+	// Payload is the message body. It is copied by Send.
+	Payload []byte
+	// NullValue marks a tombstone: a message whose value is null, distinct
+	// from an empty payload. Payload must be empty.
+	NullValue bool
+	// Key is the partition key: it picks the partition and is what
+	// compaction and Key_Shared subscriptions group by. Empty means none.
+	Key string
+	// OrderingKey, when set, replaces Key for Key_Shared ordering.
+	OrderingKey []byte
+	// Properties are string pairs attached to the message.
+	Properties map[string]string
+	// EventTime is an application timestamp. Zero means none.
+	EventTime time.Time
+	// DeliverAt delays delivery to Shared subscriptions until this time.
+	// Such a message is never batched.
+	DeliverAt time.Time
+	// DeliverAfter delays delivery by this long from the send.
+	DeliverAfter time.Duration
+	// SequenceID overrides the automatic sequence ID; deduplication uses it.
+	SequenceID *int64
+	// ReplicationClusters restricts geo-replication to these clusters.
+	ReplicationClusters []string
+	// DisableReplication keeps the message in the local cluster.
+	DisableReplication bool
+}
+
+// localCluster is the replicate_to value that disables replication.
+const localCluster = "__local__"
+
+// batchHeadroom is the room kept before a batch's payload for the header.
+const batchHeadroom = 256
+
+// entry is a sealed SEND frame and the messages in it.
+type entry struct {
+	seq     int64
+	count   int
+	batched bool
+	tokens  []uint64
+	frame   []byte // the whole frame, a tail of buf
+	buf     []byte
+	created time.Time // when its first message was sent
+	bytes   int       // payload bytes, for the memory limit
+}
+
+// openBatch is the batch being filled.
+type openBatch struct {
+	buf      []byte
+	count    int
+	firstSeq int64
+	lastSeq  int64
+	tokens   []uint64
+	created  time.Time
+	deadline time.Time
+	bytes    int
+	clusters []string // replicate_to of every message in the batch
+	start    int      // where the messages begin in buf (after the headroom)
+}
+
+func (b *openBatch) reset(e *Engine) {
+	if b.buf != nil {
+		e.putBuf(b.buf)
+	}
+	b.buf = nil
+	b.count = 0
+	b.tokens = b.tokens[:0]
+	b.bytes = 0
+	b.clusters = nil
+}
+
+func (e *Engine) newEntry() *entry {
+	if n := len(e.entryPool); n > 0 {
+		ent := e.entryPool[n-1]
+		e.entryPool = e.entryPool[:n-1]
+		return ent
+	}
+	return &entry{}
+}
+
+func (e *Engine) putEntry(ent *entry) {
+	e.putBuf(ent.buf)
+	tokens := ent.tokens[:0]
+	*ent = entry{tokens: tokens}
+	if len(e.entryPool) < 256 {
+		e.entryPool = append(e.entryPool, ent)
+	}
+}
+
+// clustersOf returns the replicate_to list of m.
+func clustersOf(m *Message) []string {
+	if m.DisableReplication {
+		return []string{localCluster}
+	}
+	return m.ReplicationClusters
+}
+
+// add queues m in pt: into the open batch, or alone.
+func (pt *partition) add(m *Message, token uint64, now time.Time) error {
+	o := &pt.p.opts
+	var deliverAt int64
+	switch {
+	case !m.DeliverAt.IsZero():
+		deliverAt = m.DeliverAt.UnixMilli()
+	case m.DeliverAfter > 0:
+		deliverAt = now.Add(m.DeliverAfter).UnixMilli()
+	}
+	seq := pt.nextSeq
+	if m.SequenceID != nil {
+		seq = *m.SequenceID
+	} else {
+		pt.nextSeq++
+	}
+	pt.lastSeq = max(pt.lastSeq, seq)
+	size := len(m.Payload)
+	pt.p.pending++
+	pt.e.memUsed += int64(size)
+
+	if o.DisableBatching || deliverAt > 0 {
+		// Alone, behind whatever is batched.
+		pt.flushBatch(now)
+		pt.sendAlone(m, token, seq, deliverAt, now)
+		return nil
+	}
+	b := &pt.batch
+	if b.count > 0 && (!slices.Equal(b.clusters, clustersOf(m)) || len(b.buf)-b.start+size > o.BatchingMaxBytes) {
+		pt.flushBatch(now)
+	}
+	if b.count == 0 {
+		b.buf = growTo(pt.e.getBuf(), batchHeadroom+len(pt.name))
+		b.start = len(b.buf)
+		b.created = now
+		b.deadline = now.Add(o.BatchingMaxPublishDelay)
+		b.firstSeq = seq
+		b.clusters = clustersOf(m)
+		if len(b.clusters) > 0 {
+			b.clusters = slices.Clone(b.clusters)
+		}
+		pt.e.wake(b.deadline)
+	}
+	at := len(b.buf)
+	b.buf = append(b.buf, 0, 0, 0, 0)
+	b.buf = appendSingleMeta(b.buf, m, size, seq)
+	binary.BigEndian.PutUint32(b.buf[at:], uint32(len(b.buf)-at-4))
+	b.buf = append(b.buf, m.Payload...)
+	b.tokens = append(b.tokens, token)
+	b.count++
+	b.lastSeq = seq
+	b.bytes += size
+	if b.count >= o.BatchingMaxMessages || len(b.buf)-b.start >= o.BatchingMaxBytes {
+		pt.flushBatch(now)
+	}
+	return nil
+}
+
+// sendAlone seals m as an entry of its own.
+func (pt *partition) sendAlone(m *Message, token uint64, seq, deliverAt int64, now time.Time) {
+	e := pt.e
+	single := appendSingleMeta(e.metaScratch[:0], m, len(m.Payload), seq)
+	e.metaScratch = single
+	clusters := clustersOf(m)
+	room := len(single) + 128 + len(pt.name)
+	for _, c := range clusters {
+		room += len(c) + 2
+	}
+	buf := growTo(e.getBuf(), room)
+	buf = append(buf, m.Payload...)
+	ent := e.newEntry()
+	ent.seq = seq
+	ent.count = 1
+	ent.tokens = append(ent.tokens, token)
+	ent.created = now
+	ent.bytes = len(m.Payload)
+	em := entryMeta{seq: seq, replicateTo: clusters, deliverAt: deliverAt}
+	// single lives in metaScratch, which seal reuses: keep a copy.
+	em.single = append(e.singleScratch[:0], single...)
+	e.singleScratch = em.single
+	pt.seal(ent, buf, room, &em, now)
+}
+
+// flushBatch seals the open batch, if any, and queues it.
+func (pt *partition) flushBatch(now time.Time) {
+	b := &pt.batch
+	if b.count == 0 {
+		return
+	}
+	e := pt.e
+	ent := e.newEntry()
+	ent.seq = b.firstSeq
+	ent.count = b.count
+	ent.batched = b.count > 1
+	ent.tokens, b.tokens = b.tokens, ent.tokens[:0]
+	ent.created = b.created
+	ent.bytes = b.bytes
+	buf := b.buf
+	b.buf = nil
+	em := entryMeta{seq: b.firstSeq, replicateTo: b.clusters}
+	payloadAt := b.start
+	if b.count == 1 {
+		// Send a batch of one as a plain message: its single metadata
+		// becomes the entry's metadata.
+		n := int(binary.BigEndian.Uint32(buf[b.start:]))
+		em.single = append(e.singleScratch[:0], buf[b.start+4:b.start+4+n]...)
+		e.singleScratch = em.single
+		payloadAt = b.start + 4 + n
+	} else {
+		em.batchSize = b.count
+		em.highestSeq = b.lastSeq
+	}
+	b.reset(e)
+	pt.seal(ent, buf, payloadAt, &em, now)
+}
+
+// seal compresses the payload at buf[payloadAt:], writes the frame header
+// in front of it, and queues the entry.
+func (pt *partition) seal(ent *entry, buf []byte, payloadAt int, em *entryMeta, now time.Time) {
+	e := pt.e
+	o := &pt.p.opts
+	if o.CompressionType != CompressionNone {
+		cbuf := growTo(e.getBuf(), payloadAt)
+		if out, ok := e.codecs.compress(o.CompressionType, cbuf, buf[payloadAt:]); ok {
+			em.compression = o.CompressionType
+			em.uncompressedSize = len(buf) - payloadAt
+			e.putBuf(buf)
+			buf = out
+		} else {
+			e.putBuf(cbuf)
+		}
+	}
+	em.producerName = pt.name
+	em.publishTime = now.UnixMilli()
+	meta := appendEntryMeta(e.metaScratch[:0], em)
+	e.metaScratch = meta
+	cmd := appendSendCommand(e.cmdScratch[:0], pt.wireID, em.seq, em.batchSize, em.highestSeq)
+	e.cmdScratch = cmd
+	start := payloadAt - sendFrameHeaderLen(len(cmd)) - len(meta)
+	if start < 0 {
+		grown := make([]byte, len(buf)-start)
+		copy(grown[-start:], buf)
+		e.putBuf(buf)
+		buf = grown
+		payloadAt -= start
+		start = 0
+	}
+	writeSendFrame(buf, start, payloadAt, cmd, meta)
+	ent.buf = buf
+	ent.frame = buf[start:]
+	if size := len(buf) - payloadAt; size > pt.maxMessageSize {
+		pt.failEntry(ent, Errorf(CodeMessageTooBig, "entry of %d bytes exceeds the broker's limit of %d bytes", size, pt.maxMessageSize))
+		return
+	}
+	pt.enqueue(ent)
+}
+
+// enqueue adds a sealed entry to the pending queue and writes it if the
+// partition is registered.
+func (pt *partition) enqueue(ent *entry) {
+	pt.queue = append(pt.queue, ent)
+	if pt.state == ptReady {
+		c := pt.conn
+		c.out = append(c.out, ent.frame...)
+		pt.e.markDirty(c)
+	}
+	if t := pt.p.opts.SendTimeout; t > 0 && len(pt.queue)-pt.head == 1 {
+		pt.e.wake(ent.created.Add(t))
+	}
+}
+
+// transcodeSingle appends the fields of a lone message's
+// SingleMessageMetadata to a MessageMetadata under their entry-level
+// numbers. Payload size and sequence ID are dropped: the entry has its own.
+func transcodeSingle(b, single []byte) []byte {
+	r := reader{b: single}
+	for r.more() {
+		num, typ := r.tag()
+		var to protowire.Number
+		switch num {
+		case 1:
+			to = 4 // properties
+		case 2:
+			to = 6 // partition_key
+		case 5:
+			to = 12 // event_time
+		case 6:
+			to = 17 // partition_key_b64_encoded
+		case 7:
+			to = 18 // ordering_key
+		case 9:
+			to = 25 // null_value
+		case 10:
+			to = 30 // null_partition_key
+		}
+		switch typ {
+		case protowire.VarintType:
+			v := r.varint()
+			if to != 0 {
+				b = appendVarintField(b, to, v)
+			}
+		case protowire.BytesType:
+			v := r.bytes()
+			if to != 0 {
+				b = appendBytesField(b, to, v)
+			}
+		default:
+			r.skip(num, typ)
+		}
+	}
+	return b
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,212 @@
+// Names, hashes and options: table-driven checks of the pure helpers.
+package engine
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseServiceURL(t *testing.T) {
+	good := map[string][]string{
+		"pulsar://localhost:6650":        {"localhost:6650"},
+		"pulsar://localhost":             {"localhost:6650"},
+		"pulsar://127.0.0.1:6650/":       {"127.0.0.1:6650"},
+		"pulsar://h1:1,h2:2":             {"h1:1", "h2:2"},
+		"pulsar://[::1]:6650":            {"[::1]:6650"},
+		"PULSAR://Broker-1.example:7000": {"Broker-1.example:7000"},
+	}
+	for in, want := range good {
+		got, err := parseServiceURL(in)
+		if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("parseServiceURL(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	bad := map[string]string{
+		"":                      "empty",
+		"localhost:6650":        "expected pulsar://",
+		"http://localhost:8080": "not supported",
+		"pulsar+ssl://h:6651":   "not supported",
+		"pulsar://":             "no host",
+		"pulsar://h:0":          "invalid port",
+		"pulsar://h:99999":      "invalid port",
+		"pulsar://h:abc":        "invalid port",
+		"pulsar://h/path":       "only host:port",
+		"pulsar://h1,,h2":       "empty host",
+		"pulsar://bad host":     "only host:port",
+		"pulsar://h!:1":         "invalid character",
+		"pulsar://[::1":         "unclosed",
+		"ftp://x":               "unknown scheme",
+	}
+	for in, text := range bad {
+		_, err := parseServiceURL(in)
+		if CodeOf(err) != CodeInvalidURL || !strings.Contains(err.Error(), text) {
+			t.Errorf("parseServiceURL(%q) = %v; want InvalidUrl containing %q", in, err, text)
+		}
+	}
+}
+
+func TestParseTopic(t *testing.T) {
+	good := map[string]topicName{
+		"t":                                {"persistent://public/default/t", -1},
+		"tenant/ns/t":                      {"persistent://tenant/ns/t", -1},
+		"non-persistent://a/b/c":           {"non-persistent://a/b/c", -1},
+		"persistent://a/b/c-partition-4":   {"persistent://a/b/c-partition-4", 4},
+		"persistent://a/cluster/ns/legacy": {"persistent://a/cluster/ns/legacy", -1},
+		"persistent://a/b/c-partition-x":   {"persistent://a/b/c-partition-x", -1},
+	}
+	for in, want := range good {
+		got, err := parseTopic(in)
+		if err != nil || got != want {
+			t.Errorf("parseTopic(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+}
+
+// Vectors printed by the Java client's JavaStringHash and Murmur3Hash32
+// (pulsar-client 4.0.8) for the UTF-8 strings below.
+var hashVectors = []struct {
+	b64          string
+	java, murmur uint32
+}{
+	{"", 0, 0},
+	{"YQ==", 97, 1009084850},
+	{"a2V5", 106079, 1654417988},
+	{"aGVsbG8gd29ybGQ=", 1794106052, 1586663183},
+	{"a2V5LTEyMzQ1", 1154953029, 939117788},
+	{"w6l0w6k=", 227742, 865297935},
+	{"8J+YgGVtb2pp", 913791171, 1391726296},
+	{"VGhlIHF1aWNrIGJyb3duIGZveCBqdW1wcyBvdmVyIHRoZSBsYXp5IGRvZw==", 1538055507, 776992547},
+	{"YWJjZA==", 2987074, 1139631978},
+	{"YWJjZGU=", 92599395, 1755028214},
+}
+
+func TestHashesMatchJava(t *testing.T) {
+	for _, v := range hashVectors {
+		raw, _ := base64.StdEncoding.DecodeString(v.b64)
+		s := string(raw)
+		if got := javaStringHash(s); got != v.java {
+			t.Errorf("javaStringHash(%q) = %d, Java says %d", s, got, v.java)
+		}
+		if got := murmur3Hash(s); got != v.murmur {
+			t.Errorf("murmur3Hash(%q) = %d, Java says %d", s, got, v.murmur)
+		}
+	}
+}
+
+func TestRoundRobinWithBatchingSwitchesByTime(t *testing.T) {
+	r := rng(1)
+	o := ProducerOptions{BatchingMaxPublishDelay: 10 * time.Millisecond}
+	rt := newRouter(&o, &r, 4)
+	first, _ := rt.pick(&Message{}, 4, t0)
+	same, _ := rt.pick(&Message{}, 4, t0.Add(5*time.Millisecond))
+	next, _ := rt.pick(&Message{}, 4, t0.Add(10*time.Millisecond))
+	if first != same || next != (first+1)%4 {
+		t.Fatalf("picks %d %d %d", first, same, next)
+	}
+	single := newRouter(&ProducerOptions{RoutingMode: SinglePartition}, &r, 4)
+	a, _ := single.pick(&Message{}, 4, t0)
+	b, _ := single.pick(&Message{}, 4, t0.Add(time.Hour))
+	if a != b {
+		t.Fatal("single partition mode moved")
+	}
+	custom := newRouter(&ProducerOptions{Router: func(*Message, int) int { return 9 }}, &r, 4)
+	if _, err := custom.pick(&Message{}, 4, t0); CodeOf(err) != CodeInvalidArgument {
+		t.Fatalf("a router returning 9 of 4: %v", err)
+	}
+}
+
+func TestParseOptionsJSON(t *testing.T) {
+	var c ClientOptions
+	var p ProducerOptions
+	err := ParseOptionsJSON([]byte(`{"batchingMaxMessages": 50, "sendTimeout": -1, "compressionType": "LZ4",
+		"blockIfQueueFull": true, "properties": {"a": "b"}, "connectionTimeout": 1500, "initialSequenceId": 9,
+		"accessMode": "exclusive", "producerName": "me"}`), &c, &p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.BatchingMaxMessages != 50 || p.SendTimeout != -time.Millisecond || p.CompressionType != CompressionLZ4 ||
+		!p.BlockIfQueueFull || p.Properties["a"] != "b" || c.ConnectionTimeout != 1500*time.Millisecond ||
+		*p.InitialSequenceID != 9 || p.AccessMode != AccessExclusive || p.ProducerName != "me" {
+		t.Fatalf("parsed %+v %+v", c, p)
+	}
+	bad := map[string]string{
+		`{"batchingMaxMessage": 1}`:       `option "batchingMaxMessage" is unknown`,
+		`{"batchingMaxMessages": "many"}`: `must be an integer, got string "many"`,
+		`{"batchingMaxMessages": 1.5}`:    `must be an integer, got number 1.5`,
+		`{"blockIfQueueFull": "yes"}`:     `must be true or false`,
+		`{"compressionType": "gzip"}`:     `must be one of none, lz4, zlib, zstd, snappy`,
+		`{"properties": {"a": 1}}`:        `the value of "a" must be a string`,
+		`{"properties": []}`:              `must be an object of strings`,
+		`{"sendTimeout": 1e30}`:           `must be an integer`,
+		`[1, 2]`:                          `not a valid JSON object`,
+		`{"a": 1`:                         `not a valid JSON object`,
+		`null`:                            `not null`,
+		`{} {}`:                           `more than one JSON value`,
+	}
+	for in, text := range bad {
+		err := ParseOptionsJSON([]byte(in), &c, &p)
+		if CodeOf(err) != CodeInvalidConfiguration || !strings.Contains(err.Error(), text) {
+			t.Errorf("ParseOptionsJSON(%s) = %v; want %q", in, err, text)
+		}
+	}
+	if err := ParseOptionsJSON(nil, &c, &p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSetOption(t *testing.T) {
+	var c ClientOptions
+	var p ProducerOptions
+	for k, v := range map[string]string{"batchingMaxMessages": "7", "disableBatching": "true", "properties": `{"x":"y"}`, "routingMode": "singlePartition"} {
+		if err := SetOption(k, v, &c, &p); err != nil {
+			t.Fatalf("%s=%s: %v", k, v, err)
+		}
+	}
+	if p.BatchingMaxMessages != 7 || !p.DisableBatching || p.Properties["x"] != "y" || p.RoutingMode != SinglePartition {
+		t.Fatalf("%+v", p)
+	}
+	if err := SetOption("nope", "1", &c, &p); !strings.Contains(err.Error(), `"nope" is unknown`) {
+		t.Fatal(err)
+	}
+	if err := SetOption("batchingMaxMessages", "x", &c, &p); !strings.Contains(err.Error(), "must be an integer") {
+		t.Fatal(err)
+	}
+}
+
+func TestOptionTableIsComplete(t *testing.T) {
+	names := map[string]bool{}
+	for _, o := range OptionTable {
+		if names[o.Name] {
+			t.Errorf("option %s listed twice", o.Name)
+		}
+		names[o.Name] = true
+		if o.Doc == "" || o.Default == "" || o.GoName == "" || o.set == nil {
+			t.Errorf("option %s is missing a field", o.Name)
+		}
+		if strings.ToLower(o.Name[:1])+o.Name[1:] != o.Name || !strings.EqualFold(o.GoName, o.Name) && o.GoName != "InitialSequenceID" {
+			t.Errorf("option %s does not match its Go name %s", o.Name, o.GoName)
+		}
+	}
+	if got := (OptionSpec{Name: "batchingMaxPublishDelay"}).SnakeName(); got != "batching_max_publish_delay" {
+		t.Fatal(got)
+	}
+}
+
+func TestClientOptionValidation(t *testing.T) {
+	cases := []struct {
+		o    ClientOptions
+		text string
+	}{
+		{ClientOptions{ServiceURL: "pulsar://h", ConnectionTimeout: -1}, "connectionTimeout"},
+		{ClientOptions{ServiceURL: "pulsar://h", MaxBackoff: time.Millisecond, InitialBackoff: time.Second}, "maxBackoff"},
+		{ClientOptions{ServiceURL: "pulsar://h", MaxLookupRedirects: -1}, "maxLookupRedirects"},
+		{ClientOptions{ServiceURL: "bad"}, "service URL"},
+	}
+	for _, c := range cases {
+		if _, err := New(c.o, 1, t0); err == nil || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("New(%+v) = %v; want %q", c.o, err, c.text)
+		}
+	}
+}

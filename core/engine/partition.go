@@ -1,0 +1,518 @@
+// Partitions: one registration on one broker, and its pending messages.
+//
+// A partition looks up the broker that owns its topic (following redirects),
+// registers a producer there (PRODUCER / PRODUCER_SUCCESS) and then writes
+// entries as they are sealed. Entries stay in a FIFO until their receipt;
+// receipts arrive in sequence order, so the receipt for the oldest entry is
+// the only one expected. When the connection drops, or the broker closes
+// the producer, the partition waits out a backoff (doubling, with jitter),
+// looks up again, registers with the next epoch and writes every pending
+// entry again, in order, with its original sequence ID, so a broker with
+// deduplication drops what it already stored.
+//
+// Each connection attempt has a number; replies to an older attempt are
+// ignored, which keeps late answers from a dead connection harmless.
+package engine
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pulsar-producer/pulsar-producer/core/pb"
+)
+
+type partState uint8
+
+const (
+	ptIdle partState = iota
+	ptLookup
+	ptConnecting
+	ptRegistering
+	ptWaitingExclusive
+	ptReady
+	ptBackoff
+	ptClosing
+	ptClosed
+)
+
+type partition struct {
+	e      *Engine
+	p      *producer
+	index  int32  // partition index, -1 for a plain topic
+	topic  string // this partition's topic name
+	wireID uint64 // the protocol's producer_id, kept across reconnects
+	state  partState
+	conn   *conn
+
+	attempt       uint64 // connection attempt; stale replies are dropped
+	epoch         uint64 // PRODUCER epoch: reconnections so far
+	authoritative bool   // lookup: the redirect was authoritative
+	hops          int    // lookup redirects followed in this attempt
+	migrateTo     string // broker URL to use on the next reconnect
+	retryAt       time.Time
+	bo            backoff
+
+	name           string
+	registeredOnce bool
+	topicEpoch     *uint64
+	maxMessageSize int
+
+	nextSeq int64 // the next automatic sequence ID
+	lastSeq int64 // the highest sequence ID ever assigned, -1 for none
+	batch   openBatch
+	queue   []*entry // sealed entries awaiting receipts, oldest first
+	head    int      // queue[head] is the oldest
+}
+
+func newPartition(p *producer, index int32, topic string) *partition {
+	e := p.e
+	e.nextWireID++
+	pt := &partition{
+		e:              e,
+		p:              p,
+		index:          index,
+		topic:          topic,
+		wireID:         e.nextWireID,
+		maxMessageSize: DefaultMaxMessageSize,
+		lastSeq:        -1,
+		bo:             backoff{initial: e.opts.InitialBackoff, max: e.opts.MaxBackoff},
+	}
+	if p.opts.InitialSequenceID != nil {
+		pt.nextSeq = *p.opts.InitialSequenceID + 1
+	}
+	e.byWireID[pt.wireID] = pt
+	return pt
+}
+
+// startLookup begins a connection attempt.
+func (pt *partition) startLookup() {
+	e := pt.e
+	pt.attempt++
+	pt.hops = 0
+	pt.authoritative = false
+	if pt.migrateTo != "" {
+		addr, err := brokerAddress(pt.migrateTo)
+		pt.migrateTo = ""
+		if err == nil {
+			pt.connectTo(addr)
+			return
+		}
+	}
+	pt.state = ptLookup
+	e.request(e.serviceConn(), &request{kind: reqLookup, part: pt, epoch: pt.attempt})
+}
+
+func (pt *partition) lookupDone(r *request, m *pb.CommandLookupTopicResponse) {
+	if r.epoch != pt.attempt || pt.state != ptLookup {
+		return
+	}
+	e := pt.e
+	switch m.GetResponse() {
+	case pb.CommandLookupTopicResponse_Failed:
+		err := brokerError(m.GetError(), m.GetMessage())
+		if err.Code == CodeUnknownError {
+			err.Code = CodeLookupError
+		}
+		pt.lookupFailed(r, err)
+	case pb.CommandLookupTopicResponse_Redirect:
+		pt.hops++
+		if pt.hops > e.opts.MaxLookupRedirects {
+			pt.lookupFailed(r, Errorf(CodeLookupError, "lookup of %s redirected more than %d times", pt.topic, e.opts.MaxLookupRedirects))
+			return
+		}
+		addr, err := brokerAddress(m.GetBrokerServiceUrl())
+		if err != nil {
+			pt.lookupFailed(r, Errorf(CodeLookupError, "lookup of %s redirected to a bad URL: %v", pt.topic, err))
+			return
+		}
+		pt.authoritative = m.GetAuthoritative()
+		e.request(e.connTo(addr), &request{kind: reqLookup, part: pt, epoch: pt.attempt})
+	default: // Connect
+		addr, err := brokerAddress(m.GetBrokerServiceUrl())
+		if err != nil {
+			pt.lookupFailed(r, Errorf(CodeLookupError, "lookup of %s answered a bad URL: %v", pt.topic, err))
+			return
+		}
+		pt.connectTo(addr)
+	}
+}
+
+func (pt *partition) lookupFailed(r *request, err *Error) {
+	if r.epoch != pt.attempt || pt.state != ptLookup {
+		return
+	}
+	pt.attemptFailed(err)
+}
+
+// attemptFailed handles a failed lookup or registration: fatal before the
+// first registration, a retry after it unless the broker said never.
+func (pt *partition) attemptFailed(err *Error) {
+	pt.detach()
+	if !pt.registeredOnce {
+		pt.p.fail(err)
+		return
+	}
+	if !retriableServerError(err.Code) {
+		pt.p.fail(err)
+		return
+	}
+	pt.scheduleRetry()
+}
+
+func (pt *partition) connectTo(addr string) {
+	c := pt.e.connTo(addr)
+	pt.conn = c
+	c.parts[pt.wireID] = pt
+	pt.state = ptConnecting
+	if c.state == connReady {
+		pt.register()
+	}
+}
+
+// connReady is called when the connection pt waits on finishes its
+// handshake.
+func (pt *partition) connReady(c *conn) {
+	if pt.state == ptConnecting && pt.conn == c {
+		pt.register()
+	}
+}
+
+func (pt *partition) register() {
+	pt.state = ptRegistering
+	pt.e.request(pt.conn, &request{kind: reqProducer, part: pt, epoch: pt.attempt})
+}
+
+func (pt *partition) producerCommand(requestID uint64) *pb.CommandProducer {
+	o := &pt.p.opts
+	cmd := &pb.CommandProducer{
+		Topic:      proto.String(pt.topic),
+		ProducerId: proto.Uint64(pt.wireID),
+		RequestId:  proto.Uint64(requestID),
+		Epoch:      proto.Uint64(pt.epoch),
+	}
+	switch {
+	case o.ProducerName != "":
+		cmd.ProducerName = proto.String(o.ProducerName)
+		cmd.UserProvidedProducerName = proto.Bool(true)
+	case pt.name != "":
+		// Keep the broker-assigned name across reconnects.
+		cmd.ProducerName = proto.String(pt.name)
+		cmd.UserProvidedProducerName = proto.Bool(false)
+	default:
+		cmd.UserProvidedProducerName = proto.Bool(false)
+	}
+	if o.AccessMode != AccessShared {
+		cmd.ProducerAccessMode = pb.ProducerAccessMode(o.AccessMode).Enum()
+	}
+	if pt.topicEpoch != nil {
+		cmd.TopicEpoch = proto.Uint64(*pt.topicEpoch)
+	}
+	for _, k := range sortedKeys(o.Properties) {
+		cmd.Metadata = append(cmd.Metadata, &pb.KeyValue{Key: proto.String(k), Value: proto.String(o.Properties[k])})
+	}
+	return cmd
+}
+
+func (pt *partition) waitingForExclusive() {
+	if pt.state == ptRegistering {
+		pt.state = ptWaitingExclusive
+	}
+}
+
+func (pt *partition) registered(r *request, m *pb.CommandProducerSuccess) {
+	if r.epoch != pt.attempt || (pt.state != ptRegistering && pt.state != ptWaitingExclusive) {
+		return
+	}
+	c := pt.conn
+	pt.state = ptReady
+	pt.name = m.GetProducerName()
+	pt.maxMessageSize = c.maxMessageSize
+	if m.TopicEpoch != nil {
+		te := m.GetTopicEpoch()
+		pt.topicEpoch = &te
+	}
+	if !pt.registeredOnce {
+		pt.registeredOnce = true
+		if pt.p.opts.InitialSequenceID == nil {
+			if last := m.GetLastSequenceId(); last >= 0 {
+				pt.nextSeq = last + 1
+				pt.lastSeq = last
+			}
+		}
+	}
+	pt.bo.reset()
+	// Write everything pending again, in order, with its sequence IDs.
+	for _, ent := range pt.queue[pt.head:] {
+		c.out = append(c.out, ent.frame...)
+	}
+	if pt.head < len(pt.queue) {
+		pt.e.markDirty(c)
+	}
+	pt.p.partReady()
+	if pt.p.state == prodClosing {
+		pt.p.maybeFinishClose()
+	}
+}
+
+func (pt *partition) registerFailed(r *request, err *Error) {
+	if r.epoch != pt.attempt || (pt.state != ptRegistering && pt.state != ptWaitingExclusive) {
+		return
+	}
+	pt.attemptFailed(err)
+}
+
+// detach forgets the current connection attempt.
+func (pt *partition) detach() {
+	if pt.conn != nil {
+		if pt.conn.parts != nil && pt.conn.parts[pt.wireID] == pt {
+			delete(pt.conn.parts, pt.wireID)
+		}
+		pt.conn = nil
+	}
+	pt.attempt++
+}
+
+func (pt *partition) scheduleRetry() {
+	pt.state = ptBackoff
+	pt.retryAt = pt.e.now.Add(pt.bo.delay(&pt.e.rand))
+	pt.e.wake(pt.retryAt)
+}
+
+// disconnected is called when pt's connection closes.
+func (pt *partition) disconnected(c *conn, cause *Error) {
+	if pt.conn != c {
+		return
+	}
+	switch pt.state {
+	case ptClosing:
+		pt.detach()
+		pt.state = ptClosed
+		pt.p.partClosed()
+		return
+	case ptClosed:
+		return
+	}
+	pt.lost(cause)
+}
+
+// lost handles losing the broker: fatal before the first registration, a
+// reconnect after it.
+func (pt *partition) lost(cause *Error) {
+	pt.detach()
+	if !pt.registeredOnce {
+		pt.p.fail(cause)
+		return
+	}
+	pt.epoch++
+	pt.scheduleRetry()
+}
+
+// closedByBroker handles CLOSE_PRODUCER from the broker: the topic moved or
+// was unloaded. Reconnect at once, to the assigned broker if named.
+func (pt *partition) closedByBroker(c *conn, assigned string) {
+	if pt.conn != c {
+		return
+	}
+	if pt.state == ptClosing {
+		pt.disconnected(c, nil)
+		return
+	}
+	if assigned != "" {
+		pt.migrateTo = assigned
+	}
+	pt.detach()
+	pt.epoch++
+	pt.startLookup()
+}
+
+// unregister sends CLOSE_PRODUCER without waiting and forgets the
+// connection.
+func (pt *partition) unregister() {
+	if c := pt.conn; c != nil && c.state == connReady && (pt.state == ptReady || pt.state == ptRegistering || pt.state == ptWaitingExclusive) {
+		pt.e.nextRequest++
+		pt.e.write(c, &pb.BaseCommand{
+			Type:          pb.BaseCommand_CLOSE_PRODUCER.Enum(),
+			CloseProducer: &pb.CommandCloseProducer{ProducerId: proto.Uint64(pt.wireID), RequestId: proto.Uint64(pt.e.nextRequest)},
+		})
+	}
+	pt.detach()
+	pt.state = ptClosed
+}
+
+// close unregisters gracefully; partClosed follows.
+func (pt *partition) close() {
+	switch pt.state {
+	case ptClosing, ptClosed:
+		return
+	case ptReady, ptRegistering, ptWaitingExclusive:
+		if pt.conn.state == connReady {
+			pt.state = ptClosing
+			pt.e.request(pt.conn, &request{kind: reqCloseProducer, part: pt, epoch: pt.attempt})
+			return
+		}
+	}
+	pt.detach()
+	pt.state = ptClosed
+	pt.p.partClosed()
+}
+
+func (pt *partition) closeDone(r *request) {
+	if pt.state != ptClosing || r.epoch != pt.attempt {
+		return
+	}
+	pt.detach()
+	pt.state = ptClosed
+	pt.p.partClosed()
+}
+
+// deadline is pt's next timer: reconnect, batch delay or send timeout.
+func (pt *partition) deadline() time.Time {
+	var d time.Time
+	if pt.state == ptBackoff {
+		d = pt.retryAt
+	}
+	if pt.batch.count > 0 {
+		d = earliest(d, pt.batch.deadline)
+	}
+	if t := pt.p.opts.SendTimeout; t > 0 {
+		if oldest := pt.oldest(); !oldest.IsZero() {
+			d = earliest(d, oldest.Add(t))
+		}
+	}
+	return d
+}
+
+// oldest is when the oldest pending message was sent.
+func (pt *partition) oldest() time.Time {
+	if pt.head < len(pt.queue) {
+		return pt.queue[pt.head].created
+	}
+	if pt.batch.count > 0 {
+		return pt.batch.created
+	}
+	return time.Time{}
+}
+
+func (pt *partition) tick(now time.Time) {
+	if pt.state == ptBackoff && !now.Before(pt.retryAt) {
+		pt.startLookup()
+	}
+	if pt.batch.count > 0 && !now.Before(pt.batch.deadline) {
+		pt.flushBatch(now)
+	}
+	if t := pt.p.opts.SendTimeout; t > 0 {
+		if oldest := pt.oldest(); !oldest.IsZero() && now.Sub(oldest) >= t {
+			// As the Java client does: once the oldest message times out,
+			// every pending message of the partition fails, so none of
+			// them can overtake it.
+			pt.failAll(Errorf(CodeTimeout, "message to %s not acknowledged within sendTimeout %v", pt.topic, t))
+		}
+	}
+}
+
+// onReceipt completes the oldest entry.
+func (pt *partition) onReceipt(c *conn, rc receipt) {
+	if pt.conn != c || pt.state != ptReady {
+		return
+	}
+	if rc.seq > pt.lastSeq {
+		pt.e.protocolError(c, Errorf(CodeProtocolError, "SEND_RECEIPT for sequence ID %d of producer %d, which was never sent (highest sent: %d)", rc.seq, pt.wireID, pt.lastSeq))
+		return
+	}
+	if pt.head >= len(pt.queue) {
+		return // a late receipt for a message that already failed
+	}
+	ent := pt.queue[pt.head]
+	switch {
+	case rc.seq == ent.seq:
+	case rc.seq < ent.seq:
+		return // a late receipt for a message that already failed
+	default:
+		pt.e.protocolError(c, Errorf(CodeProtocolError, "SEND_RECEIPT for sequence ID %d of producer %d while %d is the oldest pending", rc.seq, pt.wireID, ent.seq))
+		return
+	}
+	pt.popHead()
+	e := pt.e
+	id := MessageID{LedgerID: rc.ledgerID, EntryID: rc.entryID, Partition: pt.index, BatchIndex: -1}
+	if ent.batched {
+		id.BatchSize = int32(ent.count)
+	}
+	for i, tok := range ent.tokens {
+		if ent.batched {
+			id.BatchIndex = int32(i)
+		}
+		e.events = append(e.events, Event{Kind: EventReceipt, Producer: pt.p.id, Token: tok, ID: id})
+	}
+	pt.release(ent)
+}
+
+// onSendError handles the broker refusing an entry.
+func (pt *partition) onSendError(c *conn, seq int64, err *Error, se pb.ServerError) {
+	switch se {
+	case pb.ServerError_TopicTerminatedError:
+		pt.p.fail(err)
+	case pb.ServerError_NotAllowedError:
+		if pt.head < len(pt.queue) && pt.queue[pt.head].seq == seq {
+			ent := pt.popHead()
+			pt.failEntry(ent, err)
+		}
+	default:
+		// Transient (a checksum error is corruption in transit): reconnect
+		// and write everything again.
+		pt.e.closeConn(c, err)
+	}
+}
+
+func (pt *partition) popHead() *entry {
+	ent := pt.queue[pt.head]
+	pt.queue[pt.head] = nil
+	pt.head++
+	if pt.head == len(pt.queue) {
+		pt.queue = pt.queue[:0]
+		pt.head = 0
+	} else if pt.head > 1024 && pt.head*2 > len(pt.queue) {
+		n := copy(pt.queue, pt.queue[pt.head:])
+		clear(pt.queue[n:])
+		pt.queue = pt.queue[:n]
+		pt.head = 0
+	}
+	return ent
+}
+
+// failEntry reports every message of ent as failed.
+func (pt *partition) failEntry(ent *entry, err error) {
+	e := pt.e
+	for _, tok := range ent.tokens {
+		e.events = append(e.events, Event{Kind: EventSendFailed, Producer: pt.p.id, Token: tok, Err: err})
+	}
+	pt.release(ent)
+}
+
+// failAll fails every pending message of the partition, oldest first.
+func (pt *partition) failAll(err error) {
+	for pt.head < len(pt.queue) {
+		pt.failEntry(pt.popHead(), err)
+	}
+	if pt.batch.count > 0 {
+		e := pt.e
+		for _, tok := range pt.batch.tokens {
+			e.events = append(e.events, Event{Kind: EventSendFailed, Producer: pt.p.id, Token: tok, Err: err})
+		}
+		pt.p.pending -= pt.batch.count
+		e.memUsed -= int64(pt.batch.bytes)
+		pt.batch.reset(e)
+	}
+	pt.p.maybeFinishClose()
+}
+
+// release returns ent's resources after its messages completed.
+func (pt *partition) release(ent *entry) {
+	e := pt.e
+	pt.p.pending -= ent.count
+	e.memUsed -= int64(ent.bytes)
+	e.putEntry(ent)
+	if pt.p.state == prodClosing && pt.p.pending == 0 {
+		pt.p.maybeFinishClose()
+	}
+}

@@ -1,0 +1,356 @@
+// Producers: creation, sending, flushing and closing, as the user sees them.
+//
+// A producer starts by asking the service URL for the topic's partition
+// count (PARTITIONED_METADATA). A plain topic gets one partition object, a
+// partitioned topic one per partition, named topic-partition-N; each of them
+// looks up its broker and registers on its own (partition.go). The producer
+// is ready when every partition is registered, and creation fails as a whole
+// if any partition fails before that. Afterwards partitions reconnect on
+// their own, and a partition failing for good (fenced, topic terminated)
+// fails the whole producer.
+//
+// Close is graceful: new sends are refused, open batches go out, and the
+// producer waits until every pending message has its receipt or error
+// before it sends CLOSE_PRODUCER. AbortProducer skips the wait.
+package engine
+
+import (
+	"time"
+)
+
+type producerState uint8
+
+const (
+	prodCreating producerState = iota
+	prodReady
+	prodClosing
+	prodClosed
+	prodFailed
+)
+
+type producer struct {
+	e       *Engine
+	id      ProducerID
+	opts    ProducerOptions
+	topic   topicName
+	state   producerState
+	parts   []*partition
+	ready   int // partitions registered during creation
+	closed  int // partitions closed during closing
+	router  router
+	err     *Error // why the producer failed
+	pending int    // messages not yet completed, over all partitions
+}
+
+// CreateProducer starts creating a producer; EventProducerReady or
+// EventProducerFailed reports the outcome. Options are validated here, and
+// an invalid option or topic fails at once.
+func (e *Engine) CreateProducer(opts ProducerOptions, now time.Time) (ProducerID, error) {
+	e.now = now
+	if e.closed {
+		return 0, Errorf(CodeAlreadyClosed, "client is closed")
+	}
+	o, tn, err := opts.resolve()
+	if err != nil {
+		return 0, err
+	}
+	e.nextProducer++
+	p := &producer{e: e, id: e.nextProducer, opts: o, topic: tn}
+	e.producers[p.id] = p
+	if tn.partition >= 0 {
+		// A single partition named directly: no metadata to ask for.
+		p.startPartitions(0)
+	} else {
+		e.request(e.serviceConn(), &request{kind: reqPartitionedMetadata, producer: p})
+	}
+	return p.id, nil
+}
+
+func (p *producer) metadataReady(n int) {
+	if p.state == prodCreating && p.parts == nil {
+		p.startPartitions(n)
+	}
+}
+
+func (p *producer) metadataFailed(err *Error) {
+	if p.state == prodCreating {
+		p.fail(err)
+	}
+}
+
+func (p *producer) startPartitions(n int) {
+	e := p.e
+	if n == 0 {
+		p.parts = []*partition{newPartition(p, -1, p.topic.full)}
+	} else {
+		p.parts = make([]*partition, n)
+		for i := range p.parts {
+			p.parts[i] = newPartition(p, int32(i), partitionTopic(p.topic.full, i))
+		}
+	}
+	p.router = newRouter(&p.opts, &e.rand, n)
+	for _, pt := range p.parts {
+		pt.startLookup()
+	}
+}
+
+// partReady is called when a partition registers for the first time.
+func (p *producer) partReady() {
+	if p.state != prodCreating {
+		return
+	}
+	p.ready++
+	if p.ready == len(p.parts) {
+		p.state = prodReady
+		p.e.emit(Event{Kind: EventProducerReady, Producer: p.id, Text: p.parts[0].name})
+	}
+}
+
+// fail ends the producer for good: pending messages fail with err.
+func (p *producer) fail(err *Error) {
+	if p.state == prodClosed || p.state == prodFailed {
+		return
+	}
+	p.err = err
+	p.state = prodFailed
+	// Keep the producer, so that sends keep reporting err, until the user
+	// closes it; but stop listening to the broker about it.
+	for _, pt := range p.parts {
+		pt.failAll(err)
+		pt.unregister()
+		delete(p.e.byWireID, pt.wireID)
+	}
+	p.e.deadlineValid = false
+	p.e.emit(Event{Kind: EventProducerFailed, Producer: p.id, Err: err})
+}
+
+// abort ends the producer at once, failing pending messages with err.
+func (p *producer) abort(err *Error, now time.Time) {
+	switch p.state {
+	case prodClosed, prodFailed:
+		return
+	case prodCreating:
+		p.fail(err)
+		return
+	}
+	p.state = prodClosed
+	p.shutdown(err)
+	p.e.emit(Event{Kind: EventProducerClosed, Producer: p.id})
+}
+
+// shutdown fails everything pending, unregisters every partition from the
+// broker without waiting, and forgets the producer.
+func (p *producer) shutdown(err *Error) {
+	for _, pt := range p.parts {
+		pt.failAll(err)
+		pt.unregister()
+	}
+	p.forget()
+}
+
+func (p *producer) forget() {
+	delete(p.e.producers, p.id)
+	if p.e.lastProducer == p {
+		p.e.lastProducer = nil
+	}
+	for _, pt := range p.parts {
+		delete(p.e.byWireID, pt.wireID)
+	}
+	p.e.deadlineValid = false
+}
+
+// maybeFinishClose sends CLOSE_PRODUCER once nothing is pending.
+func (p *producer) maybeFinishClose() {
+	if p.state != prodClosing || p.pending > 0 {
+		return
+	}
+	for _, pt := range p.parts {
+		pt.close()
+	}
+}
+
+// partClosed is called as each partition finishes closing.
+func (p *producer) partClosed() {
+	if p.state != prodClosing {
+		return
+	}
+	p.closed++
+	if p.closed == len(p.parts) {
+		p.state = prodClosed
+		p.forget()
+		p.e.emit(Event{Kind: EventProducerClosed, Producer: p.id})
+	}
+}
+
+// lookupProducer returns the producer for a user call, or the error that
+// call must return.
+func (e *Engine) lookupProducer(id ProducerID) (*producer, error) {
+	if e.closed {
+		return nil, Errorf(CodeAlreadyClosed, "client is closed")
+	}
+	p := e.lastProducer
+	if p == nil || p.id != id {
+		if p = e.producers[id]; p == nil {
+			return nil, Errorf(CodeAlreadyClosed, "producer %d is closed or was never created", id)
+		}
+		e.lastProducer = p
+	}
+	switch p.state {
+	case prodCreating:
+		return nil, Errorf(CodeProducerNotInitialized, "producer for %s is not ready yet", p.topic.full)
+	case prodClosing:
+		return nil, Errorf(CodeAlreadyClosed, "producer for %s is closing", p.topic.full)
+	case prodFailed:
+		return nil, p.err
+	}
+	return p, nil
+}
+
+// Send queues msg on producer id. token comes back in the message's
+// EventReceipt or EventSendFailed; exactly one of them follows every Send
+// that returns nil. A Send that returns an error queued nothing.
+//
+// The payload and every other field are copied before Send returns.
+func (e *Engine) Send(id ProducerID, msg *Message, token uint64, now time.Time) error {
+	e.now = now
+	p, err := e.lookupProducer(id)
+	if err != nil {
+		return err
+	}
+	if err := p.check(msg); err != nil {
+		return err
+	}
+	i := 0
+	if len(p.parts) > 1 {
+		if i, err = p.router.pick(msg, len(p.parts), now); err != nil {
+			return err
+		}
+	}
+	return p.parts[i].add(msg, token, now)
+}
+
+// check validates msg and the queue limits.
+func (p *producer) check(m *Message) error {
+	e := p.e
+	size := len(m.Payload)
+	switch {
+	case m.NullValue && size > 0:
+		return Errorf(CodeInvalidMessage, "a null-value message must have an empty payload, got %d bytes", size)
+	case m.DeliverAfter < 0:
+		return Errorf(CodeInvalidMessage, "deliverAfter must not be negative, got %v", m.DeliverAfter)
+	case m.DeliverAfter > 0 && !m.DeliverAt.IsZero():
+		return Errorf(CodeInvalidMessage, "set deliverAt or deliverAfter, not both")
+	case m.SequenceID != nil && *m.SequenceID < 0:
+		return Errorf(CodeInvalidMessage, "sequenceId must not be negative, got %d", *m.SequenceID)
+	case m.DisableReplication && len(m.ReplicationClusters) > 0:
+		return Errorf(CodeInvalidMessage, "set replicationClusters or disableReplication, not both")
+	case !m.EventTime.IsZero() && m.EventTime.UnixMilli() <= 0:
+		return Errorf(CodeInvalidMessage, "eventTime must be after 1970-01-01, got %v", m.EventTime)
+	case !m.DeliverAt.IsZero() && m.DeliverAt.UnixMilli() <= 0:
+		return Errorf(CodeInvalidMessage, "deliverAt must be after 1970-01-01, got %v", m.DeliverAt)
+	}
+	for _, c := range m.ReplicationClusters {
+		if c == "" {
+			return Errorf(CodeInvalidMessage, "a replication cluster name is empty")
+		}
+	}
+	if len(m.Properties) > 0 {
+		if _, ok := m.Properties[""]; ok {
+			return Errorf(CodeInvalidMessage, "a message property key is empty")
+		}
+	}
+	if limit := p.parts[0].maxMessageSize; size > limit {
+		return Errorf(CodeMessageTooBig, "message of %d bytes exceeds the broker's limit of %d bytes", size, limit)
+	}
+	if max := p.opts.MaxPendingMessages; max > 0 && p.pending >= max {
+		return Errorf(CodeProducerQueueIsFull, "producer for %s has %d messages pending (maxPendingMessages %d)", p.topic.full, p.pending, max)
+	}
+	if limit := e.opts.MemoryLimitBytes; limit > 0 && e.memUsed > 0 && e.memUsed+int64(size) > limit {
+		return Errorf(CodeMemoryBufferIsFull, "pending messages hold %d bytes; %d more would pass memoryLimitBytes %d", e.memUsed, size, limit)
+	}
+	return nil
+}
+
+// Flush sends every open batch of the producer now.
+func (e *Engine) Flush(id ProducerID, now time.Time) error {
+	e.now = now
+	p, err := e.lookupProducer(id)
+	if err != nil {
+		return err
+	}
+	for _, pt := range p.parts {
+		pt.flushBatch(now)
+	}
+	return nil
+}
+
+// CloseProducer starts a graceful close: no more sends, open batches go out,
+// and CLOSE_PRODUCER follows the last receipt. EventProducerClosed reports
+// the end. Closing a closed producer is an error.
+func (e *Engine) CloseProducer(id ProducerID, now time.Time) error {
+	e.now = now
+	p := e.producers[id]
+	if p == nil || p.state == prodClosing || p.state == prodClosed {
+		return Errorf(CodeAlreadyClosed, "producer %d is already closed", id)
+	}
+	switch p.state {
+	case prodFailed:
+		p.forget()
+		return nil
+	case prodCreating:
+		p.fail(Errorf(CodeAlreadyClosed, "producer for %s closed before it was ready", p.topic.full))
+		return nil
+	}
+	p.state = prodClosing
+	for _, pt := range p.parts {
+		pt.flushBatch(now)
+	}
+	p.maybeFinishClose()
+	return nil
+}
+
+// AbortProducer fails every pending message of the producer with err (or
+// AlreadyClosed when err is nil) and closes it without waiting.
+func (e *Engine) AbortProducer(id ProducerID, err error, now time.Time) {
+	e.now = now
+	p := e.producers[id]
+	if p == nil {
+		return
+	}
+	ae, ok := err.(*Error)
+	if !ok {
+		msg := "producer closed with messages pending"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		ae = Errorf(CodeAlreadyClosed, "%s", msg)
+	}
+	p.abort(ae, now)
+}
+
+// NumPartitions reports the partitions of a ready producer (0 for a plain
+// topic).
+func (e *Engine) NumPartitions(id ProducerID) int {
+	p := e.producers[id]
+	if p == nil || len(p.parts) == 0 || p.parts[0].index < 0 {
+		return 0
+	}
+	return len(p.parts)
+}
+
+// ProducerName reports the producer's name once it is ready.
+func (e *Engine) ProducerName(id ProducerID) string {
+	p := e.producers[id]
+	if p == nil || len(p.parts) == 0 {
+		return ""
+	}
+	return p.parts[0].name
+}
+
+// Pending reports the messages of the producer not yet completed.
+func (e *Engine) Pending(id ProducerID) int {
+	if p := e.producers[id]; p != nil {
+		return p.pending
+	}
+	return 0
+}
