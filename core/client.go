@@ -65,10 +65,12 @@ type Client struct {
 
 // completion is one callback to run, or a waiter to wake, in order.
 type completion struct {
-	cb   func(MessageID, error)
-	id   MessageID
-	err  error
-	wake chan struct{} // closed when this point of the queue is reached
+	cb     func(MessageID, error)
+	tagged CompletionFunc
+	tag    Tag
+	id     MessageID
+	err    error
+	wake   chan struct{} // closed when this point of the queue is reached
 }
 
 // NewClient validates opts and creates a client. No connection is made
@@ -108,7 +110,8 @@ func (c *Client) unlock() {
 // deliver runs queued completions; called with mu held, returns with it
 // released. Only one goroutine delivers at a time, so completions run in
 // queue order; a callback that sends adds to the queue and the same
-// deliverer runs those too.
+// deliverer runs those too. A panicking callback is not recovered: as
+// anywhere in Go, it ends the program with its own stack trace.
 func (c *Client) deliver() {
 	c.delivering = true
 	for len(c.doneQ) > 0 {
@@ -121,7 +124,9 @@ func (c *Client) deliver() {
 			case d.wake != nil:
 				close(d.wake)
 			case d.cb != nil:
-				runCallback(d.cb, d.id, d.err)
+				d.cb(d.id, d.err)
+			case d.tagged != nil:
+				d.tagged(d.tag, d.id, d.err)
 			}
 			batch[i] = completion{}
 		}
@@ -131,13 +136,6 @@ func (c *Client) deliver() {
 	}
 	c.delivering = false
 	c.mu.Unlock()
-}
-
-// runCallback runs a user callback; a panic in it must not kill the
-// deliverer, which would strand every later completion.
-func runCallback(cb func(MessageID, error), id MessageID, err error) {
-	defer func() { _ = recover() }()
-	cb(id, err)
 }
 
 // pump carries out what the engine asked for. Called with mu held.

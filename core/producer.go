@@ -53,9 +53,19 @@ type Producer struct {
 }
 
 type slot struct {
-	cb  func(MessageID, error)
-	gen uint64
+	cb     func(MessageID, error)
+	tagged CompletionFunc
+	tag    Tag
+	gen    uint64
 }
+
+// Tag is two words of caller data carried with a message sent by SendTagged
+// and handed back with its outcome (the C ABI carries a callback pointer and
+// a user-data pointer in it).
+type Tag struct{ A, B uint64 }
+
+// CompletionFunc receives the outcome of a message sent with SendTagged.
+type CompletionFunc func(tag Tag, id MessageID, err error)
 
 type flushWaiter struct {
 	gen uint64
@@ -161,8 +171,20 @@ func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(MessageI
 	}
 }
 
+// SendTagged publishes msg like SendAsync, but reports the outcome by
+// calling done(tag, id, err) instead of a per-message closure, so that a
+// caller that sends millions of messages allocates nothing per send.
+// An error returned here means msg was not accepted and done is not called.
+func (p *Producer) SendTagged(ctx context.Context, msg *Message, tag Tag, done CompletionFunc) error {
+	return p.sendSlot(ctx, msg, slot{tagged: done, tag: tag}, false)
+}
+
 // send hands msg to the engine, waiting for room if configured.
 func (p *Producer) send(ctx context.Context, msg *Message, cb func(MessageID, error), flush bool) error {
+	return p.sendSlot(ctx, msg, slot{cb: cb}, flush)
+}
+
+func (p *Producer) sendSlot(ctx context.Context, msg *Message, s slot, flush bool) error {
 	if msg == nil {
 		return engine.Errorf(engine.CodeInvalidArgument, "message is nil")
 	}
@@ -174,7 +196,7 @@ func (p *Producer) send(ctx context.Context, msg *Message, cb func(MessageID, er
 			c.unlock()
 			return engine.Errorf(engine.CodeAlreadyClosed, "producer for %s is closed", p.topic)
 		}
-		token := p.takeSlot(cb)
+		token := p.takeSlot(s)
 		now := time.Now()
 		err := c.eng.Send(p.id, msg, token, now)
 		if err == nil {
@@ -202,7 +224,7 @@ func (p *Producer) send(ctx context.Context, msg *Message, cb func(MessageID, er
 }
 
 // takeSlot allocates a completion slot. Called with c.mu held.
-func (p *Producer) takeSlot(cb func(MessageID, error)) uint64 {
+func (p *Producer) takeSlot(s slot) uint64 {
 	var i uint32
 	if n := len(p.free); n > 0 {
 		i = p.free[n-1]
@@ -211,7 +233,8 @@ func (p *Producer) takeSlot(cb func(MessageID, error)) uint64 {
 		i = uint32(len(p.slots))
 		p.slots = append(p.slots, slot{})
 	}
-	p.slots[i] = slot{cb: cb, gen: p.gen}
+	s.gen = p.gen
+	p.slots[i] = s
 	return uint64(i)
 }
 
@@ -222,12 +245,12 @@ func (p *Producer) dropSlot(token uint64) {
 
 // complete queues the callback of a finished message. Called with c.mu held.
 func (p *Producer) complete(token uint64, id MessageID, err error) {
-	if token >= uint64(len(p.slots)) || p.slots[token].cb == nil {
+	if token >= uint64(len(p.slots)) || (p.slots[token].cb == nil && p.slots[token].tagged == nil) {
 		return
 	}
 	s := p.slots[token]
 	p.dropSlot(token)
-	p.c.enqueueDone(completion{cb: s.cb, id: id, err: err})
+	p.c.enqueueDone(completion{cb: s.cb, tagged: s.tagged, tag: s.tag, id: id, err: err})
 	if s.gen == p.gen {
 		p.genCount--
 	} else if n := p.oldGens[s.gen] - 1; n > 0 {

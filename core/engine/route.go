@@ -71,6 +71,13 @@ func murmur3Hash(s string) uint32 {
 	return h & 0x7fffffff
 }
 
+// callRouter hands the user's router a copy of the message: passing the
+// caller's pointer to a function value would make every sent message
+// escape to the heap, routed by a custom router or not.
+//
+//go:noinline
+func callRouter(f func(*Message, int) int, m Message, n int) int { return f(&m, n) }
+
 // router holds the routing state of one producer.
 type router struct {
 	mode     RoutingMode
@@ -99,7 +106,7 @@ func newRouter(o *ProducerOptions, r *rng, partitions int) router {
 // pick returns the partition index of m among n partitions.
 func (rt *router) pick(m *Message, n int, now time.Time) (int, error) {
 	if rt.custom != nil {
-		i := rt.custom(m, n)
+		i := callRouter(rt.custom, *m, n)
 		if i < 0 || i >= n {
 			return 0, Errorf(CodeInvalidArgument, "router returned partition %d for a topic of %d partitions", i, n)
 		}

@@ -1,0 +1,73 @@
+# pulsar-producer: `make help` lists the targets.
+#
+# Every target installs what it needs itself: the broker comes from Maven
+# Central (tests/broker/broker.sh), Python and npm test dependencies from
+# their registries. Builds go to build/.
+
+GO        ?= go
+CC        ?= gcc
+CXX       ?= g++
+BUILD     := build
+LIB       := $(BUILD)/lib
+SO        := $(LIB)/libpulsar_producer.so
+ARCHIVE   := $(LIB)/libpulsar_producer.a
+PC        := $(LIB)/pkgconfig/pulsar_producer.pc
+WASM      := $(BUILD)/wasm/pulsar_producer.wasm
+GOSRC     := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.map') include/pulsar_producer.h go.mod go.sum
+VERSION   := $(shell sed -n 's/^\#define PP_VERSION_STR "\(.*\)"/\1/p' include/pulsar_producer.h)
+LDEXPORTS := -extldflags=-Wl,--version-script=$(CURDIR)/capi/exports.map
+PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+
+.PHONY: help demo test lib wasm bench check proto broker-start broker-stop clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+demo: lib wasm ## Start a local broker if none runs, publish a few messages from every language, print their IDs
+	@tests/demo.sh
+
+test: lib wasm ## Run every test suite against a real broker that it starts and stops
+	@tests/run.sh
+
+lib: $(SO) $(ARCHIVE) $(PC) ## Build the C shared library, static archive and pkg-config file
+
+$(SO): $(GOSRC)
+	@mkdir -p $(LIB)
+	$(GO) build -buildmode=c-shared -trimpath -ldflags="$(LDEXPORTS)" -o $@ ./capi
+	@rm -f $(LIB)/libpulsar_producer.h
+
+$(ARCHIVE): $(GOSRC)
+	@mkdir -p $(LIB)
+	$(GO) build -buildmode=c-archive -trimpath -o $@ ./capi
+	@rm -f $(LIB)/libpulsar_producer.h
+
+$(PC): include/pulsar_producer.h
+	@mkdir -p $(LIB)/pkgconfig
+	@printf 'prefix=%s\nlibdir=$${prefix}/$(LIB)\nincludedir=$${prefix}/include\n\nName: pulsar_producer\nDescription: Apache Pulsar producer\nVersion: %s\nLibs: -L$${libdir} -lpulsar_producer\nLibs.private: -lpthread -lm\nCflags: -I$${includedir}\n' "$(CURDIR)" "$(VERSION)" > $@
+
+wasm: $(WASM) ## Build the WASI reactor module
+
+$(WASM): $(shell find core wasm/guest -name '*.go' 2>/dev/null) go.mod go.sum
+	@mkdir -p $(dir $@)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags="-s -w" -o $@ ./wasm/guest
+
+bench: lib wasm ## Print benchmark figures: engine, native vs official Go client, C, Python, Node, WASI
+	@tests/bench.sh
+
+check: ## gofmt, go vet, exported symbols against the header
+	@test -z "$$(gofmt -l core capi cmd wasm tests)" || { gofmt -l core capi cmd wasm tests; exit 1; }
+	$(GO) vet ./...
+	cd tests && $(GO) vet ./...
+
+proto: ## Regenerate core/pb from core/pb/pulsar_api.proto (needs protoc)
+	GOBIN=$(CURDIR)/$(BUILD)/bin $(GO) install $(PROTOC_GEN_GO)
+	cd core/pb && PATH=$(CURDIR)/$(BUILD)/bin:$$PATH protoc --go_out=. --go_opt=paths=source_relative pulsar_api.proto
+
+broker-start: ## Start the local test broker (downloads Pulsar on first use)
+	@tests/broker/broker.sh start
+
+broker-stop: ## Stop the local test broker
+	@tests/broker/broker.sh stop
+
+clean: ## Remove build outputs
+	rm -rf $(BUILD)

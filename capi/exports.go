@@ -1,0 +1,450 @@
+// Command capi is the C ABI of pulsar-producer, built with -buildmode=c-shared
+// (libpulsar_producer.so) or c-archive (libpulsar_producer.a).
+//
+// How it works: the public pp_* functions live in pp.c, which forwards each
+// to a ppgo_* export here; keeping them in C keeps the header const-correct
+// and gives the callback trampoline a home (a Go file with //export may not
+// define C functions). Each export recovers from panics so that nothing
+// unwinds into C, converts its arguments (copying what it must keep), and
+// drives a core.Producer. Completions arrive from the core runtime in order
+// and wait in the handle's queue (handles.go) until pp_poll, pp_drain or
+// pp_stop takes them on the caller's thread (serve.go).
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../include -Wall -Wextra -Werror
+#include <stdlib.h>
+#include <string.h>
+#include "pulsar_producer.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/pulsar-producer/pulsar-producer/core"
+	"github.com/pulsar-producer/pulsar-producer/core/engine"
+)
+
+func main() {}
+
+// writeErr writes err's text into the caller's buffer: always
+// NUL-terminated, and ending in "..." when it had to be cut.
+func writeErr(buf *C.char, size C.size_t, err error) {
+	if buf == nil || size == 0 || err == nil {
+		return
+	}
+	writeText(buf, int(size), err.Error())
+}
+
+func writeText(buf *C.char, size int, msg string) {
+	dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), size)
+	if len(msg) < size {
+		copy(dst, msg)
+		dst[len(msg)] = 0
+		return
+	}
+	n := copy(dst[:size-1], msg)
+	for i := max(0, n-3); i < n; i++ {
+		dst[i] = '.'
+	}
+	dst[n] = 0
+}
+
+// fail returns err's code and writes its message.
+func fail(err error, buf *C.char, size C.size_t) C.int {
+	writeErr(buf, size, err)
+	return C.int(engine.CodeOf(err))
+}
+
+// recoverInto turns a panic into PP_ERR_UNKNOWN, so that nothing unwinds
+// into C. Use as: defer recoverInto(&res, errbuf, errsize).
+func recoverInto(res *C.int, buf *C.char, size C.size_t) {
+	if r := recover(); r != nil {
+		*res = fail(engine.Errorf(engine.CodeUnknownError, "internal error: %v", r), buf, size)
+	}
+}
+
+func invalidArg(format string, args ...any) error {
+	return engine.Errorf(engine.CodeInvalidArgument, format, args...)
+}
+
+// timeoutArg validates a timeout in milliseconds.
+func timeoutArg(ms C.int) (time.Duration, error) {
+	if ms < 0 {
+		return 0, invalidArg("timeout must not be negative, got %d ms", int(ms))
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+//export ppgo_start
+func ppgo_start(url, topic, opts *C.char, keys, values **C.char, count C.size_t, kv C.int,
+	out *C.pp_producer, errbuf *C.char, errsize C.size_t) (res C.int) {
+	defer recoverInto(&res, errbuf, errsize)
+	switch {
+	case out == nil:
+		return fail(invalidArg("out (where the handle goes) is NULL"), errbuf, errsize)
+	case url == nil:
+		return fail(engine.Errorf(engine.CodeInvalidURL, "service URL is NULL"), errbuf, errsize)
+	case topic == nil:
+		return fail(engine.Errorf(engine.CodeInvalidTopicName, "topic is NULL"), errbuf, errsize)
+	}
+	*out = 0
+	var co engine.ClientOptions
+	var po engine.ProducerOptions
+	if kv != 0 {
+		if count > 0 && (keys == nil || values == nil) {
+			return fail(invalidArg("keys or values is NULL with count %d", int(count)), errbuf, errsize)
+		}
+		ks := unsafe.Slice(keys, int(count))
+		vs := unsafe.Slice(values, int(count))
+		for i := range ks {
+			if ks[i] == nil || vs[i] == nil {
+				return fail(invalidArg("option key or value %d is NULL", i), errbuf, errsize)
+			}
+			if err := engine.SetOption(C.GoString(ks[i]), C.GoString(vs[i]), &co, &po); err != nil {
+				return fail(err, errbuf, errsize)
+			}
+		}
+	} else if opts != nil {
+		if err := engine.ParseOptionsJSON([]byte(C.GoString(opts)), &co, &po); err != nil {
+			return fail(err, errbuf, errsize)
+		}
+	}
+	co.ServiceURL = C.GoString(url)
+	po.Topic = C.GoString(topic)
+	client, err := core.NewClient(co)
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	producer, err := client.CreateProducer(context.Background(), po)
+	if err != nil {
+		client.Close()
+		return fail(err, errbuf, errsize)
+	}
+	h := &handle{client: client, producer: producer}
+	h.onDone = h.complete
+	*out = C.pp_producer(register(h))
+	return 0
+}
+
+//export ppgo_send
+func ppgo_send(hid C.pp_producer, payload unsafe.Pointer, n C.size_t, cb C.pp_delivery_cb, ud unsafe.Pointer,
+	errbuf *C.char, errsize C.size_t) (res C.int) {
+	defer recoverInto(&res, errbuf, errsize)
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	if payload == nil && n > 0 {
+		return fail(invalidArg("payload is NULL with a length of %d", uint64(n)), errbuf, errsize)
+	}
+	var msg engine.Message
+	if n > 0 {
+		// Borrowed: the engine copies the payload before Send returns.
+		msg.Payload = unsafe.Slice((*byte)(payload), int(n))
+	}
+	return h.send(&msg, cb, ud, errbuf, errsize)
+}
+
+func (h *handle) send(msg *engine.Message, cb C.pp_delivery_cb, ud unsafe.Pointer, errbuf *C.char, errsize C.size_t) C.int {
+	h.pending.Add(1)
+	tag := core.Tag{A: uint64(uintptr(unsafe.Pointer(cb))), B: uint64(uintptr(ud))} // C pointers: the GC ignores them
+	if err := h.producer.SendTagged(context.Background(), msg, tag, h.onDone); err != nil {
+		h.pending.Add(-1)
+		return fail(err, errbuf, errsize)
+	}
+	return 0
+}
+
+// minMessageSize is sizeof(pp_message) in the first version of the header.
+const minMessageSize = C.size_t(unsafe.Sizeof(C.pp_message{}))
+
+//export ppgo_send_message
+func ppgo_send_message(hid C.pp_producer, m *C.pp_message, cb C.pp_delivery_cb, ud unsafe.Pointer,
+	errbuf *C.char, errsize C.size_t) (res C.int) {
+	defer recoverInto(&res, errbuf, errsize)
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	msg, err := convertMessage(m)
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	return h.send(msg, cb, ud, errbuf, errsize)
+}
+
+// convertMessage copies a pp_message into a Message, checking every pointer
+// against its count.
+func convertMessage(m *C.pp_message) (*engine.Message, error) {
+	if m == nil {
+		return nil, invalidArg("message is NULL")
+	}
+	if m.struct_size < minMessageSize {
+		return nil, invalidArg("message struct_size is %d, want %d: initialize it with pp_message_init()", uint64(m.struct_size), uint64(minMessageSize))
+	}
+	msg := &engine.Message{NullValue: m.null_value != 0, DisableReplication: m.disable_replication != 0}
+	if m.payload == nil && m.payload_len > 0 {
+		return nil, invalidArg("payload is NULL with a length of %d", uint64(m.payload_len))
+	}
+	if m.payload_len > 0 {
+		msg.Payload = unsafe.Slice((*byte)(m.payload), int(m.payload_len))
+	}
+	if m.key != nil {
+		msg.Key = C.GoString(m.key)
+	}
+	if m.ordering_key == nil && m.ordering_key_len > 0 {
+		return nil, invalidArg("ordering_key is NULL with a length of %d", uint64(m.ordering_key_len))
+	}
+	if m.ordering_key_len > 0 {
+		msg.OrderingKey = C.GoBytes(m.ordering_key, C.int(m.ordering_key_len))
+	}
+	if m.property_count > 0 {
+		if m.properties == nil {
+			return nil, invalidArg("properties is NULL with a count of %d", uint64(m.property_count))
+		}
+		props := unsafe.Slice(m.properties, int(m.property_count))
+		msg.Properties = make(map[string]string, len(props))
+		for i, p := range props {
+			if p.key == nil || p.value == nil {
+				return nil, invalidArg("property %d has a NULL key or value", i)
+			}
+			msg.Properties[C.GoString(p.key)] = C.GoString(p.value)
+		}
+	}
+	if m.replication_cluster_count > 0 {
+		if m.replication_clusters == nil {
+			return nil, invalidArg("replication_clusters is NULL with a count of %d", uint64(m.replication_cluster_count))
+		}
+		for i, c := range unsafe.Slice(m.replication_clusters, int(m.replication_cluster_count)) {
+			if c == nil {
+				return nil, invalidArg("replication cluster %d is NULL", i)
+			}
+			msg.ReplicationClusters = append(msg.ReplicationClusters, C.GoString(c))
+		}
+	}
+	if m.event_time_ms < 0 || m.deliver_at_ms < 0 {
+		return nil, engine.Errorf(engine.CodeInvalidMessage, "event_time_ms and deliver_at_ms must not be negative")
+	}
+	if m.event_time_ms > 0 {
+		msg.EventTime = time.UnixMilli(int64(m.event_time_ms))
+	}
+	if m.deliver_at_ms > 0 {
+		msg.DeliverAt = time.UnixMilli(int64(m.deliver_at_ms))
+	}
+	msg.DeliverAfter = time.Duration(m.deliver_after_ms) * time.Millisecond
+	if m.sequence_id >= 0 {
+		seq := int64(m.sequence_id)
+		msg.SequenceID = &seq
+	} else if m.sequence_id != -1 {
+		return nil, engine.Errorf(engine.CodeInvalidMessage, "sequence_id must be -1 (automatic) or at least 0, got %d", int64(m.sequence_id))
+	}
+	return msg, nil
+}
+
+//export ppgo_flush
+func ppgo_flush(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_t) (res C.int) {
+	defer recoverInto(&res, errbuf, errsize)
+	d, err := timeoutArg(timeout)
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := h.producer.Flush(ctx); err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	return 0
+}
+
+//export ppgo_close
+func ppgo_close(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_t) (res C.int) {
+	defer recoverInto(&res, errbuf, errsize)
+	d, err := timeoutArg(timeout)
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	h.mu.Lock()
+	already := h.closed
+	h.closed = true
+	h.mu.Unlock()
+	if already {
+		return fail(engine.Errorf(engine.CodeAlreadyClosed, "producer %d is already closed", uint64(hid)), errbuf, errsize)
+	}
+	if err := h.shut(d); err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	return 0
+}
+
+// shut closes the producer (waiting up to d for pending messages) and its
+// client.
+func (h *handle) shut(d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := h.producer.Close(ctx)
+	h.client.Close()
+	return err
+}
+
+//export ppgo_stop
+func ppgo_stop(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_t) (res C.int) {
+	defer recoverInto(&res, errbuf, errsize)
+	d, err := timeoutArg(timeout)
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	if err := h.stop(d); err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	return 0
+}
+
+//export ppgo_pending
+func ppgo_pending(hid C.pp_producer, out *C.size_t) (res C.int) {
+	defer recoverInto(&res, nil, 0)
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return fail(err, nil, 0)
+	}
+	if out == nil {
+		return fail(invalidArg("pending is NULL"), nil, 0)
+	}
+	*out = C.size_t(max(0, h.pending.Load()))
+	return 0
+}
+
+func toCID(id engine.MessageID) C.pp_message_id {
+	return C.pp_message_id{
+		ledger_id:   C.int64_t(id.LedgerID),
+		entry_id:    C.int64_t(id.EntryID),
+		partition:   C.int32_t(id.Partition),
+		batch_index: C.int32_t(id.BatchIndex),
+		batch_size:  C.int32_t(id.BatchSize),
+	}
+}
+
+func fromCID(id *C.pp_message_id) engine.MessageID {
+	return engine.MessageID{
+		LedgerID:   int64(id.ledger_id),
+		EntryID:    int64(id.entry_id),
+		Partition:  int32(id.partition),
+		BatchIndex: int32(id.batch_index),
+		BatchSize:  int32(id.batch_size),
+	}
+}
+
+//export ppgo_message_id_str
+func ppgo_message_id_str(id *C.pp_message_id, buf *C.char, size C.size_t) (n C.size_t) {
+	defer func() { _ = recover() }()
+	if id == nil {
+		return 0
+	}
+	s := fromCID(id).String()
+	if buf != nil && size > 0 {
+		dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
+		k := copy(dst[:size-1], s)
+		dst[k] = 0
+	}
+	return C.size_t(len(s))
+}
+
+//export ppgo_message_id_serialize
+func ppgo_message_id_serialize(id *C.pp_message_id, buf unsafe.Pointer, size C.size_t, needed *C.size_t) (res C.int) {
+	defer recoverInto(&res, nil, 0)
+	if id == nil {
+		return fail(invalidArg("message ID is NULL"), nil, 0)
+	}
+	b := fromCID(id).Serialize()
+	if needed != nil {
+		*needed = C.size_t(len(b))
+	}
+	if int(size) < len(b) {
+		return fail(engine.Errorf(engine.CodeBufferTooSmall, "serialized ID needs %d bytes, buffer has %d", len(b), uint64(size)), nil, 0)
+	}
+	if buf == nil {
+		return fail(invalidArg("buffer is NULL"), nil, 0)
+	}
+	copy(unsafe.Slice((*byte)(buf), int(size)), b)
+	return 0
+}
+
+//export ppgo_message_id_deserialize
+func ppgo_message_id_deserialize(buf unsafe.Pointer, n C.size_t, out *C.pp_message_id) (res C.int) {
+	defer recoverInto(&res, nil, 0)
+	if out == nil || (buf == nil && n > 0) {
+		return fail(invalidArg("buffer or out is NULL"), nil, 0)
+	}
+	var b []byte
+	if n > 0 {
+		b = unsafe.Slice((*byte)(buf), int(n))
+	}
+	id, err := engine.DeserializeMessageID(b)
+	if err != nil {
+		return fail(err, nil, 0)
+	}
+	*out = toCID(id)
+	return 0
+}
+
+// The result table, built once in C memory: the strings live as long as
+// the library.
+var (
+	resultTable *C.pp_result_info
+	resultCount C.size_t
+)
+
+func init() {
+	n := len(engine.Codes)
+	resultTable = (*C.pp_result_info)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.pp_result_info{}))))
+	rows := unsafe.Slice(resultTable, n)
+	for i, c := range engine.Codes {
+		rows[i] = C.pp_result_info{
+			result:      C.pp_result(c.Code),
+			name:        C.CString(c.Name),
+			kind:        C.CString(c.Kind.String()),
+			retriable:   boolInt(c.Retriable),
+			description: C.CString(c.Description),
+		}
+	}
+	resultCount = C.size_t(n)
+}
+
+func boolInt(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+//export ppgo_result_table
+func ppgo_result_table(count *C.size_t) *C.pp_result_info {
+	if count != nil {
+		*count = resultCount
+	}
+	return resultTable
+}
+
+// errorText is the message handed to callbacks for a failure.
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprint(err)
+}
