@@ -84,6 +84,9 @@ func timeoutArg(ms C.int) (time.Duration, error) {
 func ppgo_start(url, topic, opts *C.char, keys, values **C.char, count C.size_t, kv C.int,
 	out *C.pp_producer, errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
+	if out != nil {
+		*out = 0
+	}
 	switch {
 	case out == nil:
 		return fail(invalidArg("out (where the handle goes) is NULL"), errbuf, errsize)
@@ -92,7 +95,6 @@ func ppgo_start(url, topic, opts *C.char, keys, values **C.char, count C.size_t,
 	case topic == nil:
 		return fail(engine.Errorf(engine.CodeInvalidTopicName, "topic is NULL"), errbuf, errsize)
 	}
-	*out = 0
 	var co engine.ClientOptions
 	var po engine.ProducerOptions
 	if kv != 0 {
