@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
     std::atomic<int> calls{0}, errors{0};
     pp_producer stale = 0;
     {
-        pp::Producer producer(argv[1], argv[2], R"({"batchingMaxMessages": 100})");
+        pp::Producer producer(argv[1], argv[2], R"({"batchingMaxMessages": 100, "batchingMaxPublishDelay": 60000})");
         stale = producer.handle();
         std::atomic<bool> done{false};
         std::thread poller([&] {
