@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# tests/demo.sh - `make demo`: publish a few messages from every language to
+# a local broker and print their message IDs. Starts the broker if none is
+# running, and stops it again at the end if it started it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+URL=pulsar://127.0.0.1:6650
+TOPIC=persistent://public/default/pp-demo
+started=0
+trap '[ "$started" = 1 ] && tests/broker/broker.sh stop >/dev/null 2>&1 || true' EXIT
+if ! tests/broker/broker.sh status >/dev/null 2>&1; then
+  echo "demo: starting a local Pulsar broker (the first run downloads it, ~250 MB)"
+  tests/broker/broker.sh start
+  started=1
+fi
+
+echo "== Go (native producer)"
+go run ./cmd/ppdemo -url "$URL" -topic "$TOPIC"
+
+echo "== C (libpulsar_producer.so)"
+mkdir -p build/demo
+cc -std=c99 -Wall -Wextra -Werror -Iinclude examples/c/demo.c -Lbuild/lib -lpulsar_producer \
+  -Wl,-rpath,"$PWD/build/lib" -o build/demo/c-demo
+build/demo/c-demo "$URL" "$TOPIC"

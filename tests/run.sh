@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# tests/run.sh - every test suite, against a real broker (`make test`).
+#
+# How it works: starts the local Pulsar broker unless one already answers
+# (and then stops it at the end, whatever happens), installs the Python and
+# npm test dependencies into build/, runs each suite with its own runner, and
+# prints one line per suite and a final "N passed, N failed" over all test
+# cases. The exit code is non-zero if any suite failed. Logs of each suite go
+# to build/test-logs/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOGS=$ROOT/build/test-logs
+mkdir -p "$LOGS"
+
+started=0
+stop_broker() {
+  if [ "$started" = 1 ]; then
+    tests/broker/broker.sh stop >/dev/null 2>&1 || true
+  fi
+}
+trap stop_broker EXIT
+if tests/broker/broker.sh status >/dev/null 2>&1; then
+  echo "run.sh: using the broker that is already running"
+else
+  tests/broker/broker.sh start || { echo "run.sh: the broker did not start"; exit 1; }
+  started=1
+fi
+
+total_pass=0
+total_fail=0
+failed_suites=()
+
+# record NAME PASS FAIL STATUS: adds a suite's counts to the totals.
+record() {
+  local name=$1 pass=$2 fail=$3 status=$4
+  if [ "$status" != 0 ] && [ "$fail" = 0 ]; then
+    fail=1 # the runner failed without a failing case (build error, crash)
+  fi
+  total_pass=$((total_pass + pass))
+  total_fail=$((total_fail + fail))
+  if [ "$fail" != 0 ]; then
+    failed_suites+=("$name")
+    printf '%-28s FAIL  %5d passed, %d failed   (log: %s)\n' "$name" "$pass" "$fail" "${LOGS#"$ROOT"/}/$name.log"
+    grep -E -- '--- FAIL|^FAIL|not ok|FAILED|Error:|panic:' "$LOGS/$name.log" | head -20 | sed 's/^/    /'
+  else
+    printf '%-28s ok    %5d passed\n' "$name" "$pass"
+  fi
+}
+
+# go_suite NAME DIR ARGS...: runs go test -v and counts PASS/FAIL lines.
+go_suite() {
+  local name=$1 dir=$2
+  shift 2
+  local log=$LOGS/$name.log start=$SECONDS
+  (cd "$dir" && go test -v -count=1 "$@") >"$log" 2>&1
+  local status=$?
+  local pass fail
+  pass=$(grep -c -- '--- PASS' "$log")
+  fail=$(grep -c -- '--- FAIL' "$log")
+  record "$name" "$pass" "$fail" "$status"
+  echo "    ($((SECONDS - start)) s)"
+}
+
+go_suite go-unit-race . -race -timeout 10m ./core/... ./wasm/...
+go_suite go-integration-race tests -race -timeout 15m ./...
+
+
+echo
+if [ ${#failed_suites[@]} -gt 0 ]; then
+  echo "failed suites: ${failed_suites[*]}"
+fi
+echo "${total_pass} passed, ${total_fail} failed"
+[ "$total_fail" = 0 ]
