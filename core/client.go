@@ -7,9 +7,10 @@
 // input, then "pumps": it starts dials the engine asked for, moves output
 // to the connections' writer goroutines, re-arms the timer at the engine's
 // deadline, and turns receipts and failures into completions. Completions
-// are run after the mutex is released, by whichever goroutine finds no one
-// else delivering, one at a time and in the engine's order, so callbacks
-// never run under a library lock and never run concurrently.
+// are run by the client's deliverer goroutine, after the mutex is released,
+// one at a time and in the engine's order: callbacks never run under a
+// library lock, never run concurrently, and never hold up the goroutines
+// that read sockets or send.
 package core
 
 import (
@@ -52,11 +53,17 @@ type Client struct {
 	closed    bool
 	closing   bool
 
-	// The completion queue: filled under mu, run by one goroutine at a
-	// time outside it (see deliver).
+	// The completion queue: filled under mu, run outside it by the
+	// deliverer goroutine, or inline once the client is closed (see
+	// deliver).
 	doneQ      []completion
 	spareQ     []completion
 	delivering bool
+	wake       chan struct{} // capacity 1: the deliverer has work
+	retired    bool          // the deliverer has exited; deliver inline
+
+	lastNow  time.Time // the last time read from the clock
+	lastProd *Producer // the producer of the last event, a cache
 
 	spare   [][]byte // written output buffers, for the engine to refill
 	evs     []engine.Event
@@ -85,10 +92,18 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		opts:      eng.Options(),
 		conns:     make(map[engine.ConnID]*netConn),
 		producers: make(map[engine.ProducerID]*Producer),
+		wake:      make(chan struct{}, 1),
 	}
 	c.timer = time.AfterFunc(time.Hour, c.onTimer)
 	c.timer.Stop()
+	go c.deliverLoop()
 	return c, nil
+}
+
+// now reads the clock. Called with mu held.
+func (c *Client) now() time.Time {
+	c.lastNow = time.Now()
+	return c.lastNow
 }
 
 // Options returns the client's options with defaults filled in.
@@ -97,14 +112,43 @@ func (c *Client) Options() ClientOptions { return c.opts }
 // lock takes the client mutex.
 func (c *Client) lock() { c.mu.Lock() }
 
-// unlock pumps the engine, releases the mutex and runs completions.
+// unlock pumps the engine, releases the mutex and hands completions to the
+// deliverer.
 func (c *Client) unlock() {
 	c.pump()
-	if c.delivering || len(c.doneQ) == 0 {
+	if len(c.doneQ) == 0 || c.delivering {
 		c.mu.Unlock()
 		return
 	}
-	c.deliver()
+	if c.retired {
+		c.deliver()
+		return
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliverLoop is the deliverer goroutine: it runs completions as they are
+// queued, until the client is closed and its last completion has run.
+func (c *Client) deliverLoop() {
+	for range c.wake {
+		c.mu.Lock()
+		if len(c.doneQ) > 0 && !c.delivering {
+			c.deliver()
+			c.mu.Lock()
+		}
+		exit := c.closed && len(c.doneQ) == 0
+		if exit {
+			c.retired = true
+		}
+		c.mu.Unlock()
+		if exit {
+			return
+		}
+	}
 }
 
 // deliver runs queued completions; called with mu held, returns with it
@@ -182,9 +226,14 @@ func (c *Client) handleEvent(ev *engine.Event) {
 			nc.shut()
 		}
 	case engine.EventReceipt, engine.EventSendFailed:
-		if p := c.producers[ev.Producer]; p != nil {
-			p.complete(ev.Token, ev.ID, ev.Err)
+		p := c.lastProd
+		if p == nil || p.id != ev.Producer {
+			if p = c.producers[ev.Producer]; p == nil {
+				return
+			}
+			c.lastProd = p
 		}
+		p.complete(ev.Token, ev.ID, ev.Err)
 	case engine.EventProducerReady:
 		if p := c.producers[ev.Producer]; p != nil {
 			p.name = ev.Text
@@ -206,7 +255,7 @@ func (c *Client) onTimer() {
 	c.lock()
 	c.timerAt = time.Time{}
 	if !c.closed {
-		c.eng.Tick(time.Now())
+		c.eng.Tick(c.now())
 	}
 	c.unlock()
 }
@@ -260,11 +309,17 @@ func (c *Client) Close() error {
 	}
 	c.lock()
 	c.closed = true
-	c.eng.Close(time.Now())
+	c.eng.Close(c.now())
 	c.timer.Stop()
 	done := c.barrier()
 	c.unlock()
 	<-done
+	// Let the deliverer see the client closed and exit; completions queued
+	// from now on (sends on a closed client fail) run inline.
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 	return nil
 }
 

@@ -40,7 +40,7 @@ func (n *netConn) dial(timeout time.Duration) {
 	c := n.c
 	c.lock()
 	if err != nil {
-		c.eng.ConnFailed(n.id, err, time.Now())
+		c.eng.ConnFailed(n.id, err, c.now())
 		c.unlock()
 		return
 	}
@@ -50,7 +50,7 @@ func (n *netConn) dial(timeout time.Duration) {
 		return
 	}
 	n.nc = sock
-	c.eng.ConnOpened(n.id, time.Now())
+	c.eng.ConnOpened(n.id, c.now())
 	c.unlock()
 	go n.writeLoop(sock)
 	n.readLoop(sock)
@@ -63,11 +63,11 @@ func (n *netConn) readLoop(sock net.Conn) {
 		k, err := sock.Read(buf)
 		c.lock()
 		if k > 0 {
-			c.eng.Receive(n.id, buf[:k], time.Now())
+			c.eng.Receive(n.id, buf[:k], c.now())
 		}
 		if err != nil {
 			if !n.closed {
-				c.eng.ConnClosed(n.id, readError(err), time.Now())
+				c.eng.ConnClosed(n.id, readError(err), c.now())
 			}
 			c.unlock()
 			return
@@ -123,7 +123,7 @@ func (n *netConn) writeLoop(sock net.Conn) {
 			batch[i] = nil
 		}
 		if err != nil && !n.closed {
-			c.eng.ConnClosed(n.id, err, time.Now())
+			c.eng.ConnClosed(n.id, err, c.now())
 			c.unlock()
 			return
 		}

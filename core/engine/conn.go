@@ -116,7 +116,7 @@ func (e *Engine) serviceConn() *conn {
 // ConnOpened tells the engine the driver's TCP connection is up; the
 // handshake starts.
 func (e *Engine) ConnOpened(id ConnID, now time.Time) {
-	e.now = now
+	e.setNow(now)
 	c := e.conns[id]
 	if c == nil || c.state != connDialing {
 		return
@@ -136,7 +136,7 @@ func (e *Engine) ConnOpened(id ConnID, now time.Time) {
 
 // ConnFailed tells the engine a connect attempt failed.
 func (e *Engine) ConnFailed(id ConnID, cause error, now time.Time) {
-	e.now = now
+	e.setNow(now)
 	c := e.conns[id]
 	if c == nil || c.state == connClosed {
 		return
@@ -147,7 +147,7 @@ func (e *Engine) ConnFailed(id ConnID, cause error, now time.Time) {
 // ConnClosed tells the engine the socket closed or failed. cause may be
 // nil for an orderly close by the broker.
 func (e *Engine) ConnClosed(id ConnID, cause error, now time.Time) {
-	e.now = now
+	e.setNow(now)
 	c := e.conns[id]
 	if c == nil || c.state == connClosed {
 		return
@@ -342,7 +342,7 @@ func (r *request) subject() string {
 
 // Receive feeds bytes read from a connection.
 func (e *Engine) Receive(id ConnID, p []byte, now time.Time) {
-	e.now = now
+	e.setNow(now)
 	c := e.conns[id]
 	if c == nil || c.state == connClosed || c.state == connDialing || len(p) == 0 {
 		return

@@ -139,6 +139,15 @@ func New(opts ClientOptions, seed uint64, now time.Time) (*Engine, error) {
 	return e, nil
 }
 
+// setNow records the time of a call. The engine's clock never moves back:
+// a driver may pass a slightly stale time (see NeedsTime), and timers must
+// not be scheduled from it.
+func (e *Engine) setNow(now time.Time) {
+	if now.After(e.now) {
+		e.now = now
+	}
+}
+
 // Options returns the resolved client options (defaults filled in).
 func (e *Engine) Options() ClientOptions { return e.opts }
 
@@ -240,7 +249,7 @@ func (e *Engine) computeDeadline() time.Time {
 // Tick runs every timer due at now: connect and request timeouts,
 // keepalives, batch publish delays, send timeouts and reconnects.
 func (e *Engine) Tick(now time.Time) {
-	e.now = now
+	e.setNow(now)
 	for _, c := range e.conns {
 		c.tick(e, now)
 	}
@@ -258,7 +267,7 @@ func (e *Engine) Close(now time.Time) {
 	if e.closed {
 		return
 	}
-	e.now = now
+	e.setNow(now)
 	for _, p := range e.producers {
 		p.abort(Errorf(CodeAlreadyClosed, "client closed"), now)
 	}

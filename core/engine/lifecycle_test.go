@@ -376,3 +376,37 @@ func TestCreateProducerValidation(t *testing.T) {
 		t.Fatalf("a refused producer caused events: %v", evs)
 	}
 }
+
+// After the broker closes a producer (a topic unload), receipts for entries
+// it was still storing may follow on the same connection: they carry the
+// real IDs and complete the messages, and the receipts of the resent copies
+// are then ignored.
+func TestLateReceiptsAfterBrokerClose(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	p, conn := h.ready(ProducerOptions{DisableBatching: true})
+	h.send(p, &Message{Payload: []byte("a")}, 1)
+	h.send(p, &Message{Payload: []byte("b")}, 2)
+	first := h.expect(conn, pb.BaseCommand_SEND)
+	second := h.expect(conn, pb.BaseCommand_SEND)
+	id := h.e.producers[p].parts[0].wireID
+	h.reply(conn, &pb.BaseCommand{Type: pb.BaseCommand_CLOSE_PRODUCER.Enum(), CloseProducer: &pb.CommandCloseProducer{
+		ProducerId: proto.Uint64(id), RequestId: proto.Uint64(99)}})
+	h.receipt(conn, first, 7, 70) // late, before re-registration
+	if ev := h.expectEvent(EventReceipt); ev.Token != 1 || ev.ID.LedgerID != 7 || ev.ID.EntryID != 70 {
+		t.Fatalf("late receipt: %+v", ev)
+	}
+	h.answerLookup(conn, "pulsar://broker:6650")
+	h.answerProducer(conn, "prod-1", -1)
+	resent := h.expect(conn, pb.BaseCommand_SEND)
+	if string(resent.payload) != "b" {
+		t.Fatalf("resent %q, want only the unacknowledged b", resent.payload)
+	}
+	h.receipt(conn, second, 7, 71) // the original, late
+	h.receipt(conn, resent, ^uint64(0), ^uint64(0))
+	if ev := h.expectEvent(EventReceipt); ev.Token != 2 || ev.ID.EntryID != 71 {
+		t.Fatalf("second: %+v", ev)
+	}
+	for _, ev := range h.takeEvents() {
+		t.Fatalf("unexpected %v", ev.Kind)
+	}
+}

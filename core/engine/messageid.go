@@ -14,6 +14,12 @@ import (
 )
 
 // MessageID identifies a stored message.
+//
+// A message written again after a reconnect, which the broker's
+// deduplication recognises as already stored, completes with LedgerID and
+// EntryID -1: the broker says it has the message but not where (the Java
+// client reports the same). The engine avoids this where it can by taking
+// late receipts from the connection a broker closed the producer on.
 type MessageID struct {
 	LedgerID int64
 	EntryID  int64

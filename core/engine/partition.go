@@ -44,6 +44,11 @@ type partition struct {
 	wireID uint64 // the protocol's producer_id, kept across reconnects
 	state  partState
 	conn   *conn
+	// oldConn is the connection the broker closed the producer on while
+	// keeping the connection: receipts for entries it was still storing
+	// may follow the CLOSE_PRODUCER there, and they carry the real message
+	// IDs (a resent copy would only get a deduplication receipt).
+	oldConn *conn
 
 	attempt       uint64 // connection attempt; stale replies are dropped
 	epoch         uint64 // PRODUCER epoch: reconnections so far
@@ -281,6 +286,9 @@ func (pt *partition) scheduleRetry() {
 
 // disconnected is called when pt's connection closes.
 func (pt *partition) disconnected(c *conn, cause *Error) {
+	if pt.oldConn == c {
+		pt.oldConn = nil
+	}
 	if pt.conn != c {
 		return
 	}
@@ -321,7 +329,10 @@ func (pt *partition) closedByBroker(c *conn, assigned string) {
 	if assigned != "" {
 		pt.migrateTo = assigned
 	}
-	pt.detach()
+	// Stay in c.parts, so late receipts on c still reach this partition.
+	pt.conn = nil
+	pt.attempt++
+	pt.oldConn = c
 	pt.epoch++
 	pt.startLookup()
 }
@@ -413,7 +424,7 @@ func (pt *partition) tick(now time.Time) {
 
 // onReceipt completes the oldest entry.
 func (pt *partition) onReceipt(c *conn, rc receipt) {
-	if pt.conn != c || pt.state != ptReady {
+	if (pt.conn != c || pt.state != ptReady) && pt.oldConn != c {
 		return
 	}
 	if rc.seq > pt.lastSeq {
@@ -428,6 +439,8 @@ func (pt *partition) onReceipt(c *conn, rc receipt) {
 	case rc.seq == ent.seq:
 	case rc.seq < ent.seq:
 		return // a late receipt for a message that already failed
+	case c != pt.conn:
+		return // a late receipt of an earlier registration, out of step: the resend decides
 	default:
 		pt.e.protocolError(c, Errorf(CodeProtocolError, "SEND_RECEIPT for sequence ID %d of producer %d while %d is the oldest pending", rc.seq, pt.wireID, ent.seq))
 		return
@@ -449,6 +462,9 @@ func (pt *partition) onReceipt(c *conn, rc receipt) {
 
 // onSendError handles the broker refusing an entry.
 func (pt *partition) onSendError(c *conn, seq int64, err *Error, se pb.ServerError) {
+	if pt.conn != c {
+		return // about an earlier registration: the entry is resent anyway
+	}
 	switch se {
 	case pb.ServerError_TopicTerminatedError:
 		pt.p.fail(err)

@@ -46,7 +46,7 @@ type producer struct {
 // EventProducerFailed reports the outcome. Options are validated here, and
 // an invalid option or topic fails at once.
 func (e *Engine) CreateProducer(opts ProducerOptions, now time.Time) (ProducerID, error) {
-	e.now = now
+	e.setNow(now)
 	if e.closed {
 		return 0, Errorf(CodeAlreadyClosed, "client is closed")
 	}
@@ -212,7 +212,7 @@ func (e *Engine) lookupProducer(id ProducerID) (*producer, error) {
 //
 // The payload and every other field are copied before Send returns.
 func (e *Engine) Send(id ProducerID, msg *Message, token uint64, now time.Time) error {
-	e.now = now
+	e.setNow(now)
 	p, err := e.lookupProducer(id)
 	if err != nil {
 		return err
@@ -227,6 +227,24 @@ func (e *Engine) Send(id ProducerID, msg *Message, token uint64, now time.Time) 
 		}
 	}
 	return p.parts[i].add(msg, token, now)
+}
+
+// NeedsTime reports whether Send(id, msg) would use the current time for
+// more than a batch's publish time: it does when the message opens a batch,
+// closes one, travels alone, carries a delivery delay, or is routed among
+// partitions. When it returns false, a driver for which reading the clock is
+// costly may pass the time of its previous call instead; the publish time of
+// the batch is then stale by less than the batching delay.
+func (e *Engine) NeedsTime(id ProducerID, msg *Message) bool {
+	p := e.lastProducer
+	if p == nil || p.id != id || p.state != prodReady || len(p.parts) != 1 {
+		return true
+	}
+	o := &p.opts
+	b := &p.parts[0].batch
+	return o.DisableBatching || b.count == 0 || b.count+1 >= o.BatchingMaxMessages ||
+		len(b.buf)-b.start+len(msg.Payload)+64 >= o.BatchingMaxBytes ||
+		msg.DeliverAfter != 0 || !msg.DeliverAt.IsZero() || msg.DisableReplication || len(msg.ReplicationClusters) > 0 || len(b.clusters) > 0
 }
 
 // check validates msg and the queue limits.
@@ -273,7 +291,7 @@ func (p *producer) check(m *Message) error {
 
 // Flush sends every open batch of the producer now.
 func (e *Engine) Flush(id ProducerID, now time.Time) error {
-	e.now = now
+	e.setNow(now)
 	p, err := e.lookupProducer(id)
 	if err != nil {
 		return err
@@ -288,7 +306,7 @@ func (e *Engine) Flush(id ProducerID, now time.Time) error {
 // and CLOSE_PRODUCER follows the last receipt. EventProducerClosed reports
 // the end. Closing a closed producer is an error.
 func (e *Engine) CloseProducer(id ProducerID, now time.Time) error {
-	e.now = now
+	e.setNow(now)
 	p := e.producers[id]
 	if p == nil || p.state == prodClosing || p.state == prodClosed {
 		return Errorf(CodeAlreadyClosed, "producer %d is already closed", id)
@@ -312,7 +330,7 @@ func (e *Engine) CloseProducer(id ProducerID, now time.Time) error {
 // AbortProducer fails every pending message of the producer with err (or
 // AlreadyClosed when err is nil) and closes it without waiting.
 func (e *Engine) AbortProducer(id ProducerID, err error, now time.Time) {
-	e.now = now
+	e.setNow(now)
 	p := e.producers[id]
 	if p == nil {
 		return

@@ -272,11 +272,22 @@ func TestReconnectAfterUnloadLosesNothing(t *testing.T) {
 	if len(got) != n {
 		t.Fatalf("topic holds %d messages, want %d", len(got), n)
 	}
+	dedupReceipts := 0
 	for i, m := range got {
 		if string(m.Payload()) != string(sent[i].msg.Payload) {
 			t.Fatalf("message %d is %q, want %q: lost, duplicated or reordered", i, m.Payload(), sent[i].msg.Payload)
 		}
+		if sent[i].id.LedgerID == -1 && sent[i].id.EntryID == -1 {
+			// The broker's deduplication recognised a resent copy of a
+			// message it had stored, and said so instead of where.
+			dedupReceipts++
+			continue
+		}
 		checkGo(t, i, m, sent[i], p.Name())
+	}
+	t.Logf("%d of %d receipts came from deduplication (-1:-1)", dedupReceipts, n)
+	if dedupReceipts > n/10 {
+		t.Fatalf("%d deduplication receipts: late receipts after the unloads were not used", dedupReceipts)
 	}
 }
 
