@@ -1,0 +1,167 @@
+// What enters the module besides payloads: option JSON and per-message
+// metadata.
+//
+// Options are the engine's JSON (ParseOptionsJSON), with one extra check:
+// pp_client_new takes only client options and pp_producer_create only
+// producer options, so a misplaced option is an error rather than silently
+// ignored. Message metadata is a compact tagged binary encoding (ABI.md,
+// "Message metadata"), read with a sticky-error reader so a truncated or
+// malformed block yields one InvalidArgument naming the byte offset.
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	"github.com/pulsar-producer/pulsar-producer/core/engine"
+)
+
+// parseScopedOptions parses a JSON object of options of one scope
+// ("client" or "producer") into c or p.
+func parseScopedOptions(js []byte, scope string, c *engine.ClientOptions, p *engine.ProducerOptions) error {
+	var co engine.ClientOptions
+	var po engine.ProducerOptions
+	if err := engine.ParseOptionsJSON(js, &co, &po); err != nil {
+		return err
+	}
+	if len(js) > 0 {
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(js, &keys) == nil {
+			for name := range keys {
+				for i := range engine.OptionTable {
+					spec := &engine.OptionTable[i]
+					if spec.Name == name && spec.Scope != scope {
+						return engine.Errorf(engine.CodeInvalidConfiguration,
+							"option %q is a %s option; it does not belong in the %s options", name, spec.Scope, scope)
+					}
+				}
+			}
+		}
+	}
+	if c != nil {
+		*c = co
+	}
+	if p != nil {
+		*p = po
+	}
+	return nil
+}
+
+// Metadata field tags.
+const (
+	tagKey                = 1
+	tagOrderingKey        = 2
+	tagProperty           = 3
+	tagEventTime          = 4
+	tagDeliverAt          = 5
+	tagDeliverAfter       = 6
+	tagSequenceID         = 7
+	tagNullValue          = 8
+	tagReplicationCluster = 9
+	tagDisableReplication = 10
+)
+
+var tagNames = [...]string{"", "key", "orderingKey", "property", "eventTime", "deliverAt",
+	"deliverAfter", "sequenceId", "nullValue", "replicationCluster", "disableReplication"}
+
+// metaReader reads the metadata encoding; the first problem sticks.
+type metaReader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *metaReader) failf(format string, args ...any) {
+	if r.err == nil {
+		r.err = engine.Errorf(engine.CodeInvalidArgument, "message metadata: "+format, args...)
+	}
+}
+
+func (r *metaReader) take(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b)-r.off {
+		r.failf("%s at byte %d needs %d bytes, only %d remain", what, r.off, n, len(r.b)-r.off)
+		return nil
+	}
+	v := r.b[r.off : r.off+n]
+	r.off += n
+	return v
+}
+
+func (r *metaReader) int64(what string) int64 {
+	b := r.take(8, what)
+	if b == nil {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint64(b))
+}
+
+func (r *metaReader) bytes(what string) []byte {
+	b := r.take(4, what+" length")
+	if b == nil {
+		return nil
+	}
+	return r.take(int(binary.LittleEndian.Uint32(b)), what)
+}
+
+// decodeMetadata applies a metadata block to m.
+func decodeMetadata(b []byte, m *engine.Message) error {
+	r := metaReader{b: b}
+	var seen [len(tagNames)]bool
+	for r.err == nil && r.off < len(b) {
+		at := r.off
+		tag := int(b[at])
+		r.off++
+		if tag <= 0 || tag >= len(tagNames) {
+			r.failf("unknown field tag %d at byte %d", tag, at)
+			break
+		}
+		if seen[tag] && tag != tagProperty && tag != tagReplicationCluster {
+			r.failf("field %s repeated at byte %d", tagNames[tag], at)
+			break
+		}
+		seen[tag] = true
+		switch tag {
+		case tagKey:
+			m.Key = string(r.bytes("key"))
+		case tagOrderingKey:
+			m.OrderingKey = append([]byte{}, r.bytes("ordering key")...)
+		case tagProperty:
+			k := string(r.bytes("property key"))
+			v := string(r.bytes("property value"))
+			if r.err != nil {
+				break
+			}
+			if m.Properties == nil {
+				m.Properties = make(map[string]string)
+			}
+			if _, dup := m.Properties[k]; dup {
+				r.failf("property %q repeated at byte %d", k, at)
+			}
+			m.Properties[k] = v
+		case tagEventTime:
+			m.EventTime = time.UnixMilli(r.int64("event time"))
+		case tagDeliverAt:
+			m.DeliverAt = time.UnixMilli(r.int64("deliver-at time"))
+		case tagDeliverAfter:
+			ms := r.int64("deliver-after delay")
+			if ms > int64(time.Duration(1<<63-1)/time.Millisecond) || ms < -int64(time.Duration(1<<63-1)/time.Millisecond) {
+				r.failf("deliver-after delay of %d ms at byte %d is out of range", ms, at)
+			}
+			m.DeliverAfter = time.Duration(ms) * time.Millisecond
+		case tagSequenceID:
+			seq := r.int64("sequence ID")
+			m.SequenceID = &seq
+		case tagNullValue:
+			m.NullValue = true
+		case tagReplicationCluster:
+			m.ReplicationClusters = append(m.ReplicationClusters, string(r.bytes("replication cluster")))
+		case tagDisableReplication:
+			m.DisableReplication = true
+		}
+	}
+	return r.err
+}

@@ -1,0 +1,366 @@
+// Command guest is the producer engine as a WASI (preview 1) reactor module:
+// build it with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o pulsar_producer.wasm ./wasm/guest
+//
+// How this works: the module holds one engine.Engine (one Pulsar client) and
+// exports, with //go:wasmexport, one function per engine call. The host does
+// all I/O: it opens the sockets the engine asks for, feeds received bytes in
+// with pp_receive, writes what pp_take_output hands out, drains events with
+// pp_next_events and calls pp_tick at the deadline. Time always comes from
+// the host as Unix nanoseconds; the module never reads a clock. Every export
+// returns a result code (0, or an engine.Code) and leaves a fixed 64-byte
+// status block (pp_status) describing the call's extra results and what the
+// host must do next, so the hot path needs one call per message. No export
+// panics or traps on bad input: a recover in each one turns an unexpected
+// failure into UnknownError. wasm/ABI.md is the full contract.
+package main
+
+import (
+	"errors"
+	"time"
+
+	"github.com/pulsar-producer/pulsar-producer/core/engine"
+)
+
+func main() {}
+
+// abiVersion changes whenever an export or a layout changes incompatibly.
+const abiVersion = 1
+
+// statusBlock is the layout ABI.md documents; it is little-endian like all
+// of wasm, 64 bytes, at a fixed address for the life of the instance.
+type statusBlock struct {
+	Code     int32     // 0: the result code of the last call
+	Events   uint32    // 4: events waiting for pp_next_events
+	Output   uint32    // 8: 1 if some connection has bytes for pp_take_output
+	_        uint32    // 12
+	Deadline int64     // 16: Unix ns when pp_tick is due, or -1
+	Result   [3]uint64 // 24, 32, 40: per-call results
+	_        [2]uint64 // 48: reserved
+}
+
+var status statusBlock
+
+// The instance's state: at most one client at a time.
+var (
+	eng     *engine.Engine
+	lastErr string // the message of the last failed call, without its code
+)
+
+//go:wasmexport pp_abi_version
+func ppABIVersion() int32 { return abiVersion }
+
+//go:wasmexport pp_status
+func ppStatus() uint32 { return uint32(uintptrOf(&status)) }
+
+// finish ends every export: it turns a panic into UnknownError, records the
+// code and refreshes the status block. It must be deferred directly.
+func finish(code *int32) {
+	if r := recover(); r != nil {
+		*code = fail(engine.Errorf(engine.CodeUnknownError, "internal error in the module: %v", r))
+	}
+	if *code == 0 {
+		lastErr = ""
+	}
+	status.Code = *code
+	status.Events, status.Output, status.Deadline = 0, 0, -1
+	if eng == nil {
+		return
+	}
+	status.Events = uint32(eventsWaiting())
+	if heldOut != nil || eng.HasOutput() {
+		status.Output = 1
+	}
+	if d, ok := eng.Deadline(); ok {
+		status.Deadline = d.UnixNano()
+	}
+}
+
+// fail records err as the last error and returns its code.
+func fail(err error) int32 {
+	if err == nil {
+		return 0
+	}
+	var e *engine.Error
+	if errors.As(err, &e) {
+		lastErr = e.Msg
+		if lastErr == "" {
+			lastErr = e.Code.Info().Description
+		}
+		return int32(e.Code)
+	}
+	lastErr = err.Error()
+	return int32(engine.CodeUnknownError)
+}
+
+func noClient() int32 {
+	return fail(engine.Errorf(engine.CodeInvalidHandle, "no client in this instance: call pp_client_new first"))
+}
+
+func timeOf(ns int64) time.Time { return time.Unix(0, ns) }
+
+//go:wasmexport pp_last_error
+func ppLastError(ptr, capacity uint32) (n int32) {
+	// Not a result code: the message's full length, as snprintf does; the
+	// status block is left alone so the error stays readable.
+	defer func() {
+		if recover() != nil {
+			n = -1
+		}
+	}()
+	if len(lastErr) == 0 {
+		return 0
+	}
+	if capacity > 0 {
+		buf, err := hostBytes("pp_last_error buffer", ptr, capacity)
+		if err != nil {
+			return -1
+		}
+		copy(buf, lastErr)
+	}
+	return int32(len(lastErr))
+}
+
+//go:wasmexport pp_client_new
+func ppClientNew(urlPtr, urlLen, optsPtr, optsLen uint32, nowNs int64, seed uint64) (code int32) {
+	defer finish(&code)
+	if eng != nil {
+		return fail(engine.Errorf(engine.CodeInvalidArgument, "this instance already has a client: call pp_client_close first"))
+	}
+	url, err := hostString("service URL", urlPtr, urlLen)
+	if err != nil {
+		return fail(err)
+	}
+	js, err := hostBytes("options", optsPtr, optsLen)
+	if err != nil {
+		return fail(err)
+	}
+	var co engine.ClientOptions
+	if err := parseScopedOptions(js, "client", &co, nil); err != nil {
+		return fail(err)
+	}
+	co.ServiceURL = url
+	e, err := engine.New(co, seed, timeOf(nowNs))
+	if err != nil {
+		return fail(err)
+	}
+	eng = e
+	return 0
+}
+
+//go:wasmexport pp_client_close
+func ppClientClose(nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	eng.Close(timeOf(nowNs))
+	return 0
+}
+
+//go:wasmexport pp_client_free
+func ppClientFree() (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	eng, heldOut, spareOut = nil, nil, nil
+	clear(taken)
+	taken, next = taken[:0], 0
+	return 0
+}
+
+//go:wasmexport pp_producer_create
+func ppProducerCreate(topicPtr, topicLen, optsPtr, optsLen uint32, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	topic, err := hostString("topic", topicPtr, topicLen)
+	if err != nil {
+		return fail(err)
+	}
+	js, err := hostBytes("options", optsPtr, optsLen)
+	if err != nil {
+		return fail(err)
+	}
+	var po engine.ProducerOptions
+	if err := parseScopedOptions(js, "producer", nil, &po); err != nil {
+		return fail(err)
+	}
+	po.Topic = topic
+	id, err := eng.CreateProducer(po, timeOf(nowNs))
+	if err != nil {
+		return fail(err)
+	}
+	status.Result[0] = uint64(id)
+	return 0
+}
+
+// message is reused by every send: the engine copies what it keeps.
+var message engine.Message
+
+//go:wasmexport pp_send
+func ppSend(producer uint64, payloadPtr, payloadLen uint32, token uint64, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	payload, err := hostBytes("payload", payloadPtr, payloadLen)
+	if err != nil {
+		return fail(err)
+	}
+	message = engine.Message{Payload: payload}
+	err = eng.Send(engine.ProducerID(producer), &message, token, timeOf(nowNs))
+	message.Payload = nil
+	return fail(err)
+}
+
+//go:wasmexport pp_send_msg
+func ppSendMsg(producer uint64, payloadPtr, payloadLen, metaPtr, metaLen uint32, token uint64, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	payload, err := hostBytes("payload", payloadPtr, payloadLen)
+	if err != nil {
+		return fail(err)
+	}
+	meta, err := hostBytes("metadata", metaPtr, metaLen)
+	if err != nil {
+		return fail(err)
+	}
+	m := engine.Message{Payload: payload}
+	if err := decodeMetadata(meta, &m); err != nil {
+		return fail(err)
+	}
+	return fail(eng.Send(engine.ProducerID(producer), &m, token, timeOf(nowNs)))
+}
+
+//go:wasmexport pp_flush
+func ppFlush(producer uint64, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	return fail(eng.Flush(engine.ProducerID(producer), timeOf(nowNs)))
+}
+
+//go:wasmexport pp_producer_close
+func ppProducerClose(producer uint64, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	return fail(eng.CloseProducer(engine.ProducerID(producer), timeOf(nowNs)))
+}
+
+//go:wasmexport pp_producer_abort
+func ppProducerAbort(producer uint64, causeCode int32, causePtr, causeLen uint32, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	cause, err := hostString("cause", causePtr, causeLen)
+	if err != nil {
+		return fail(err)
+	}
+	var c error // code 0: the engine's own AlreadyClosed error
+	if causeCode != 0 {
+		c = &engine.Error{Code: engine.Code(causeCode), Msg: cause}
+	}
+	eng.AbortProducer(engine.ProducerID(producer), c, timeOf(nowNs))
+	return 0
+}
+
+//go:wasmexport pp_conn_opened
+func ppConnOpened(conn uint64, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	eng.ConnOpened(engine.ConnID(conn), timeOf(nowNs))
+	return 0
+}
+
+//go:wasmexport pp_conn_failed
+func ppConnFailed(conn uint64, causePtr, causeLen uint32, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	cause, err := hostString("cause", causePtr, causeLen)
+	if err != nil {
+		return fail(err)
+	}
+	if cause == "" {
+		cause = "connect failed"
+	}
+	eng.ConnFailed(engine.ConnID(conn), errors.New(cause), timeOf(nowNs))
+	return 0
+}
+
+//go:wasmexport pp_conn_closed
+func ppConnClosed(conn uint64, causePtr, causeLen uint32, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	cause, err := hostString("cause", causePtr, causeLen)
+	if err != nil {
+		return fail(err)
+	}
+	var c error // empty: an orderly close by the peer
+	if cause != "" {
+		c = errors.New(cause)
+	}
+	if heldOut != nil && heldConn == engine.ConnID(conn) {
+		heldOut = nil
+	}
+	eng.ConnClosed(engine.ConnID(conn), c, timeOf(nowNs))
+	return 0
+}
+
+//go:wasmexport pp_receive
+func ppReceive(conn uint64, ptr, n uint32, nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	data, err := hostBytes("received bytes", ptr, n)
+	if err != nil {
+		return fail(err)
+	}
+	eng.Receive(engine.ConnID(conn), data, timeOf(nowNs))
+	return 0
+}
+
+//go:wasmexport pp_tick
+func ppTick(nowNs int64) (code int32) {
+	defer finish(&code)
+	if eng == nil {
+		return noClient()
+	}
+	eng.Tick(timeOf(nowNs))
+	return 0
+}
+
+//go:wasmexport pp_deadline
+func ppDeadline() (ns int64) {
+	// Not a result code: Unix ns of the next deadline, or -1 for none (the
+	// same value as the status block's deadline). The status block and the
+	// last error are left alone.
+	defer func() {
+		if recover() != nil {
+			ns = -1
+		}
+	}()
+	if eng == nil {
+		return -1
+	}
+	if d, ok := eng.Deadline(); ok {
+		return d.UnixNano()
+	}
+	return -1
+}

@@ -1,0 +1,189 @@
+// What leaves the module: connection output (pp_take_output) and events
+// (pp_next_events).
+//
+// Both copy into a host buffer from pp_alloc. Nothing is lost when the
+// buffer is too small: the output chunk or the events taken from the engine
+// are held here, the call fails with BufferTooSmall and the size needed in
+// the status block's result1, and the next call (with a bigger buffer)
+// returns it first. Events are fixed 72-byte records plus their text,
+// padded to 8 bytes; as many as fit go out in one call, so a burst of
+// receipts costs one crossing, not one per message.
+package main
+
+import (
+	"errors"
+	"unsafe"
+
+	"github.com/pulsar-producer/pulsar-producer/core/engine"
+)
+
+// Output held back because the host's buffer was too small.
+var (
+	heldOut  []byte
+	heldConn engine.ConnID
+	spareOut []byte // the engine's last output buffer, handed back for reuse
+)
+
+//go:wasmexport pp_take_output
+func ppTakeOutput(bufPtr, bufCap uint32) (code int32) {
+	defer finish(&code)
+	status.Result = [3]uint64{}
+	if eng == nil {
+		return noClient()
+	}
+	if heldOut == nil {
+		id, data, ok := eng.TakeOutput(spareOut)
+		spareOut = nil
+		if !ok {
+			return 0
+		}
+		heldOut, heldConn = data, id
+	}
+	status.Result[0] = uint64(heldConn)
+	if uint64(len(heldOut)) > uint64(bufCap) {
+		status.Result[1] = uint64(len(heldOut))
+		return fail(engine.Errorf(engine.CodeBufferTooSmall,
+			"pp_take_output: connection %d has %d bytes to write; the buffer holds %d", heldConn, len(heldOut), bufCap))
+	}
+	buf, err := hostBytes("output buffer", bufPtr, uint32(len(heldOut)))
+	if err != nil {
+		return fail(err)
+	}
+	copy(buf, heldOut)
+	status.Result[1] = uint64(len(heldOut))
+	if cap(heldOut) <= 1<<20 {
+		spareOut = heldOut[:0]
+	}
+	heldOut = nil
+	return 0
+}
+
+// Event records: see ABI.md, "Event records".
+const (
+	eventHeaderSize = 72
+	maxEventText    = 64 << 10 // longer texts are cut; the engine's are short
+)
+
+// eventRecord is the fixed part of a record, stored with one struct copy
+// (wasm is little-endian, and unaligned stores are allowed).
+type eventRecord struct {
+	Size       uint32
+	Kind       uint8
+	_          [3]uint8
+	Code       int32
+	TextLen    uint32
+	Conn       uint64
+	Producer   uint64
+	Token      uint64
+	LedgerID   int64
+	EntryID    int64
+	Partition  int32
+	BatchIndex int32
+	BatchSize  int32
+	Partitions int32
+}
+
+var _ [eventHeaderSize - unsafe.Sizeof(eventRecord{})]struct{} // the layout is 72 bytes
+
+// taken holds events taken from the engine in bulk and not yet written;
+// taken[next] is the oldest. An event that did not fit the last buffer
+// stays here.
+var (
+	taken []engine.Event
+	next  int
+)
+
+// eventsWaiting is the number of events for pp_next_events.
+func eventsWaiting() int { return len(taken) - next + eng.PendingEvents() }
+
+//go:wasmexport pp_next_events
+func ppNextEvents(bufPtr, bufCap uint32) (code int32) {
+	defer finish(&code)
+	status.Result = [3]uint64{}
+	if eng == nil {
+		return noClient()
+	}
+	buf, err := hostBytes("event buffer", bufPtr, bufCap)
+	if err != nil {
+		return fail(err)
+	}
+	var count, used int
+	for {
+		if next == len(taken) {
+			clear(taken)
+			taken, next = eng.AppendEvents(taken[:0]), 0
+			if len(taken) == 0 {
+				break
+			}
+		}
+		ev := &taken[next]
+		code, text := eventError(ev)
+		size := recordSize(len(text))
+		if used+size > len(buf) {
+			if count == 0 {
+				status.Result[1] = uint64(size)
+				return fail(engine.Errorf(engine.CodeBufferTooSmall,
+					"pp_next_events: the next event (%v) needs %d bytes; the buffer holds %d", ev.Kind, size, len(buf)))
+			}
+			break
+		}
+		writeEvent(buf[used:used+size], ev, code, text)
+		*ev = engine.Event{}
+		next++
+		used += size
+		count++
+	}
+	status.Result[0] = uint64(count)
+	status.Result[1] = uint64(used)
+	return 0
+}
+
+func recordSize(textLen int) int { return (eventHeaderSize + textLen + 7) &^ 7 }
+
+// eventError returns the code and text a record carries: the error's code
+// and message, or 0 and the event's Text.
+func eventError(ev *engine.Event) (int32, string) {
+	text := ev.Text
+	var code int32
+	if ev.Err != nil {
+		var e *engine.Error
+		if errors.As(ev.Err, &e) {
+			code, text = int32(e.Code), e.Msg
+		} else {
+			code, text = int32(engine.CodeUnknownError), ev.Err.Error()
+		}
+	}
+	if len(text) > maxEventText {
+		text = text[:maxEventText]
+	}
+	return code, text
+}
+
+// writeEvent writes one record into b, which is exactly its size.
+func writeEvent(b []byte, ev *engine.Event, code int32, text string) {
+	r := eventRecord{
+		Size:       uint32(len(b)),
+		Kind:       uint8(ev.Kind),
+		Code:       code,
+		TextLen:    uint32(len(text)),
+		Conn:       uint64(ev.Conn),
+		Producer:   uint64(ev.Producer),
+		Token:      ev.Token,
+		LedgerID:   ev.ID.LedgerID,
+		EntryID:    ev.ID.EntryID,
+		Partition:  ev.ID.Partition,
+		BatchIndex: ev.ID.BatchIndex,
+		BatchSize:  ev.ID.BatchSize,
+	}
+	if ev.Kind == engine.EventProducerReady {
+		r.Partitions = int32(eng.NumPartitions(ev.Producer))
+	}
+	*(*eventRecord)(unsafe.Pointer(unsafe.SliceData(b))) = r
+	if len(text) > 0 {
+		tail := b[eventHeaderSize:]
+		n := copy(tail, text)
+		clear(tail[n:])
+	} else if len(b) > eventHeaderSize {
+		clear(b[eventHeaderSize:])
+	}
+}

@@ -1,0 +1,148 @@
+// Connections: the sockets behind the module's connection IDs.
+//
+// Each connection has a dialer goroutine (which becomes the reader) and a
+// writer goroutine, as in core/netconn.go. The reader feeds every read into
+// the module (pp_receive) under the client mutex. The writer waits for
+// output the pump queued, takes all of it at once and writes it with one
+// vectored write, then hands the buffers back for reuse. Either side
+// failing tells the module (pp_conn_closed), which closes the connection
+// and reconnects what was on it.
+package wasm
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"github.com/pulsar-producer/pulsar-producer/core/engine"
+)
+
+const readBufferSize = receiveBlock
+
+type netConn struct {
+	c    *Client
+	id   engine.ConnID
+	addr string
+	wake chan struct{} // capacity 1: output is queued, or the conn shut
+
+	// Guarded by c.mu.
+	nc     net.Conn
+	outq   [][]byte
+	closed bool
+}
+
+// dial opens the socket and starts the reader and writer.
+func (n *netConn) dial(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	sock, err := dialer.DialContext(ctx, "tcp", n.addr)
+	cancel()
+	c := n.c
+	c.lock()
+	if err != nil {
+		if !n.closed {
+			c.check(c.in.connEnded(fnConnFailed, n.id, err, time.Now()))
+		}
+		c.unlock()
+		return
+	}
+	if n.closed {
+		c.unlock()
+		sock.Close()
+		return
+	}
+	n.nc = sock
+	c.check(c.in.connOpened(n.id, time.Now()))
+	c.unlock()
+	go n.writeLoop(sock)
+	n.readLoop(sock)
+}
+
+func (n *netConn) readLoop(sock net.Conn) {
+	buf := make([]byte, readBufferSize)
+	c := n.c
+	for {
+		k, err := sock.Read(buf)
+		c.lock()
+		if k > 0 && !n.closed {
+			c.check(c.in.receive(n.id, buf[:k], time.Now()))
+		}
+		if err != nil {
+			if !n.closed {
+				c.check(c.in.connEnded(fnConnClosed, n.id, readError(err), time.Now()))
+			}
+			c.unlock()
+			return
+		}
+		c.unlock()
+	}
+}
+
+// readError turns an orderly EOF into nil, the engine's "closed by peer".
+func readError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// enqueue queues output for the writer. Called with c.mu held.
+func (n *netConn) enqueue(data []byte) {
+	if n.closed {
+		n.c.spare = append(n.c.spare, data[:0])
+		return
+	}
+	n.outq = append(n.outq, data)
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (n *netConn) writeLoop(sock net.Conn) {
+	c := n.c
+	var bufs net.Buffers
+	var batch [][]byte
+	for range n.wake {
+		c.lock()
+		if n.closed {
+			c.unlock()
+			return
+		}
+		batch = append(batch[:0], n.outq...)
+		clear(n.outq)
+		n.outq = n.outq[:0]
+		c.mu.Unlock()
+
+		bufs = append(bufs[:0], batch...)
+		_, err := bufs.WriteTo(sock)
+
+		c.lock()
+		for i, b := range batch {
+			if len(c.spare) < 16 && cap(b) <= 4<<20 {
+				c.spare = append(c.spare, b[:0])
+			}
+			batch[i] = nil
+		}
+		if err != nil && !n.closed {
+			c.check(c.in.connEnded(fnConnClosed, n.id, err, time.Now()))
+			c.unlock()
+			return
+		}
+		c.unlock()
+	}
+}
+
+// shut closes the socket and stops both loops. Called with c.mu held.
+func (n *netConn) shut() {
+	if n.closed {
+		return
+	}
+	n.closed = true
+	n.outq = nil
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	close(n.wake)
+}

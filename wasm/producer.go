@@ -1,0 +1,386 @@
+// Producers: the Go API over the module's producers, the same as package
+// core's.
+//
+// Each accepted message takes a completion slot whose index is the token
+// the module hands back with the message's receipt or failure; the slot
+// holds the callback. Flush and Close wait on barriers in the completion
+// queue, so when they return, every callback of the messages they covered
+// has run.
+package wasm
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/pulsar-producer/pulsar-producer/core/engine"
+)
+
+type producerState uint8
+
+const (
+	stateCreating producerState = iota
+	stateReady
+	stateClosing
+	stateClosed
+	stateFailed
+)
+
+// Producer publishes to one topic. It is safe for concurrent use.
+//
+// Ordering: messages sent from one goroutine are stored in the order sent
+// (per partition, for a partitioned topic), and their callbacks run in that
+// order. Callbacks of one client run one at a time, on a library goroutine,
+// never while a library lock is held; they must not block, and must not
+// call Send, Flush or Close, which wait for callbacks (SendAsync is fine).
+type Producer struct {
+	c          *Client
+	id         engine.ProducerID
+	topic      string
+	blockFull  bool
+	ready      chan struct{} // closed when registered
+	done       chan struct{} // closed, in queue order, when closed or failed
+	name       string        // set when ready
+	partitions int
+
+	// Guarded by c.mu.
+	state    producerState
+	err      error // why creation or the producer failed
+	slots    []slot
+	free     []uint32
+	gen      uint64         // flush generation of new sends
+	genCount int            // outstanding sends of gen
+	oldGens  map[uint64]int // outstanding sends of earlier generations
+	flushers []flushWaiter
+}
+
+type slot struct {
+	cb  func(MessageID, error)
+	gen uint64
+}
+
+type flushWaiter struct {
+	gen uint64
+	ch  chan struct{}
+}
+
+// CreateProducer registers a producer on opts.Topic and waits until it is
+// ready, ctx is done, or creation fails. The Router option is not
+// available here: the module cannot call back into Go to route.
+func (c *Client) CreateProducer(ctx context.Context, opts ProducerOptions) (*Producer, error) {
+	if opts.Router != nil {
+		return nil, engine.Errorf(engine.CodeOperationNotSupported, "option Router: a Go routing function cannot run inside the WASI module")
+	}
+	js, err := optionsJSON(&opts, "producer")
+	if err != nil {
+		return nil, err
+	}
+	c.lock()
+	if c.closed || c.closing {
+		c.unlock()
+		return nil, errClientClosed
+	}
+	if c.broken != nil {
+		c.unlock()
+		return nil, c.broken
+	}
+	id, err := c.in.producerCreate(opts.Topic, js, time.Now())
+	if err != nil {
+		err = c.check(err)
+		c.unlock()
+		return nil, err
+	}
+	p := &Producer{
+		c:         c,
+		id:        id,
+		topic:     opts.Topic,
+		blockFull: opts.BlockIfQueueFull,
+		ready:     make(chan struct{}),
+		done:      make(chan struct{}),
+		oldGens:   make(map[uint64]int),
+	}
+	c.producers[id] = p
+	c.unlock()
+	select {
+	case <-p.ready:
+		c.lock()
+		if p.state == stateCreating {
+			p.state = stateReady
+		}
+		c.unlock()
+		return p, nil
+	case <-p.done:
+		c.lock()
+		_ = c.check(c.in.producerCall(fnProducerClose, id, time.Now()))
+		delete(c.producers, id)
+		c.unlock()
+		return nil, p.err
+	case <-ctx.Done():
+		err := ctxError(ctx, "creating producer for "+opts.Topic)
+		c.lock()
+		c.check(c.in.abortProducer(id, err, time.Now()))
+		c.unlock()
+		<-p.done
+		return nil, err
+	}
+}
+
+// Topic is the topic the producer publishes to, as given.
+func (p *Producer) Topic() string { return p.topic }
+
+// Name is the producer's name, assigned by the broker unless given.
+func (p *Producer) Name() string { return p.name }
+
+// NumPartitions is the topic's partition count, 0 for a plain topic.
+func (p *Producer) NumPartitions() int { return p.partitions }
+
+func ctxError(ctx context.Context, what string) *engine.Error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return engine.Errorf(engine.CodeTimeout, "%s: %v", what, ctx.Err())
+	}
+	return engine.Errorf(engine.CodeInterrupted, "%s: %v", what, ctx.Err())
+}
+
+// Send publishes msg and waits for its message ID. It sends the open batch
+// at once rather than waiting for the batch to fill.
+func (p *Producer) Send(ctx context.Context, msg *Message) (MessageID, error) {
+	type result struct {
+		id  MessageID
+		err error
+	}
+	ch := make(chan result, 1)
+	err := p.send(ctx, msg, func(id MessageID, err error) { ch <- result{id, err} }, true)
+	if err != nil {
+		return MessageID{}, err
+	}
+	select {
+	case r := <-ch:
+		return r.id, r.err
+	case <-ctx.Done():
+		return MessageID{}, ctxError(ctx, "waiting for the receipt")
+	}
+}
+
+// SendAsync publishes msg and calls cb exactly once with its message ID or
+// an error. The payload is copied before SendAsync returns. ctx bounds only
+// the wait for room when BlockIfQueueFull is set.
+func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(MessageID, error)) {
+	if cb == nil {
+		cb = func(MessageID, error) {}
+	}
+	if err := p.send(ctx, msg, cb, false); err != nil {
+		c := p.c
+		c.lock()
+		c.enqueueDone(completion{cb: cb, err: err})
+		c.unlock()
+	}
+}
+
+// send hands msg to the module, waiting for room if configured.
+func (p *Producer) send(ctx context.Context, msg *Message, cb func(MessageID, error), flush bool) error {
+	if msg == nil {
+		return engine.Errorf(engine.CodeInvalidArgument, "message is nil")
+	}
+	c := p.c
+	for {
+		c.lock()
+		switch p.state {
+		case stateClosing, stateClosed:
+			c.unlock()
+			return engine.Errorf(engine.CodeAlreadyClosed, "producer for %s is closed", p.topic)
+		}
+		if c.broken != nil {
+			err := c.broken
+			c.unlock()
+			return err
+		}
+		token := p.takeSlot(cb)
+		now := time.Now()
+		err := c.check(c.in.sendMessage(p.id, msg, token, now))
+		if err == nil {
+			p.genCount++
+			if flush {
+				_ = c.check(c.in.producerCall(fnFlush, p.id, now))
+			}
+			c.unlock()
+			return nil
+		}
+		p.dropSlot(token)
+		code := engine.CodeOf(err)
+		if !p.blockFull || (code != engine.CodeProducerQueueIsFull && code != engine.CodeMemoryBufferIsFull) {
+			c.unlock()
+			return err
+		}
+		wait := c.spaceSignal()
+		c.unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctxError(ctx, "waiting for room in the producer queue")
+		}
+	}
+}
+
+// takeSlot allocates a completion slot. Called with c.mu held.
+func (p *Producer) takeSlot(cb func(MessageID, error)) uint64 {
+	var i uint32
+	if n := len(p.free); n > 0 {
+		i = p.free[n-1]
+		p.free = p.free[:n-1]
+	} else {
+		i = uint32(len(p.slots))
+		p.slots = append(p.slots, slot{})
+	}
+	p.slots[i] = slot{cb: cb, gen: p.gen}
+	return uint64(i)
+}
+
+func (p *Producer) dropSlot(token uint64) {
+	p.slots[token] = slot{}
+	p.free = append(p.free, uint32(token))
+}
+
+// complete queues the callback of a finished message. Called with c.mu held.
+func (p *Producer) complete(token uint64, id MessageID, err error) {
+	if token >= uint64(len(p.slots)) || p.slots[token].cb == nil {
+		return
+	}
+	s := p.slots[token]
+	p.dropSlot(token)
+	p.c.enqueueDone(completion{cb: s.cb, id: id, err: err})
+	if s.gen == p.gen {
+		p.genCount--
+	} else if n := p.oldGens[s.gen] - 1; n > 0 {
+		p.oldGens[s.gen] = n
+	} else {
+		delete(p.oldGens, s.gen)
+		p.wakeFlushers()
+	}
+	p.c.signalSpace()
+}
+
+// failAllSlots completes every outstanding message with err; used when the
+// module itself failed. Called with c.mu held.
+func (p *Producer) failAllSlots(err error) {
+	for i := range p.slots {
+		if p.slots[i].cb != nil {
+			p.complete(uint64(i), MessageID{}, err)
+		}
+	}
+}
+
+// wakeFlushers releases flushes whose messages are all complete.
+func (p *Producer) wakeFlushers() {
+	kept := p.flushers[:0]
+	for _, w := range p.flushers {
+		if p.outstandingUpTo(w.gen) {
+			kept = append(kept, w)
+			continue
+		}
+		p.c.enqueueDone(completion{wake: w.ch})
+	}
+	p.flushers = kept
+}
+
+func (p *Producer) outstandingUpTo(gen uint64) bool {
+	for g := range p.oldGens {
+		if g <= gen {
+			return true
+		}
+	}
+	return false
+}
+
+// Flush sends every open batch and waits until every message sent before
+// the call has completed and its callback has run.
+func (p *Producer) Flush(ctx context.Context) error {
+	c := p.c
+	c.lock()
+	if p.state != stateReady {
+		c.unlock()
+		return engine.Errorf(engine.CodeAlreadyClosed, "producer for %s is closed", p.topic)
+	}
+	if err := c.check(c.in.producerCall(fnFlush, p.id, time.Now())); err != nil {
+		c.unlock()
+		return err
+	}
+	g := p.gen
+	if p.genCount > 0 {
+		p.oldGens[g] = p.genCount
+	}
+	p.gen++
+	p.genCount = 0
+	var ch chan struct{}
+	if p.outstandingUpTo(g) {
+		ch = make(chan struct{})
+		p.flushers = append(p.flushers, flushWaiter{gen: g, ch: ch})
+	} else {
+		ch = c.barrier()
+	}
+	c.unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx, "flushing "+p.topic)
+	}
+}
+
+// Close sends what is pending, waits for its receipts, and unregisters the
+// producer. If ctx ends first, the remaining messages fail with the
+// context's error and Close returns it. Closing twice is an error.
+func (p *Producer) Close(ctx context.Context) error {
+	c := p.c
+	c.lock()
+	switch p.state {
+	case stateClosing, stateClosed:
+		c.unlock()
+		return engine.Errorf(engine.CodeAlreadyClosed, "producer for %s is already closed", p.topic)
+	case stateFailed:
+		p.state = stateClosed
+		_ = c.check(c.in.producerCall(fnProducerClose, p.id, time.Now()))
+		delete(c.producers, p.id)
+		c.unlock()
+		return nil
+	}
+	p.state = stateClosing
+	err := c.check(c.in.producerCall(fnProducerClose, p.id, time.Now()))
+	c.unlock()
+	if err != nil && !isClosedErr(err) {
+		return err
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		cerr := ctxError(ctx, "closing producer for "+p.topic)
+		c.lock()
+		c.check(c.in.abortProducer(p.id, cerr, time.Now()))
+		c.unlock()
+		<-p.done
+		return cerr
+	}
+}
+
+// setFailed records that the producer failed. Called with c.mu held.
+func (p *Producer) setFailed(err error) {
+	p.err = err
+	if p.state == stateClosing {
+		p.setClosed()
+		return
+	}
+	p.state = stateFailed
+	p.c.enqueueDone(completion{wake: p.done})
+}
+
+// setClosed records that the producer closed. Called with c.mu held.
+func (p *Producer) setClosed() {
+	p.state = stateClosed
+	delete(p.c.producers, p.id)
+	for _, w := range p.flushers {
+		p.c.enqueueDone(completion{wake: w.ch})
+	}
+	p.flushers = nil
+	p.c.enqueueDone(completion{wake: p.done})
+	p.c.signalSpace()
+}
