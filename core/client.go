@@ -44,7 +44,7 @@ type (
 type Client struct {
 	// mu guards every field below and the engine.
 	mu        sync.Mutex
-	eng       *engine.Engine
+	eng       Engine
 	opts      engine.ClientOptions
 	conns     map[engine.ConnID]*netConn
 	producers map[engine.ProducerID]*Producer
@@ -87,6 +87,12 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewClientWithEngine(eng), nil
+}
+
+// NewClientWithEngine creates a client that drives eng, an engine the
+// caller created (the WASI host passes one that lives in a module).
+func NewClientWithEngine(eng Engine) *Client {
 	c := &Client{
 		eng:       eng,
 		opts:      eng.Options(),
@@ -97,7 +103,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	c.timer = time.AfterFunc(time.Hour, c.onTimer)
 	c.timer.Stop()
 	go c.deliverLoop()
-	return c, nil
+	return c
 }
 
 // now reads the clock. Called with mu held.
@@ -202,6 +208,14 @@ func (c *Client) pump() {
 			}
 			break
 		}
+		if c.opts.HostChecksums {
+			if err := engine.FillChecksums(data); err != nil {
+				// Only a broken engine (or module) writes this; drop
+				// the connection rather than send garbage.
+				c.eng.ConnClosed(id, err, c.lastNow)
+				continue
+			}
+		}
 		if nc := c.conns[id]; nc != nil {
 			nc.enqueue(data)
 		}
@@ -233,7 +247,13 @@ func (c *Client) handleEvent(ev *engine.Event) {
 			}
 			c.lastProd = p
 		}
-		p.complete(ev.Token, ev.ID, ev.Err)
+		for i, tok := range ev.Tokens {
+			var id MessageID
+			if ev.Kind == engine.EventReceipt {
+				id = ev.MessageID(i)
+			}
+			p.complete(tok, id, ev.Err)
+		}
 	case engine.EventProducerReady:
 		if p := c.producers[ev.Producer]; p != nil {
 			p.name = ev.Text

@@ -267,7 +267,7 @@ func (pt *partition) seal(ent *entry, buf []byte, payloadAt int, em *entryMeta, 
 		payloadAt -= start
 		start = 0
 	}
-	writeSendFrame(buf, start, payloadAt, cmd, meta)
+	writeSendFrame(buf, start, payloadAt, cmd, meta, e.opts.HostChecksums)
 	ent.buf = buf
 	ent.frame = buf[start:]
 	if size := len(buf) - payloadAt; size > pt.maxMessageSize {

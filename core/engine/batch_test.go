@@ -144,7 +144,7 @@ func TestBatchReceiptGivesEachMessageItsID(t *testing.T) {
 	for i := range 5 {
 		ev := h.expectEvent(EventReceipt)
 		want := MessageID{LedgerID: 77, EntryID: 12, Partition: -1, BatchIndex: int32(i), BatchSize: 5}
-		if ev.Token != uint64(100+i) || ev.ID != want || ev.Producer != p {
+		if ev.Tokens[0] != uint64(100+i) || ev.ID != want || ev.Producer != p {
 			t.Fatalf("receipt %d: %+v, want token %d id %#v", i, ev, 100+i, want)
 		}
 	}

@@ -11,10 +11,6 @@ package engine
 
 import (
 	"time"
-
-	"google.golang.org/protobuf/proto"
-
-	"github.com/pulsar-producer/pulsar-producer/core/pb"
 )
 
 type connState uint8
@@ -29,8 +25,8 @@ const (
 // ClientVersion is what the engine tells the broker in CONNECT.
 const ClientVersion = "pulsar-producer-0.1.0"
 
-// protocolVersion is the newest protocol version this client speaks.
-const protocolVersion = int32(pb.ProtocolVersion_v21)
+// protocolVersion is the newest protocol version this client speaks (v21).
+const protocolVersion = 21
 
 type conn struct {
 	id    ConnID
@@ -123,15 +119,8 @@ func (e *Engine) ConnOpened(id ConnID, now time.Time) {
 	}
 	c.state = connHandshaking
 	c.lastRecv = now
-	cmd := &pb.BaseCommand{
-		Type: pb.BaseCommand_CONNECT.Enum(),
-		Connect: &pb.CommandConnect{
-			ClientVersion:   proto.String(ClientVersion),
-			ProtocolVersion: proto.Int32(protocolVersion),
-			FeatureFlags:    &pb.FeatureFlags{SupportsAuthRefresh: proto.Bool(true)},
-		},
-	}
-	e.write(c, cmd)
+	c.out = appendConnect(c.out)
+	e.markDirty(c)
 }
 
 // ConnFailed tells the engine a connect attempt failed.
@@ -162,12 +151,6 @@ func (e *Engine) ConnClosed(id ConnID, cause error, now time.Time) {
 		err = Errorf(CodeDisconnected, "connection to %s closed by the broker", c.addr)
 	}
 	e.closeConn(c, err)
-}
-
-// write appends a command frame to c's output.
-func (e *Engine) write(c *conn, cmd *pb.BaseCommand) {
-	c.out = appendCommand(c.out, cmd)
-	e.markDirty(c)
 }
 
 func (e *Engine) markDirty(c *conn) {
@@ -227,39 +210,21 @@ func (e *Engine) request(c *conn, r *request) {
 	r.deadline = e.now.Add(e.opts.OperationTimeout)
 	e.wake(r.deadline)
 	c.requests[r.id] = r
-	e.write(c, e.encodeRequest(r))
+	c.out = e.appendRequest(c.out, r)
+	e.markDirty(c)
 }
 
-func (e *Engine) encodeRequest(r *request) *pb.BaseCommand {
+// appendRequest appends the frame of request r.
+func (e *Engine) appendRequest(b []byte, r *request) []byte {
 	switch r.kind {
 	case reqPartitionedMetadata:
-		return &pb.BaseCommand{
-			Type: pb.BaseCommand_PARTITIONED_METADATA.Enum(),
-			PartitionMetadata: &pb.CommandPartitionedTopicMetadata{
-				Topic:     proto.String(r.producer.topic.full),
-				RequestId: proto.Uint64(r.id),
-			},
-		}
+		return appendPartitionedMetadata(b, r.producer.topic.full, r.id)
 	case reqLookup:
-		cmd := &pb.CommandLookupTopic{
-			Topic:         proto.String(r.part.topic),
-			RequestId:     proto.Uint64(r.id),
-			Authoritative: proto.Bool(r.part.authoritative),
-		}
-		if e.opts.ListenerName != "" {
-			cmd.AdvertisedListenerName = proto.String(e.opts.ListenerName)
-		}
-		return &pb.BaseCommand{Type: pb.BaseCommand_LOOKUP.Enum(), LookupTopic: cmd}
+		return appendLookup(b, r.part.topic, r.id, r.part.authoritative, e.opts.ListenerName)
 	case reqProducer:
-		return &pb.BaseCommand{Type: pb.BaseCommand_PRODUCER.Enum(), Producer: r.part.producerCommand(r.id)}
+		return appendProducer(b, r.part.producerCommand(r.id))
 	default:
-		return &pb.BaseCommand{
-			Type: pb.BaseCommand_CLOSE_PRODUCER.Enum(),
-			CloseProducer: &pb.CommandCloseProducer{
-				ProducerId: proto.Uint64(r.part.wireID),
-				RequestId:  proto.Uint64(r.id),
-			},
-		}
+		return appendCloseProducer(b, r.part.wireID, r.id)
 	}
 }
 
@@ -317,7 +282,8 @@ func (c *conn) tick(e *Engine, now time.Time) {
 			}
 			if now.Sub(c.lastRecv) >= e.opts.KeepAliveInterval {
 				c.pingPending = true
-				e.write(c, &pb.BaseCommand{Type: pb.BaseCommand_PING.Enum(), Ping: &pb.CommandPing{}})
+				c.out = appendPing(c.out)
+				e.markDirty(c)
 			}
 			c.nextPing = now.Add(e.opts.KeepAliveInterval)
 		}
@@ -389,13 +355,12 @@ func (e *Engine) dispatch(c *conn, f frame) {
 		e.onReceipt(c, rc)
 		return
 	}
-	cmd := &pb.BaseCommand{}
-	if err := proto.Unmarshal(f.cmd, cmd); err != nil {
+	typ, body, err := decodeCommand(f.cmd)
+	if err != nil {
 		e.protocolError(c, Errorf(CodeProtocolError, "malformed command: %v", err))
 		return
 	}
-	typ := cmdType(cmd.GetType())
-	if _, known := pb.BaseCommand_Type_name[int32(typ)]; !known {
+	if _, known := cmdNames[typ]; !known {
 		e.protocolError(c, Errorf(CodeProtocolError, "unknown command type %d", typ))
 		return
 	}
@@ -407,61 +372,102 @@ func (e *Engine) dispatch(c *conn, f frame) {
 		e.protocolError(c, Errorf(CodeProtocolError, "%v before CONNECTED", typ))
 		return
 	}
+	if err := e.handle(c, typ, body); err != nil {
+		e.protocolError(c, Errorf(CodeProtocolError, "malformed %v: %v", typ, err))
+	}
+}
+
+// handle acts on one command; an error means its body was malformed.
+func (e *Engine) handle(c *conn, typ cmdType, body []byte) error {
 	switch typ {
 	case cmdConnected:
-		e.onConnected(c, cmd.GetConnected())
+		m, err := decodeConnected(body)
+		if err != nil {
+			return err
+		}
+		e.onConnected(c, m)
 	case cmdPing:
-		e.write(c, &pb.BaseCommand{Type: pb.BaseCommand_PONG.Enum(), Pong: &pb.CommandPong{}})
+		c.out = appendPong(c.out)
+		e.markDirty(c)
 	case cmdPong:
 	case cmdAuthChallenge:
-		e.write(c, &pb.BaseCommand{
-			Type: pb.BaseCommand_AUTH_RESPONSE.Enum(),
-			AuthResponse: &pb.CommandAuthResponse{
-				ClientVersion:   proto.String(ClientVersion),
-				ProtocolVersion: proto.Int32(protocolVersion),
-				Response:        &pb.AuthData{AuthMethodName: proto.String("none"), AuthData: []byte{}},
-			},
-		})
+		c.out = appendAuthResponse(c.out)
+		e.markDirty(c)
 	case cmdPartitionedMetadataResponse:
-		e.onPartitionedMetadata(c, cmd.GetPartitionMetadataResponse())
+		m, err := decodeMetadataResponse(body)
+		if err != nil {
+			return err
+		}
+		e.onPartitionedMetadata(c, m)
 	case cmdLookupResponse:
-		e.onLookup(c, cmd.GetLookupTopicResponse())
+		m, err := decodeLookupResponse(body)
+		if err != nil {
+			return err
+		}
+		if r := c.takeRequest(m.requestID); r != nil && r.kind == reqLookup {
+			r.part.lookupDone(r, m)
+		}
 	case cmdProducerSuccess:
-		e.onProducerSuccess(c, cmd.GetProducerSuccess())
+		m, err := decodeProducerSuccess(body)
+		if err != nil {
+			return err
+		}
+		e.onProducerSuccess(c, m)
 	case cmdSuccess:
-		if r := c.takeRequest(cmd.GetSuccess().GetRequestId()); r != nil && r.kind == reqCloseProducer {
+		m, err := decodeResponse(body)
+		if err != nil {
+			return err
+		}
+		if r := c.takeRequest(m.requestID); r != nil && r.kind == reqCloseProducer {
 			r.part.closeDone(r)
 		}
 	case cmdError:
-		e.onError(c, cmd.GetError())
+		m, err := decodeResponse(body)
+		if err != nil {
+			return err
+		}
+		e.onError(c, m)
 	case cmdSendError:
-		e.onSendError(c, cmd.GetSendError())
+		m, err := decodeSendError(body)
+		if err != nil {
+			return err
+		}
+		if pt := c.parts[m.producerID]; pt != nil {
+			pt.onSendError(c, m.seq, brokerError(m.err, m.message), m.err)
+		}
 	case cmdCloseProducer:
-		cp := cmd.GetCloseProducer()
-		if pt := c.parts[cp.GetProducerId()]; pt != nil {
-			pt.closedByBroker(c, cp.GetAssignedBrokerServiceUrl())
+		m, err := decodeRedirect(body, 0)
+		if err != nil {
+			return err
+		}
+		if pt := c.parts[m.id]; pt != nil {
+			pt.closedByBroker(c, m.brokerURL)
 		}
 	case cmdTopicMigrated:
-		tm := cmd.GetTopicMigrated()
-		if tm.GetResourceType() == pb.CommandTopicMigrated_Producer {
-			if pt := c.parts[tm.GetResourceId()]; pt != nil {
-				pt.migrateTo = tm.GetBrokerServiceUrl()
+		m, err := decodeRedirect(body, 2)
+		if err != nil {
+			return err
+		}
+		if m.resourceType == topicMigratedProducer {
+			if pt := c.parts[m.id]; pt != nil {
+				pt.migrateTo = m.brokerURL
 			}
 		}
 	default:
 		e.protocolError(c, Errorf(CodeProtocolError, "unexpected command %v on a producer connection", typ))
 	}
+	return nil
 }
 
-func (e *Engine) onConnected(c *conn, m *pb.CommandConnected) {
+func (e *Engine) onConnected(c *conn, m connectedCmd) {
 	if c.state != connHandshaking {
 		e.protocolError(c, Errorf(CodeProtocolError, "CONNECTED on an established connection"))
 		return
 	}
 	c.state = connReady
-	c.serverVersion = m.GetServerVersion()
-	c.protocolVersion = min(m.GetProtocolVersion(), protocolVersion)
-	if n := int(m.GetMaxMessageSize()); n > 0 {
+	c.serverVersion = m.serverVersion
+	c.protocolVersion = min(m.protocolVersion, protocolVersion)
+	if n := int(m.maxMessageSize); n > 0 {
 		c.maxMessageSize = n
 		c.maxFrame = n + frameSlack
 	}
@@ -477,43 +483,35 @@ func (e *Engine) onConnected(c *conn, m *pb.CommandConnected) {
 	}
 }
 
-func (e *Engine) onError(c *conn, m *pb.CommandError) {
-	r := c.takeRequest(m.GetRequestId())
+func (e *Engine) onError(c *conn, m responseCmd) {
+	r := c.takeRequest(m.requestID)
 	if r == nil {
 		if c.state == connHandshaking {
-			e.closeConn(c, brokerError(m.GetError(), m.GetMessage()))
+			e.closeConn(c, brokerError(m.err, m.message))
 		}
 		return
 	}
-	e.failRequest(r, brokerError(m.GetError(), m.GetMessage()))
+	e.failRequest(r, brokerError(m.err, m.message))
 }
 
-func (e *Engine) onPartitionedMetadata(c *conn, m *pb.CommandPartitionedTopicMetadataResponse) {
-	r := c.takeRequest(m.GetRequestId())
+func (e *Engine) onPartitionedMetadata(c *conn, m metadataResponseCmd) {
+	r := c.takeRequest(m.requestID)
 	if r == nil || r.kind != reqPartitionedMetadata {
 		return
 	}
-	if m.GetResponse() == pb.CommandPartitionedTopicMetadataResponse_Failed {
-		r.producer.metadataFailed(brokerError(m.GetError(), m.GetMessage()))
+	if m.failed {
+		r.producer.metadataFailed(brokerError(m.err, m.message))
 		return
 	}
-	r.producer.metadataReady(int(m.GetPartitions()))
+	r.producer.metadataReady(int(m.partitions))
 }
 
-func (e *Engine) onLookup(c *conn, m *pb.CommandLookupTopicResponse) {
-	r := c.takeRequest(m.GetRequestId())
-	if r == nil || r.kind != reqLookup {
-		return
-	}
-	r.part.lookupDone(r, m)
-}
-
-func (e *Engine) onProducerSuccess(c *conn, m *pb.CommandProducerSuccess) {
-	r := c.requests[m.GetRequestId()]
+func (e *Engine) onProducerSuccess(c *conn, m producerSuccessCmd) {
+	r := c.requests[m.requestID]
 	if r == nil || r.kind != reqProducer {
 		return
 	}
-	if !m.GetProducerReady() {
+	if !m.ready {
 		// Queued behind an exclusive producer: the broker answers again
 		// with the same request ID when we get the topic.
 		r.deadline = time.Time{}
@@ -527,18 +525,10 @@ func (e *Engine) onProducerSuccess(c *conn, m *pb.CommandProducerSuccess) {
 func (e *Engine) onReceipt(c *conn, rc receipt) {
 	pt := c.parts[rc.producerID]
 	if pt == nil {
-		if e.byWireID[rc.producerID] == nil {
+		if rc.producerID == 0 || rc.producerID > e.nextWireID {
 			e.protocolError(c, Errorf(CodeProtocolError, "SEND_RECEIPT for producer %d, which does not exist", rc.producerID))
 		}
 		return // a late receipt for a producer that moved or closed
 	}
 	pt.onReceipt(c, rc)
-}
-
-func (e *Engine) onSendError(c *conn, m *pb.CommandSendError) {
-	pt := c.parts[m.GetProducerId()]
-	if pt == nil {
-		return
-	}
-	pt.onSendError(c, int64(m.GetSequenceId()), brokerError(m.GetError(), m.GetMessage()), m.GetError())
 }

@@ -48,9 +48,10 @@ const (
 	// engine closed it, the driver must close the socket; if the driver
 	// reported the close, this is information only.
 	EventConnClosed
-	// EventReceipt: the message sent with Token was stored as ID.
+	// EventReceipt: the messages sent with Tokens were stored, in one
+	// entry; MessageID(i) is the ID of the i-th.
 	EventReceipt
-	// EventSendFailed: the message sent with Token failed with Err.
+	// EventSendFailed: the messages sent with Tokens failed with Err.
 	EventSendFailed
 	// EventProducerReady: Producer is registered on every partition; Text
 	// is its name.
@@ -68,14 +69,28 @@ func (k EventKind) String() string { return enumName(eventNames, int(k)) }
 
 // Event is something the driver must act on or pass to the user. Only the
 // fields of its Kind are set.
+//
+// Receipts and failures come one event per entry, not per message: a batch
+// of a thousand messages is one event whose Tokens lists them in order.
+// Tokens aliases engine memory: it stays valid until the next call into the
+// engine after every pending event was taken, so copy what you keep.
 type Event struct {
 	Kind     EventKind
 	Conn     ConnID
 	Producer ProducerID
-	Token    uint64
-	ID       MessageID
+	Tokens   []uint64
+	ID       MessageID // EventReceipt: the ID of the first message
 	Err      error
 	Text     string // EventConnect: the address; EventProducerReady: the producer name
+}
+
+// MessageID returns the ID of the i-th message of an EventReceipt.
+func (ev *Event) MessageID(i int) MessageID {
+	id := ev.ID
+	if id.BatchIndex >= 0 {
+		id.BatchIndex = int32(i)
+	}
+	return id
 }
 
 // Engine is the protocol state of one client. It is not safe for concurrent
@@ -101,6 +116,7 @@ type Engine struct {
 
 	events    []Event
 	eventHead int
+	tokens    []uint64 // what events' Tokens alias; reset once they are taken
 
 	memUsed int64 // payload bytes of pending messages
 
@@ -139,19 +155,31 @@ func New(opts ClientOptions, seed uint64, now time.Time) (*Engine, error) {
 	return e, nil
 }
 
-// setNow records the time of a call. The engine's clock never moves back:
-// a driver may pass a slightly stale time (see NeedsTime), and timers must
+// Options returns the resolved client options (defaults filled in).
+func (e *Engine) Options() ClientOptions { return e.opts }
+
+func (e *Engine) emit(ev Event) { e.events = append(e.events, ev) }
+
+// emitTokens queues a receipt or failure for the messages of tokens.
+func (e *Engine) emitTokens(kind EventKind, p ProducerID, tokens []uint64, id MessageID, err error) {
+	start := len(e.tokens)
+	e.tokens = append(e.tokens, tokens...)
+	end := len(e.tokens)
+	e.events = append(e.events, Event{Kind: kind, Producer: p, Tokens: e.tokens[start:end:end], ID: id, Err: err})
+}
+
+// setNow records the time of a call, and recycles the token space of
+// events the driver has taken. The engine's clock never moves back: a
+// driver may pass a slightly stale time (see NeedsTime), and timers must
 // not be scheduled from it.
 func (e *Engine) setNow(now time.Time) {
 	if now.After(e.now) {
 		e.now = now
 	}
+	if e.eventHead == len(e.events) {
+		e.tokens = e.tokens[:0]
+	}
 }
-
-// Options returns the resolved client options (defaults filled in).
-func (e *Engine) Options() ClientOptions { return e.opts }
-
-func (e *Engine) emit(ev Event) { e.events = append(e.events, ev) }
 
 // NextEvent returns the oldest event not yet returned.
 func (e *Engine) NextEvent() (Event, bool) {

@@ -11,8 +11,6 @@ package engine
 
 import (
 	"fmt"
-
-	"github.com/pulsar-producer/pulsar-producer/core/pb"
 )
 
 // Code identifies a kind of failure. Zero is success.
@@ -232,29 +230,29 @@ var (
 )
 
 // serverErrorCodes maps the broker's ServerError values onto codes.
-var serverErrorCodes = map[pb.ServerError]Code{
-	pb.ServerError_UnknownError:                          CodeUnknownError,
-	pb.ServerError_MetadataError:                         CodeBrokerMetadataError,
-	pb.ServerError_PersistenceError:                      CodeBrokerPersistenceError,
-	pb.ServerError_AuthenticationError:                   CodeAuthenticationError,
-	pb.ServerError_AuthorizationError:                    CodeAuthorizationError,
-	pb.ServerError_ServiceNotReady:                       CodeServiceUnitNotReady,
-	pb.ServerError_ProducerBlockedQuotaExceededError:     CodeProducerBlockedQuotaExceededError,
-	pb.ServerError_ProducerBlockedQuotaExceededException: CodeProducerBlockedQuotaExceededException,
-	pb.ServerError_ChecksumError:                         CodeChecksumError,
-	pb.ServerError_UnsupportedVersionError:               CodeUnsupportedVersionError,
-	pb.ServerError_TopicNotFound:                         CodeTopicNotFound,
-	pb.ServerError_TooManyRequests:                       CodeTooManyLookupRequests,
-	pb.ServerError_TopicTerminatedError:                  CodeTopicTerminated,
-	pb.ServerError_ProducerBusy:                          CodeProducerBusy,
-	pb.ServerError_InvalidTopicName:                      CodeInvalidTopicName,
-	pb.ServerError_IncompatibleSchema:                    CodeIncompatibleSchema,
-	pb.ServerError_NotAllowedError:                       CodeNotAllowedError,
-	pb.ServerError_ProducerFenced:                        CodeProducerFenced,
+var serverErrorCodes = map[serverError]Code{
+	seUnknownError:         CodeUnknownError,
+	seMetadataError:        CodeBrokerMetadataError,
+	sePersistenceError:     CodeBrokerPersistenceError,
+	seAuthenticationError:  CodeAuthenticationError,
+	seAuthorizationError:   CodeAuthorizationError,
+	seServiceNotReady:      CodeServiceUnitNotReady,
+	seQuotaExceededError:   CodeProducerBlockedQuotaExceededError,
+	seQuotaExceededExcept:  CodeProducerBlockedQuotaExceededException,
+	seChecksumError:        CodeChecksumError,
+	seUnsupportedVersion:   CodeUnsupportedVersionError,
+	seTopicNotFound:        CodeTopicNotFound,
+	seTooManyRequests:      CodeTooManyLookupRequests,
+	seTopicTerminatedError: CodeTopicTerminated,
+	seProducerBusy:         CodeProducerBusy,
+	seInvalidTopicName:     CodeInvalidTopicName,
+	seIncompatibleSchema:   CodeIncompatibleSchema,
+	seNotAllowedError:      CodeNotAllowedError,
+	seProducerFenced:       CodeProducerFenced,
 }
 
 // brokerError turns a broker's error reply into an *Error.
-func brokerError(se pb.ServerError, msg string) *Error {
+func brokerError(se serverError, msg string) *Error {
 	code, ok := serverErrorCodes[se]
 	if !ok {
 		code = CodeUnknownError

@@ -15,10 +15,6 @@ package engine
 import (
 	"encoding/binary"
 	"hash/crc32"
-
-	"google.golang.org/protobuf/proto"
-
-	"github.com/pulsar-producer/pulsar-producer/core/pb"
 )
 
 const (
@@ -35,37 +31,6 @@ const (
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
-
-type cmdType int32
-
-// Command types this producer sends or handles.
-const (
-	cmdConnect                     = cmdType(pb.BaseCommand_CONNECT)
-	cmdConnected                   = cmdType(pb.BaseCommand_CONNECTED)
-	cmdProducer                    = cmdType(pb.BaseCommand_PRODUCER)
-	cmdSend                        = cmdType(pb.BaseCommand_SEND)
-	cmdSendReceipt                 = cmdType(pb.BaseCommand_SEND_RECEIPT)
-	cmdSendError                   = cmdType(pb.BaseCommand_SEND_ERROR)
-	cmdSuccess                     = cmdType(pb.BaseCommand_SUCCESS)
-	cmdError                       = cmdType(pb.BaseCommand_ERROR)
-	cmdCloseProducer               = cmdType(pb.BaseCommand_CLOSE_PRODUCER)
-	cmdProducerSuccess             = cmdType(pb.BaseCommand_PRODUCER_SUCCESS)
-	cmdPing                        = cmdType(pb.BaseCommand_PING)
-	cmdPong                        = cmdType(pb.BaseCommand_PONG)
-	cmdPartitionedMetadata         = cmdType(pb.BaseCommand_PARTITIONED_METADATA)
-	cmdPartitionedMetadataResponse = cmdType(pb.BaseCommand_PARTITIONED_METADATA_RESPONSE)
-	cmdLookup                      = cmdType(pb.BaseCommand_LOOKUP)
-	cmdLookupResponse              = cmdType(pb.BaseCommand_LOOKUP_RESPONSE)
-	cmdAuthChallenge               = cmdType(pb.BaseCommand_AUTH_CHALLENGE)
-	cmdTopicMigrated               = cmdType(pb.BaseCommand_TOPIC_MIGRATED)
-)
-
-func (t cmdType) String() string {
-	if name, ok := pb.BaseCommand_Type_name[int32(t)]; ok {
-		return name
-	}
-	return "type " + itoa(int64(t))
-}
 
 // frame is one parsed frame; its slices alias the parser's input.
 type frame struct {
@@ -122,20 +87,6 @@ func parseFrame(b []byte, maxFrame int) (f frame, n int, err error) {
 	return f, 4 + int(total), nil
 }
 
-// appendCommand appends a frame holding only a command.
-func appendCommand(b []byte, cmd *pb.BaseCommand) []byte {
-	size := proto.Size(cmd)
-	b = binary.BigEndian.AppendUint32(b, uint32(4+size))
-	b = binary.BigEndian.AppendUint32(b, uint32(size))
-	out, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, cmd)
-	if err != nil {
-		// Only a missing required field fails, which is a bug in the
-		// command builders, never a runtime condition.
-		panic("engine: encoding " + cmd.GetType().String() + ": " + err.Error())
-	}
-	return out
-}
-
 // sendFrameHeaderLen is the size of everything before the metadata in a
 // SEND frame: total size, command size, command, magic, checksum and
 // metadata size.
@@ -143,8 +94,9 @@ func sendFrameHeaderLen(cmdLen int) int { return 4 + 4 + cmdLen + 2 + 4 + 4 }
 
 // writeSendFrame lays a SEND frame's header into buf[start:payloadAt], where
 // the header is cmd and meta, and the payload already sits at
-// buf[payloadAt:]. It computes the checksum over metadata and payload.
-func writeSendFrame(buf []byte, start, payloadAt int, cmd, meta []byte) {
+// buf[payloadAt:]. It computes the checksum over metadata and payload,
+// unless the driver does (ClientOptions.HostChecksums).
+func writeSendFrame(buf []byte, start, payloadAt int, cmd, meta []byte, hostChecksum bool) {
 	total := len(buf) - start - 4
 	p := buf[start:]
 	binary.BigEndian.PutUint32(p, uint32(total))
@@ -157,5 +109,34 @@ func writeSendFrame(buf []byte, start, payloadAt int, cmd, meta []byte) {
 	if start+8+len(cmd)+10+len(meta) != payloadAt {
 		panic("engine: SEND header does not meet its payload")
 	}
+	if hostChecksum {
+		binary.BigEndian.PutUint32(q[2:], 0)
+		return
+	}
 	binary.BigEndian.PutUint32(q[2:], crc32.Checksum(q[6:], crcTable))
+}
+
+// FillChecksums computes the CRC32C of every frame with a payload section
+// in b, a run of whole frames as TakeOutput returns them. A driver that set
+// ClientOptions.HostChecksums calls it on each output before writing.
+func FillChecksums(b []byte) error {
+	for len(b) > 0 {
+		if len(b) < 8 {
+			return Errorf(CodeProtocolError, "output ends inside a frame header")
+		}
+		total := int(binary.BigEndian.Uint32(b))
+		if total < 4 || total > len(b)-4 {
+			return Errorf(CodeProtocolError, "output frame of %d bytes overruns the %d bytes left", total, len(b)-4)
+		}
+		cmdSize := int(binary.BigEndian.Uint32(b[4:]))
+		if cmdSize > total-4 {
+			return Errorf(CodeProtocolError, "output command overruns its frame")
+		}
+		rest := b[8+cmdSize : 4+total]
+		if len(rest) >= 10 && binary.BigEndian.Uint16(rest) == magicCRC32C {
+			binary.BigEndian.PutUint32(rest[2:], crc32.Checksum(rest[6:], crcTable))
+		}
+		b = b[4+total:]
+	}
+	return nil
 }

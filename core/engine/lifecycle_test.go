@@ -238,7 +238,7 @@ func TestSendTimeoutFailsAllPending(t *testing.T) {
 	h.advance(2 * time.Second)
 	for _, tok := range []uint64{1, 2} {
 		ev := h.expectEvent(EventSendFailed)
-		if ev.Token != tok || CodeOf(ev.Err) != CodeTimeout {
+		if ev.Tokens[0] != tok || CodeOf(ev.Err) != CodeTimeout {
 			t.Fatalf("want token %d timed out, got %+v", tok, ev)
 		}
 	}
@@ -288,7 +288,7 @@ func TestAbortFailsPending(t *testing.T) {
 	p, conn := h.ready(ProducerOptions{})
 	h.send(p, &Message{Payload: []byte("a")}, 1)
 	h.e.AbortProducer(p, nil, h.now)
-	if ev := h.expectEvent(EventSendFailed); ev.Token != 1 || CodeOf(ev.Err) != CodeAlreadyClosed {
+	if ev := h.expectEvent(EventSendFailed); ev.Tokens[0] != 1 || CodeOf(ev.Err) != CodeAlreadyClosed {
 		t.Fatalf("abort: %+v", ev)
 	}
 	h.expectEvent(EventProducerClosed)
@@ -392,7 +392,7 @@ func TestLateReceiptsAfterBrokerClose(t *testing.T) {
 	h.reply(conn, &pb.BaseCommand{Type: pb.BaseCommand_CLOSE_PRODUCER.Enum(), CloseProducer: &pb.CommandCloseProducer{
 		ProducerId: proto.Uint64(id), RequestId: proto.Uint64(99)}})
 	h.receipt(conn, first, 7, 70) // late, before re-registration
-	if ev := h.expectEvent(EventReceipt); ev.Token != 1 || ev.ID.LedgerID != 7 || ev.ID.EntryID != 70 {
+	if ev := h.expectEvent(EventReceipt); ev.Tokens[0] != 1 || ev.ID.LedgerID != 7 || ev.ID.EntryID != 70 {
 		t.Fatalf("late receipt: %+v", ev)
 	}
 	h.answerLookup(conn, "pulsar://broker:6650")
@@ -403,7 +403,7 @@ func TestLateReceiptsAfterBrokerClose(t *testing.T) {
 	}
 	h.receipt(conn, second, 7, 71) // the original, late
 	h.receipt(conn, resent, ^uint64(0), ^uint64(0))
-	if ev := h.expectEvent(EventReceipt); ev.Token != 2 || ev.ID.EntryID != 71 {
+	if ev := h.expectEvent(EventReceipt); ev.Tokens[0] != 2 || ev.ID.EntryID != 71 {
 		t.Fatalf("second: %+v", ev)
 	}
 	for _, ev := range h.takeEvents() {

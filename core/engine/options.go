@@ -118,6 +118,11 @@ type ClientOptions struct {
 	// ListenerName asks lookups for a named advertised listener. Defaults
 	// to none.
 	ListenerName string
+	// HostChecksums leaves the CRC32C of every SEND frame zero, for the
+	// driver to fill with FillChecksums before writing. A WASI host sets
+	// it: the module has no CRC instruction, the host does. Not an option
+	// of the other APIs.
+	HostChecksums bool
 }
 
 // ProducerOptions configure one producer.

@@ -16,10 +16,6 @@ package engine
 
 import (
 	"time"
-
-	"google.golang.org/protobuf/proto"
-
-	"github.com/pulsar-producer/pulsar-producer/core/pb"
 )
 
 type partState uint8
@@ -108,33 +104,33 @@ func (pt *partition) startLookup() {
 	e.request(e.serviceConn(), &request{kind: reqLookup, part: pt, epoch: pt.attempt})
 }
 
-func (pt *partition) lookupDone(r *request, m *pb.CommandLookupTopicResponse) {
+func (pt *partition) lookupDone(r *request, m lookupResponseCmd) {
 	if r.epoch != pt.attempt || pt.state != ptLookup {
 		return
 	}
 	e := pt.e
-	switch m.GetResponse() {
-	case pb.CommandLookupTopicResponse_Failed:
-		err := brokerError(m.GetError(), m.GetMessage())
+	switch m.response {
+	case lookupFailed:
+		err := brokerError(m.err, m.message)
 		if err.Code == CodeUnknownError {
 			err.Code = CodeLookupError
 		}
 		pt.lookupFailed(r, err)
-	case pb.CommandLookupTopicResponse_Redirect:
+	case lookupRedirect:
 		pt.hops++
 		if pt.hops > e.opts.MaxLookupRedirects {
 			pt.lookupFailed(r, Errorf(CodeLookupError, "lookup of %s redirected more than %d times", pt.topic, e.opts.MaxLookupRedirects))
 			return
 		}
-		addr, err := brokerAddress(m.GetBrokerServiceUrl())
+		addr, err := brokerAddress(m.brokerURL)
 		if err != nil {
 			pt.lookupFailed(r, Errorf(CodeLookupError, "lookup of %s redirected to a bad URL: %v", pt.topic, err))
 			return
 		}
-		pt.authoritative = m.GetAuthoritative()
+		pt.authoritative = m.authoritative
 		e.request(e.connTo(addr), &request{kind: reqLookup, part: pt, epoch: pt.attempt})
-	default: // Connect
-		addr, err := brokerAddress(m.GetBrokerServiceUrl())
+	default: // connect
+		addr, err := brokerAddress(m.brokerURL)
 		if err != nil {
 			pt.lookupFailed(r, Errorf(CodeLookupError, "lookup of %s answered a bad URL: %v", pt.topic, err))
 			return
@@ -188,33 +184,22 @@ func (pt *partition) register() {
 	pt.e.request(pt.conn, &request{kind: reqProducer, part: pt, epoch: pt.attempt})
 }
 
-func (pt *partition) producerCommand(requestID uint64) *pb.CommandProducer {
+func (pt *partition) producerCommand(requestID uint64) *producerCmd {
 	o := &pt.p.opts
-	cmd := &pb.CommandProducer{
-		Topic:      proto.String(pt.topic),
-		ProducerId: proto.Uint64(pt.wireID),
-		RequestId:  proto.Uint64(requestID),
-		Epoch:      proto.Uint64(pt.epoch),
+	cmd := &producerCmd{
+		topic:      pt.topic,
+		producerID: pt.wireID,
+		requestID:  requestID,
+		epoch:      pt.epoch,
+		accessMode: o.AccessMode,
+		topicEpoch: pt.topicEpoch,
+		properties: o.Properties,
 	}
 	switch {
 	case o.ProducerName != "":
-		cmd.ProducerName = proto.String(o.ProducerName)
-		cmd.UserProvidedProducerName = proto.Bool(true)
+		cmd.name, cmd.userProvidedName = o.ProducerName, true
 	case pt.name != "":
-		// Keep the broker-assigned name across reconnects.
-		cmd.ProducerName = proto.String(pt.name)
-		cmd.UserProvidedProducerName = proto.Bool(false)
-	default:
-		cmd.UserProvidedProducerName = proto.Bool(false)
-	}
-	if o.AccessMode != AccessShared {
-		cmd.ProducerAccessMode = pb.ProducerAccessMode(o.AccessMode).Enum()
-	}
-	if pt.topicEpoch != nil {
-		cmd.TopicEpoch = proto.Uint64(*pt.topicEpoch)
-	}
-	for _, k := range sortedKeys(o.Properties) {
-		cmd.Metadata = append(cmd.Metadata, &pb.KeyValue{Key: proto.String(k), Value: proto.String(o.Properties[k])})
+		cmd.name = pt.name // keep the broker-assigned name across reconnects
 	}
 	return cmd
 }
@@ -225,22 +210,21 @@ func (pt *partition) waitingForExclusive() {
 	}
 }
 
-func (pt *partition) registered(r *request, m *pb.CommandProducerSuccess) {
+func (pt *partition) registered(r *request, m producerSuccessCmd) {
 	if r.epoch != pt.attempt || (pt.state != ptRegistering && pt.state != ptWaitingExclusive) {
 		return
 	}
 	c := pt.conn
 	pt.state = ptReady
-	pt.name = m.GetProducerName()
+	pt.name = m.name
 	pt.maxMessageSize = c.maxMessageSize
-	if m.TopicEpoch != nil {
-		te := m.GetTopicEpoch()
-		pt.topicEpoch = &te
+	if m.topicEpoch != nil {
+		pt.topicEpoch = m.topicEpoch
 	}
 	if !pt.registeredOnce {
 		pt.registeredOnce = true
 		if pt.p.opts.InitialSequenceID == nil {
-			if last := m.GetLastSequenceId(); last >= 0 {
+			if last := m.lastSeq; last >= 0 {
 				pt.nextSeq = last + 1
 				pt.lastSeq = last
 			}
@@ -342,10 +326,8 @@ func (pt *partition) closedByBroker(c *conn, assigned string) {
 func (pt *partition) unregister() {
 	if c := pt.conn; c != nil && c.state == connReady && (pt.state == ptReady || pt.state == ptRegistering || pt.state == ptWaitingExclusive) {
 		pt.e.nextRequest++
-		pt.e.write(c, &pb.BaseCommand{
-			Type:          pb.BaseCommand_CLOSE_PRODUCER.Enum(),
-			CloseProducer: &pb.CommandCloseProducer{ProducerId: proto.Uint64(pt.wireID), RequestId: proto.Uint64(pt.e.nextRequest)},
-		})
+		c.out = appendCloseProducer(c.out, pt.wireID, pt.e.nextRequest)
+		pt.e.markDirty(c)
 	}
 	pt.detach()
 	pt.state = ptClosed
@@ -446,29 +428,23 @@ func (pt *partition) onReceipt(c *conn, rc receipt) {
 		return
 	}
 	pt.popHead()
-	e := pt.e
 	id := MessageID{LedgerID: rc.ledgerID, EntryID: rc.entryID, Partition: pt.index, BatchIndex: -1}
 	if ent.batched {
-		id.BatchSize = int32(ent.count)
+		id.BatchIndex, id.BatchSize = 0, int32(ent.count)
 	}
-	for i, tok := range ent.tokens {
-		if ent.batched {
-			id.BatchIndex = int32(i)
-		}
-		e.events = append(e.events, Event{Kind: EventReceipt, Producer: pt.p.id, Token: tok, ID: id})
-	}
+	pt.e.emitTokens(EventReceipt, pt.p.id, ent.tokens, id, nil)
 	pt.release(ent)
 }
 
 // onSendError handles the broker refusing an entry.
-func (pt *partition) onSendError(c *conn, seq int64, err *Error, se pb.ServerError) {
+func (pt *partition) onSendError(c *conn, seq int64, err *Error, se serverError) {
 	if pt.conn != c {
 		return // about an earlier registration: the entry is resent anyway
 	}
 	switch se {
-	case pb.ServerError_TopicTerminatedError:
+	case seTopicTerminatedError:
 		pt.p.fail(err)
-	case pb.ServerError_NotAllowedError:
+	case seNotAllowedError:
 		if pt.head < len(pt.queue) && pt.queue[pt.head].seq == seq {
 			ent := pt.popHead()
 			pt.failEntry(ent, err)
@@ -498,10 +474,7 @@ func (pt *partition) popHead() *entry {
 
 // failEntry reports every message of ent as failed.
 func (pt *partition) failEntry(ent *entry, err error) {
-	e := pt.e
-	for _, tok := range ent.tokens {
-		e.events = append(e.events, Event{Kind: EventSendFailed, Producer: pt.p.id, Token: tok, Err: err})
-	}
+	pt.e.emitTokens(EventSendFailed, pt.p.id, ent.tokens, MessageID{}, err)
 	pt.release(ent)
 }
 
@@ -512,9 +485,7 @@ func (pt *partition) failAll(err error) {
 	}
 	if pt.batch.count > 0 {
 		e := pt.e
-		for _, tok := range pt.batch.tokens {
-			e.events = append(e.events, Event{Kind: EventSendFailed, Producer: pt.p.id, Token: tok, Err: err})
-		}
+		e.emitTokens(EventSendFailed, pt.p.id, pt.batch.tokens, MessageID{}, err)
 		pt.p.pending -= pt.batch.count
 		e.memUsed -= int64(pt.batch.bytes)
 		pt.batch.reset(e)

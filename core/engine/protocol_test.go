@@ -43,7 +43,7 @@ func expectResend(t *testing.T, h *harness, wantSeq uint64, wantPayload string) 
 		t.Fatalf("resent seq %d payload %q, want %d %q", s.cmd.GetSend().GetSequenceId(), s.payload, wantSeq, wantPayload)
 	}
 	h.receipt(conn, s, 9, 1)
-	if ev := h.expectEvent(EventReceipt); ev.Token != 1 || ev.ID.LedgerID != 9 {
+	if ev := h.expectEvent(EventReceipt); ev.Tokens[0] != 1 || ev.ID.LedgerID != 9 {
 		t.Fatalf("receipt after resend: %+v", ev)
 	}
 }
@@ -153,7 +153,7 @@ func TestFramesSplitAcrossReads(t *testing.T) {
 	}
 	for i := range 3 {
 		ev := h.expectEvent(EventReceipt)
-		if ev.Token != uint64(i) || ev.ID.EntryID != int64(i) || ev.ID.BatchIndex != -1 {
+		if ev.Tokens[0] != uint64(i) || ev.ID.EntryID != int64(i) || ev.ID.BatchIndex != -1 {
 			t.Fatalf("receipt %d: %+v", i, ev)
 		}
 	}

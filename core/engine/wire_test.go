@@ -174,7 +174,7 @@ func TestSendFrameLayout(t *testing.T) {
 	cmd := appendSendCommand(nil, 1, 2, 1, 2)
 	meta := appendEntryMeta(nil, &entryMeta{producerName: "p", seq: 2, publishTime: 3})
 	start := 100 - sendFrameHeaderLen(len(cmd)) - len(meta)
-	writeSendFrame(buf, start, 100, cmd, meta)
+	writeSendFrame(buf, start, 100, cmd, meta, false)
 	f, n, err := parseFrame(buf[start:], 1<<20)
 	if err != nil || n != len(buf)-start {
 		t.Fatalf("parse: n=%d err=%v", n, err)
@@ -184,5 +184,32 @@ func TestSendFrameLayout(t *testing.T) {
 	}
 	if binary.BigEndian.Uint32(buf[start:]) != uint32(len(buf)-start-4) {
 		t.Fatal("size prefix wrong")
+	}
+}
+
+func TestHostChecksums(t *testing.T) {
+	h := newHarness(t, ClientOptions{HostChecksums: true})
+	p, conn := h.ready(ProducerOptions{BatchingMaxMessages: 2})
+	h.e.Send(p, &Message{Payload: []byte("one")}, 1, h.now)
+	h.e.Send(p, &Message{Payload: []byte("two")}, 2, h.now)
+	_, out, ok := h.e.TakeOutput(nil)
+	if !ok {
+		t.Fatal("no output")
+	}
+	if _, _, err := parseFrame(out, 1<<20); CodeOf(err) != CodeChecksumError {
+		t.Fatalf("a frame left for the host to checksum parsed as %v", err)
+	}
+	pong := appendPong(nil)
+	all := append(append([]byte{}, pong...), out...)
+	if err := FillChecksums(all); err != nil {
+		t.Fatal(err)
+	}
+	f, n, err := parseFrame(all[len(pong):], 1<<20)
+	if err != nil || n != len(out) || len(f.payload) == 0 {
+		t.Fatalf("after FillChecksums: n=%d err=%v", n, err)
+	}
+	_ = conn
+	if err := FillChecksums(all[:len(all)-1]); CodeOf(err) != CodeProtocolError {
+		t.Fatalf("a cut frame: %v", err)
 	}
 }

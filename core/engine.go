@@ -1,0 +1,38 @@
+// The engine the runtime drives.
+//
+// Usually that is *engine.Engine itself. The WASI host drives the same
+// engine compiled into a WebAssembly module: it implements this interface
+// by calling the module's exports, and gets the whole runtime (sockets,
+// timer, completion delivery, the producer API) from this package.
+package core
+
+import (
+	"time"
+
+	"github.com/pulsar-producer/pulsar-producer/core/engine"
+)
+
+// Engine is the sans-I/O protocol engine as the runtime sees it. Its
+// methods are those of *engine.Engine; see there for their contracts. The
+// runtime serializes every call.
+type Engine interface {
+	Options() engine.ClientOptions
+	ConnOpened(id engine.ConnID, now time.Time)
+	ConnFailed(id engine.ConnID, cause error, now time.Time)
+	ConnClosed(id engine.ConnID, cause error, now time.Time)
+	Receive(id engine.ConnID, p []byte, now time.Time)
+	TakeOutput(spare []byte) (engine.ConnID, []byte, bool)
+	Deadline() (time.Time, bool)
+	Tick(now time.Time)
+	AppendEvents(dst []engine.Event) []engine.Event
+	CreateProducer(opts engine.ProducerOptions, now time.Time) (engine.ProducerID, error)
+	Send(id engine.ProducerID, msg *engine.Message, token uint64, now time.Time) error
+	NeedsTime(id engine.ProducerID, msg *engine.Message) bool
+	Flush(id engine.ProducerID, now time.Time) error
+	CloseProducer(id engine.ProducerID, now time.Time) error
+	AbortProducer(id engine.ProducerID, cause error, now time.Time)
+	Close(now time.Time)
+	NumPartitions(id engine.ProducerID) int
+}
+
+var _ Engine = (*engine.Engine)(nil)
