@@ -21,6 +21,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 	"unsafe"
@@ -133,29 +134,39 @@ func ppgo_start(url, topic, opts *C.char, keys, values **C.char, count C.size_t,
 	return 0
 }
 
+// Pointers a caller may set to anything (user data, and a payload of
+// length 0) cross as integers: a small integer in a Go pointer variable can
+// crash the Go runtime when it copies a stack.
+
 //export ppgo_send
-func ppgo_send(hid C.pp_producer, payload unsafe.Pointer, n C.size_t, cb C.pp_delivery_cb, ud unsafe.Pointer,
+func ppgo_send(hid C.pp_producer, payload C.uintptr_t, n C.size_t, cb, ud C.uintptr_t,
 	errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
 	h, err := lookup(uint64(hid))
 	if err != nil {
 		return fail(err, errbuf, errsize)
 	}
-	if payload == nil && n > 0 {
+	if payload == 0 && n > 0 {
 		return fail(invalidArg("payload is NULL with a length of %d", uint64(n)), errbuf, errsize)
 	}
 	var msg engine.Message
-	if n > 0 {
-		// Borrowed: the engine copies the payload before Send returns.
-		msg.Payload = unsafe.Slice((*byte)(payload), int(n))
-	}
+	// Borrowed: the engine copies the payload before Send returns.
+	msg.Payload = cBytes(payload, n)
 	return h.send(&msg, cb, ud, errbuf, errsize)
 }
 
-func (h *handle) send(msg *engine.Message, cb C.pp_delivery_cb, ud unsafe.Pointer, errbuf *C.char, errsize C.size_t) C.int {
+// cBytes views n bytes of C memory at p (nil when n is 0).
+func cBytes(p C.uintptr_t, n C.size_t) []byte {
+	if n == 0 {
+		return nil
+	}
+	ptr := uintptr(p)
+	return unsafe.Slice(*(**byte)(unsafe.Pointer(&ptr)), int(n))
+}
+
+func (h *handle) send(msg *engine.Message, cb, ud C.uintptr_t, errbuf *C.char, errsize C.size_t) C.int {
 	h.pending.Add(1)
-	tag := core.Tag{A: uint64(uintptr(unsafe.Pointer(cb))), B: uint64(uintptr(ud))} // C pointers: the GC ignores them
-	if err := h.producer.SendTagged(context.Background(), msg, tag, h.onDone); err != nil {
+	if err := h.producer.SendTagged(context.Background(), msg, core.Tag{A: uint64(cb), B: uint64(ud)}, h.onDone); err != nil {
 		h.pending.Add(-1)
 		return fail(err, errbuf, errsize)
 	}
@@ -166,32 +177,135 @@ func (h *handle) send(msg *engine.Message, cb C.pp_delivery_cb, ud unsafe.Pointe
 const minMessageSize = C.size_t(unsafe.Sizeof(C.pp_message{}))
 
 //export ppgo_send_message
-func ppgo_send_message(hid C.pp_producer, m *C.pp_message, cb C.pp_delivery_cb, ud unsafe.Pointer,
+func ppgo_send_message(hid C.pp_producer, m *C.pp_message, cb, ud C.uintptr_t,
 	errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
 	h, err := lookup(uint64(hid))
 	if err != nil {
 		return fail(err, errbuf, errsize)
 	}
-	msg, err := convertMessage(m)
+	var msg engine.Message
+	if err := convertMessage(m, &msg); err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	return h.send(&msg, cb, ud, errbuf, errsize)
+}
+
+//export ppgo_send_batch
+func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count C.size_t, cb C.uintptr_t,
+	uds *C.uintptr_t, accepted *C.size_t, errbuf *C.char, errsize C.size_t) (res C.int) {
+	defer recoverInto(&res, errbuf, errsize)
+	if accepted != nil {
+		*accepted = 0
+	}
+	h, err := lookup(uint64(hid))
 	if err != nil {
 		return fail(err, errbuf, errsize)
 	}
-	return h.send(msg, cb, ud, errbuf, errsize)
+	if count == 0 {
+		return 0
+	}
+	if lens == nil {
+		return fail(invalidArg("lens is NULL with a count of %d", uint64(count)), errbuf, errsize)
+	}
+	sizes := unsafe.Slice(lens, int(count))
+	if data == 0 {
+		for i, n := range sizes {
+			if n > 0 {
+				return fail(invalidArg("data is NULL but message %d has %d bytes", i, uint64(n)), errbuf, errsize)
+			}
+		}
+	}
+	var tags []C.uintptr_t
+	if uds != nil {
+		tags = unsafe.Slice(uds, int(count))
+	}
+	// Payload i follows payload i-1; fill may be asked for the same i twice.
+	at, off := 0, C.uintptr_t(0)
+	fill := func(i int, m *engine.Message) (core.Tag, error) {
+		for ; at < i; at++ {
+			off += C.uintptr_t(sizes[at])
+		}
+		m.Payload = cBytes(data+off, sizes[i])
+		tag := core.Tag{A: uint64(cb)}
+		if tags != nil {
+			tag.B = uint64(tags[i])
+		}
+		return tag, nil
+	}
+	return h.sendBatch(int(count), fill, accepted, errbuf, errsize)
 }
 
-// convertMessage copies a pp_message into a Message, checking every pointer
+//export ppgo_send_messages
+func ppgo_send_messages(hid C.pp_producer, msgs C.uintptr_t, count C.size_t, cb C.uintptr_t,
+	uds *C.uintptr_t, accepted *C.size_t, errbuf *C.char, errsize C.size_t) (res C.int) {
+	defer recoverInto(&res, errbuf, errsize)
+	if accepted != nil {
+		*accepted = 0
+	}
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	if count == 0 {
+		return 0
+	}
+	if msgs == 0 {
+		return fail(invalidArg("msgs is NULL with a count of %d", uint64(count)), errbuf, errsize)
+	}
+	first := (*C.pp_message)(*(*unsafe.Pointer)(unsafe.Pointer(&msgs)))
+	stride := C.uintptr_t(first.struct_size)
+	if first.struct_size < minMessageSize {
+		return fail(invalidArg("message struct_size is %d, want %d: initialize it with pp_message_init()",
+			uint64(first.struct_size), uint64(minMessageSize)), errbuf, errsize)
+	}
+	var tags []C.uintptr_t
+	if uds != nil {
+		tags = unsafe.Slice(uds, int(count))
+	}
+	fill := func(i int, m *engine.Message) (core.Tag, error) {
+		addr := msgs + C.uintptr_t(i)*stride
+		if err := convertMessage((*C.pp_message)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), m); err != nil {
+			return core.Tag{}, err
+		}
+		tag := core.Tag{A: uint64(cb)}
+		if tags != nil {
+			tag.B = uint64(tags[i])
+		}
+		return tag, nil
+	}
+	return h.sendBatch(int(count), fill, accepted, errbuf, errsize)
+}
+
+func (h *handle) sendBatch(n int, fill func(int, *engine.Message) (core.Tag, error), accepted *C.size_t, errbuf *C.char, errsize C.size_t) C.int {
+	h.pending.Add(int64(n))
+	done, err := h.producer.SendTaggedBatch(context.Background(), n, fill, h.onDone)
+	h.pending.Add(int64(done - n))
+	if accepted != nil {
+		*accepted = C.size_t(done)
+	}
+	if err != nil {
+		msg := err.Error()
+		if e, ok := err.(*engine.Error); ok {
+			msg = e.Msg
+		}
+		return fail(engine.Errorf(engine.CodeOf(err), "message %d of the batch: %s", done, msg), errbuf, errsize)
+	}
+	return 0
+}
+
+// convertMessage copies a pp_message into msg, checking every pointer
 // against its count.
-func convertMessage(m *C.pp_message) (*engine.Message, error) {
+func convertMessage(m *C.pp_message, msg *engine.Message) error {
 	if m == nil {
-		return nil, invalidArg("message is NULL")
+		return invalidArg("message is NULL")
 	}
 	if m.struct_size < minMessageSize {
-		return nil, invalidArg("message struct_size is %d, want %d: initialize it with pp_message_init()", uint64(m.struct_size), uint64(minMessageSize))
+		return invalidArg("message struct_size is %d, want %d: initialize it with pp_message_init()", uint64(m.struct_size), uint64(minMessageSize))
 	}
-	msg := &engine.Message{NullValue: m.null_value != 0, DisableReplication: m.disable_replication != 0}
+	*msg = engine.Message{NullValue: m.null_value != 0, DisableReplication: m.disable_replication != 0}
 	if m.payload == nil && m.payload_len > 0 {
-		return nil, invalidArg("payload is NULL with a length of %d", uint64(m.payload_len))
+		return invalidArg("payload is NULL with a length of %d", uint64(m.payload_len))
 	}
 	if m.payload_len > 0 {
 		msg.Payload = unsafe.Slice((*byte)(m.payload), int(m.payload_len))
@@ -200,37 +314,37 @@ func convertMessage(m *C.pp_message) (*engine.Message, error) {
 		msg.Key = C.GoString(m.key)
 	}
 	if m.ordering_key == nil && m.ordering_key_len > 0 {
-		return nil, invalidArg("ordering_key is NULL with a length of %d", uint64(m.ordering_key_len))
+		return invalidArg("ordering_key is NULL with a length of %d", uint64(m.ordering_key_len))
 	}
 	if m.ordering_key_len > 0 {
 		msg.OrderingKey = C.GoBytes(m.ordering_key, C.int(m.ordering_key_len))
 	}
 	if m.property_count > 0 {
 		if m.properties == nil {
-			return nil, invalidArg("properties is NULL with a count of %d", uint64(m.property_count))
+			return invalidArg("properties is NULL with a count of %d", uint64(m.property_count))
 		}
 		props := unsafe.Slice(m.properties, int(m.property_count))
 		msg.Properties = make(map[string]string, len(props))
 		for i, p := range props {
 			if p.key == nil || p.value == nil {
-				return nil, invalidArg("property %d has a NULL key or value", i)
+				return invalidArg("property %d has a NULL key or value", i)
 			}
 			msg.Properties[C.GoString(p.key)] = C.GoString(p.value)
 		}
 	}
 	if m.replication_cluster_count > 0 {
 		if m.replication_clusters == nil {
-			return nil, invalidArg("replication_clusters is NULL with a count of %d", uint64(m.replication_cluster_count))
+			return invalidArg("replication_clusters is NULL with a count of %d", uint64(m.replication_cluster_count))
 		}
 		for i, c := range unsafe.Slice(m.replication_clusters, int(m.replication_cluster_count)) {
 			if c == nil {
-				return nil, invalidArg("replication cluster %d is NULL", i)
+				return invalidArg("replication cluster %d is NULL", i)
 			}
 			msg.ReplicationClusters = append(msg.ReplicationClusters, C.GoString(c))
 		}
 	}
 	if m.event_time_ms < 0 || m.deliver_at_ms < 0 {
-		return nil, engine.Errorf(engine.CodeInvalidMessage, "event_time_ms and deliver_at_ms must not be negative")
+		return engine.Errorf(engine.CodeInvalidMessage, "event_time_ms and deliver_at_ms must not be negative")
 	}
 	if m.event_time_ms > 0 {
 		msg.EventTime = time.UnixMilli(int64(m.event_time_ms))
@@ -243,9 +357,9 @@ func convertMessage(m *C.pp_message) (*engine.Message, error) {
 		seq := int64(m.sequence_id)
 		msg.SequenceID = &seq
 	} else if m.sequence_id != -1 {
-		return nil, engine.Errorf(engine.CodeInvalidMessage, "sequence_id must be -1 (automatic) or at least 0, got %d", int64(m.sequence_id))
+		return engine.Errorf(engine.CodeInvalidMessage, "sequence_id must be -1 (automatic) or at least 0, got %d", int64(m.sequence_id))
 	}
-	return msg, nil
+	return nil
 }
 
 //export ppgo_flush
@@ -285,7 +399,12 @@ func ppgo_close(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size
 	if already {
 		return fail(engine.Errorf(engine.CodeAlreadyClosed, "producer %d is already closed", uint64(hid)), errbuf, errsize)
 	}
-	if err := h.shut(d); err != nil {
+	err = h.shut(d)
+	h.mu.Lock()
+	h.drained = true
+	h.wakeWaiters()
+	h.mu.Unlock()
+	if err != nil {
 		return fail(err, errbuf, errsize)
 	}
 	return 0
@@ -317,6 +436,65 @@ func ppgo_stop(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_
 	}
 	return 0
 }
+
+//export ppgo_producer_name
+func ppgo_producer_name(hid C.pp_producer, buf *C.char, size C.size_t, needed *C.size_t) (res C.int) {
+	defer recoverInto(&res, nil, 0)
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return fail(err, nil, 0)
+	}
+	name := h.producer.Name()
+	if needed != nil {
+		*needed = C.size_t(len(name) + 1)
+	}
+	if buf == nil || int(size) < len(name)+1 {
+		return fail(engine.Errorf(engine.CodeBufferTooSmall, "the name needs %d bytes", len(name)+1), nil, 0)
+	}
+	dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
+	dst[copy(dst, name)] = 0
+	return 0
+}
+
+//export ppgo_producer_partitions
+func ppgo_producer_partitions(hid C.pp_producer, out *C.int32_t) (res C.int) {
+	defer recoverInto(&res, nil, 0)
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return fail(err, nil, 0)
+	}
+	if out == nil {
+		return fail(invalidArg("partitions is NULL"), nil, 0)
+	}
+	*out = C.int32_t(h.producer.NumPartitions())
+	return 0
+}
+
+// optionsJSON is the option table for bindings, built once.
+var optionsJSON = func() *C.char {
+	type row struct {
+		Name      string   `json:"name"`
+		SnakeName string   `json:"snakeName"`
+		GoName    string   `json:"goName"`
+		Scope     string   `json:"scope"`
+		Type      string   `json:"type"`
+		Values    []string `json:"values,omitempty"`
+		Default   string   `json:"default"`
+		Doc       string   `json:"doc"`
+	}
+	rows := make([]row, 0, len(engine.OptionTable))
+	for _, o := range engine.OptionTable {
+		rows = append(rows, row{o.Name, o.SnakeName(), o.GoName, o.Scope, string(o.Type), o.Values, o.Default, o.Doc})
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		panic(err)
+	}
+	return C.CString(string(b))
+}()
+
+//export ppgo_options_json
+func ppgo_options_json() *C.char { return optionsJSON }
 
 //export ppgo_pending
 func ppgo_pending(hid C.pp_producer, out *C.size_t) (res C.int) {

@@ -50,6 +50,7 @@ type handle struct {
 	serving bool          // a thread is taking completions
 	idle    chan struct{} // closed when serving ends; nil if no one waits
 	closed  bool          // pp_close or pp_stop closed the producer
+	drained bool          // closing finished: no completion will come after the queued
 	stopped bool          // pp_stop freed the handle
 	errs    []cstring     // error strings handed out by the last pp_drain
 }
@@ -115,11 +116,16 @@ func liveHandles() int { return len(*table.Load()) }
 func (h *handle) complete(tag core.Tag, id engine.MessageID, err error) {
 	h.mu.Lock()
 	h.queue = append(h.queue, completion{cb: uintptr(tag.A), ud: uintptr(tag.B), id: id, err: err})
+	h.wakeWaiters()
+	h.mu.Unlock()
+}
+
+// wakeWaiters wakes threads waiting for a completion. Called with mu held.
+func (h *handle) wakeWaiters() {
 	if h.arrived != nil {
 		close(h.arrived)
 		h.arrived = nil
 	}
-	h.mu.Unlock()
 }
 
 // queued reports the completions waiting. Called with mu held.

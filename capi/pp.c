@@ -71,7 +71,8 @@ pp_result pp_start_kv(const char *service_url, const char *topic, const char *co
 
 pp_result pp_send(pp_producer producer, const void *payload, size_t len, pp_delivery_cb cb,
                   void *user_data, char *errbuf, size_t errbuf_size) {
-    return (pp_result)ppgo_send(producer, (void *)payload, len, cb, user_data, errbuf, errbuf_size);
+    return (pp_result)ppgo_send(producer, (uintptr_t)payload, len, (uintptr_t)cb, (uintptr_t)user_data,
+                                errbuf, errbuf_size);
 }
 
 void pp_message_init(pp_message *msg) {
@@ -83,9 +84,32 @@ void pp_message_init(pp_message *msg) {
 
 pp_result pp_send_message(pp_producer producer, const pp_message *msg, pp_delivery_cb cb,
                           void *user_data, char *errbuf, size_t errbuf_size) {
-    return (pp_result)ppgo_send_message(producer, (pp_message *)msg, cb, user_data, errbuf,
-                                        errbuf_size);
+    return (pp_result)ppgo_send_message(producer, (pp_message *)msg, (uintptr_t)cb, (uintptr_t)user_data,
+                                        errbuf, errbuf_size);
 }
+
+pp_result pp_send_batch(pp_producer producer, const void *data, const size_t *lens, size_t count,
+                        pp_delivery_cb cb, void *const *user_data, size_t *accepted, char *errbuf,
+                        size_t errbuf_size) {
+    return (pp_result)ppgo_send_batch(producer, (uintptr_t)data, (size_t *)lens, count, (uintptr_t)cb,
+                                      (uintptr_t *)user_data, accepted, errbuf, errbuf_size);
+}
+
+pp_result pp_send_messages(pp_producer producer, const pp_message *msgs, size_t count, pp_delivery_cb cb,
+                           void *const *user_data, size_t *accepted, char *errbuf, size_t errbuf_size) {
+    return (pp_result)ppgo_send_messages(producer, (uintptr_t)msgs, count, (uintptr_t)cb,
+                                         (uintptr_t *)user_data, accepted, errbuf, errbuf_size);
+}
+
+pp_result pp_producer_name(pp_producer producer, char *buf, size_t size, size_t *needed) {
+    return (pp_result)ppgo_producer_name(producer, buf, size, needed);
+}
+
+pp_result pp_producer_partitions(pp_producer producer, int32_t *partitions) {
+    return (pp_result)ppgo_producer_partitions(producer, partitions);
+}
+
+const char *pp_options_json(void) { return ppgo_options_json(); }
 
 pp_result pp_poll(pp_producer producer, int timeout_ms, size_t *served) {
     return (pp_result)ppgo_poll(producer, timeout_ms, served);

@@ -71,7 +71,7 @@ func (h *handle) release() {
 // waitFirst waits until a completion is queued, the deadline passes, or the
 // handle stops. Called and returns with mu held.
 func (h *handle) waitFirst(deadline time.Time) {
-	for h.queued() == 0 && !h.stopped {
+	for h.queued() == 0 && !h.stopped && !h.drained {
 		if h.arrived == nil {
 			h.arrived = make(chan struct{})
 		}
@@ -157,6 +157,10 @@ func ppgo_poll(hid C.pp_producer, timeout C.int, served *C.size_t) (res C.int) {
 	}
 	h.freeErrs()
 	h.waitFirst(deadline)
+	if h.drained && h.queued() == 0 {
+		h.release()
+		return fail(errDrained(h), nil, 0)
+	}
 	n := 0
 	// Serve what is queued now, not what keeps arriving, so a busy
 	// producer cannot keep the caller here forever.
@@ -200,6 +204,10 @@ func ppgo_drain(hid C.pp_producer, out *C.pp_completion, capacity C.size_t, time
 	}
 	h.freeErrs()
 	h.waitFirst(deadline)
+	if h.drained && h.queued() == 0 {
+		h.release()
+		return fail(errDrained(h), nil, 0)
+	}
 	dst := unsafe.Slice(out, int(capacity))
 	n := 0
 	for n < len(dst) && h.queued() > 0 {
@@ -224,6 +232,10 @@ func ppgo_drain(hid C.pp_producer, out *C.pp_completion, capacity C.size_t, time
 		*count = C.size_t(n)
 	}
 	return 0
+}
+
+func errDrained(h *handle) error {
+	return engine.Errorf(engine.CodeAlreadyClosed, "producer %d is closed and every completion was taken", h.id)
 }
 
 // stop closes the producer if it is open, runs every remaining callback on
@@ -268,10 +280,7 @@ func (h *handle) stop(d time.Duration) error {
 		h.mu.Lock()
 	}
 	h.freeErrs()
-	if h.arrived != nil {
-		close(h.arrived)
-		h.arrived = nil
-	}
+	h.wakeWaiters()
 	if nested {
 		h.mu.Unlock()
 	} else {

@@ -178,6 +178,58 @@ func (p *Producer) SendTagged(ctx context.Context, msg *Message, tag Tag, done C
 	return p.sendSlot(ctx, msg, slot{tagged: done, tag: tag}, false)
 }
 
+// SendTaggedBatch queues n messages under one acquisition of the client
+// lock, for callers that pay per call (the C ABI, and the bindings above
+// it). fill(i, m) sets message i into m, which is reused (the engine copies
+// what it keeps), and returns its tag, or an error that ends the batch; it
+// may be called again for the same i, runs under the client lock and must
+// not call into the client. Messages are accepted in order until the first
+// one that is not: SendTaggedBatch returns how many were (each gets exactly
+// one completion) and the error of the next.
+func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, m *Message) (Tag, error), done CompletionFunc) (int, error) {
+	c := p.c
+	msg := new(Message)
+	c.lock()
+	for i := 0; i < n; {
+		if p.state == stateClosing || p.state == stateClosed {
+			c.unlock()
+			return i, engine.Errorf(engine.CodeAlreadyClosed, "producer for %s is closed", p.topic)
+		}
+		*msg = Message{}
+		tag, err := fill(i, msg)
+		if err != nil {
+			c.unlock()
+			return i, err
+		}
+		token := p.takeSlot(slot{tagged: done, tag: tag})
+		now := c.lastNow
+		if c.eng.NeedsTime(p.id, msg) {
+			now = c.now()
+		}
+		if err = c.eng.Send(p.id, msg, token, now); err == nil {
+			p.genCount++
+			i++
+			continue
+		}
+		p.dropSlot(token)
+		code := engine.CodeOf(err)
+		if !p.blockFull || (code != engine.CodeProducerQueueIsFull && code != engine.CodeMemoryBufferIsFull) {
+			c.unlock()
+			return i, err
+		}
+		wait := c.spaceSignal()
+		c.unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return i, ctxError(ctx, "waiting for room in the producer queue")
+		}
+		c.lock()
+	}
+	c.unlock()
+	return n, nil
+}
+
 // send hands msg to the engine, waiting for room if configured.
 func (p *Producer) send(ctx context.Context, msg *Message, cb func(MessageID, error), flush bool) error {
 	return p.sendSlot(ctx, msg, slot{cb: cb}, flush)

@@ -23,9 +23,10 @@
  * ---------
  * Every function is thread-safe. Callbacks of one producer run one at a time,
  * in the order the messages were sent. From inside a callback you may call
- * pp_send(), pp_send_message(), pp_close() and pp_stop() (of this or any
- * producer); pp_poll(), pp_drain() and pp_flush() called from inside a
- * callback return PP_OK at once, having served or waited for nothing.
+ * any function (pp_flush() waits there as anywhere), except that pp_poll()
+ * and pp_drain() called from inside a callback return PP_OK at once, having
+ * taken nothing. Do not stop producer A from a callback of producer B while
+ * a callback of A may stop B: each would wait for the other.
  *
  * Ownership
  * ---------
@@ -232,12 +233,34 @@ pp_result pp_send_message(pp_producer producer, const pp_message *msg, pp_delive
                           void *user_data, char *errbuf, size_t errbuf_size);
 
 /*
+ * Queues `count` payload-only messages in one call, for callers that pay per
+ * call (language bindings). Payload i is lens[i] bytes, stored right after
+ * payload i-1 in `data`; user_data[i] (user_data may be NULL) comes back with
+ * message i's completion, and cb with every one. Everything is copied before
+ * the call returns; nothing is parsed.
+ *
+ * Messages are accepted in order until the first that is not: *accepted
+ * receives how many were (each followed by exactly one completion), and the
+ * result and errbuf describe message *accepted. PP_OK means all were.
+ */
+pp_result pp_send_batch(pp_producer producer, const void *data, const size_t *lens, size_t count,
+                        pp_delivery_cb cb, void *const *user_data, size_t *accepted, char *errbuf,
+                        size_t errbuf_size);
+
+/* As pp_send_batch(), for messages with per-message options: msgs holds
+ * `count` pp_message structs, each initialized with pp_message_init() (the
+ * array's stride is msgs[0].struct_size). */
+pp_result pp_send_messages(pp_producer producer, const pp_message *msgs, size_t count, pp_delivery_cb cb,
+                           void *const *user_data, size_t *accepted, char *errbuf, size_t errbuf_size);
+
+/*
  * Runs the callbacks of queued completions on the calling thread, in send
  * order: waits up to timeout_ms (0: do not wait) for the first one, then
  * runs every completion queued at that point. *served (may be NULL)
  * receives the number of completions taken. Completions sent with a NULL
  * callback are taken without a call. A negative timeout is
- * PP_ERR_INVALID_ARGUMENT.
+ * PP_ERR_INVALID_ARGUMENT. Once the producer is closed (pp_close) and every
+ * completion has been taken, returns PP_ERR_ALREADY_CLOSED at once.
  */
 pp_result pp_poll(pp_producer producer, int timeout_ms, size_t *served);
 
@@ -254,7 +277,9 @@ typedef struct pp_completion {
  * Copies up to `capacity` queued completions into out, in send order,
  * without running callbacks: waits up to timeout_ms (0: do not wait) for the
  * first one. *count receives the number copied. A negative timeout, or a NULL
- * out with a non-zero capacity, is PP_ERR_INVALID_ARGUMENT.
+ * out with a non-zero capacity, is PP_ERR_INVALID_ARGUMENT. Once the producer
+ * is closed (pp_close) and every completion has been taken, returns
+ * PP_ERR_ALREADY_CLOSED at once, so a thread draining in a loop can stop.
  */
 pp_result pp_drain(pp_producer producer, pp_completion *out, size_t capacity, int timeout_ms,
                    size_t *count);
@@ -288,6 +313,21 @@ pp_result pp_stop(pp_producer producer, int timeout_ms, char *errbuf, size_t err
 /* The number of messages accepted whose completion has not yet been taken
  * by pp_poll(), pp_drain() or pp_stop(). */
 pp_result pp_pending(pp_producer producer, size_t *pending);
+
+/* Writes the producer's name (assigned by the broker unless given) into buf,
+ * NUL-terminated. *needed (may be NULL) receives the size the name needs,
+ * NUL included; a smaller buffer returns PP_ERR_BUFFER_TOO_SMALL. */
+pp_result pp_producer_name(pp_producer producer, char *buf, size_t size, size_t *needed);
+
+/* The topic's partition count: 0 for a topic that is not partitioned. */
+pp_result pp_producer_partitions(pp_producer producer, int32_t *partitions);
+
+/* Every option as a JSON array of objects with the keys name (camelCase, as
+ * pp_start takes it), snakeName, goName, scope ("client" or "producer"),
+ * type ("string", "integer", "boolean", "milliseconds", "enum" or "object"),
+ * values (of an enum), default and doc. Bindings check names and types with
+ * it. The string is static. */
+const char *pp_options_json(void);
 
 /* Writes "ledger:entry:partition[:batch_index]" into buf (NUL-terminated,
  * truncated to size-1 characters) and returns the length of the full string,

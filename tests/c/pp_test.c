@@ -383,6 +383,69 @@ static void test_send_message(void) {
     pp_stop(p, 10000, err, sizeof err);
 }
 
+static void test_batches(void) {
+    pp_producer p = start("{\"batchingMaxPublishDelay\": 60000}");
+    const char data[] = "onetwothree";
+    size_t lens[3] = {3, 3, 5};
+    void *uds[3] = {(void *)1, (void *)2, (void *)3}; /* small values: integers, not pointers */
+    size_t accepted = 99;
+    check(pp_send_batch(p, data, lens, 3, NULL, uds, &accepted, err, sizeof err) == PP_OK && accepted == 3,
+          "pp_send_batch of three payloads", err);
+    check(pp_send_batch(p, NULL, lens, 0, NULL, NULL, &accepted, err, sizeof err) == PP_OK && accepted == 0,
+          "an empty batch", err);
+    expect(pp_send_batch(p, NULL, lens, 3, NULL, NULL, &accepted, err, sizeof err), PP_ERR_INVALID_ARGUMENT,
+           "data is NULL", "a batch with NULL data");
+
+    pp_message msgs[3];
+    for (int i = 0; i < 3; i++) pp_message_init(&msgs[i]);
+    msgs[0].payload = "m0";
+    msgs[0].payload_len = 2;
+    msgs[0].key = "k0";
+    msgs[1].null_value = 1;
+    msgs[1].key = "k1";
+    msgs[2].null_value = 1; /* invalid: a null value with a payload */
+    msgs[2].payload = "bad";
+    msgs[2].payload_len = 3;
+    void *uds2[3] = {(void *)4, (void *)5, (void *)6};
+    expect(pp_send_messages(p, msgs, 3, NULL, uds2, &accepted, err, sizeof err), PP_ERR_INVALID_MESSAGE,
+           "message 2 of the batch: a null-value", "pp_send_messages stops at the first bad message");
+    check(accepted == 2, "the messages before it were accepted", NULL);
+
+    pp_flush(p, 30000, err, sizeof err);
+    pp_completion out[8];
+    size_t n = 0, total = 0;
+    void *order[8];
+    while (total < 5 && pp_drain(p, out, 8, 1000, &n) == PP_OK && n > 0) {
+        for (size_t i = 0; i < n; i++) {
+            order[total] = out[i].user_data;
+            if (out[i].result == PP_OK) {
+                const char *names[] = {"", "one", "two", "three", "m0", "(null)"};
+                print_msg(names[(intptr_t)out[i].user_data], &out[i].id);
+            }
+            total++;
+        }
+    }
+    int in_order = total == 5;
+    for (size_t i = 0; in_order && i < 5; i++) in_order = order[i] == (void *)(i + 1);
+    check(in_order, "batched messages complete once each, in order, with their user data", NULL);
+
+    char name[128];
+    size_t need = 0;
+    check(pp_producer_name(p, name, sizeof name, &need) == PP_OK && need == strlen(name) + 1 && need > 1,
+          "pp_producer_name", name);
+    check(pp_producer_name(p, name, 1, &need) == PP_ERR_BUFFER_TOO_SMALL, "pp_producer_name into one byte", NULL);
+    int32_t parts = -1;
+    check(pp_producer_partitions(p, &parts) == PP_OK && parts == 0, "pp_producer_partitions", NULL);
+    const char *opts = pp_options_json();
+    check(opts && opts[0] == '[' && strstr(opts, "\"batchingMaxMessages\"") && strstr(opts, "\"snakeName\":\"batching_max_messages\""),
+          "pp_options_json", NULL);
+
+    check(pp_close(p, 10000, err, sizeof err) == PP_OK, "close", err);
+    check(pp_drain(p, out, 8, 5000, &n) == PP_ERR_ALREADY_CLOSED, "drain after everything was taken ends at once", NULL);
+    check(pp_poll(p, 5000, &n) == PP_ERR_ALREADY_CLOSED, "poll too", NULL);
+    pp_stop(p, 1000, err, sizeof err);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s SERVICE_URL TOPIC\n", argv[0]);
@@ -400,6 +463,7 @@ int main(int argc, char **argv) {
     test_stop_inside_callback();
     test_threads();
     test_send_message();
+    test_batches();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

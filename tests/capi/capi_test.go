@@ -148,11 +148,11 @@ func TestCProgram(t *testing.T) {
 			prog := build(t, "pp_test.c", static)
 			topic := broker.NewTopic(t, "c-abi")
 			msgs := run(t, prog, topic)
-			if len(msgs) != 127 {
-				t.Fatalf("%d MSG lines, want 127", len(msgs))
+			if len(msgs) != 132 {
+				t.Fatalf("%d MSG lines, want 132", len(msgs))
 			}
-			// 120 + 1 empty + 5 drained + 10 stopped + 2000 threaded + 2
-			verifyWithJava(t, topic, msgs, 2138)
+			// 120 + 1 empty + 5 drained + 10 stopped + 2000 threaded + 2 + 5 batched
+			verifyWithJava(t, topic, msgs, 2143)
 		})
 	}
 }
