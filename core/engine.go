@@ -36,3 +36,24 @@ type Engine interface {
 }
 
 var _ Engine = (*engine.Engine)(nil)
+
+// send hands msg to the engine. Passing msg through the interface would
+// make every message escape to the heap (the compiler cannot see that the
+// engine keeps nothing), so the native engine is called directly and other
+// engines get a copy.
+func (c *Client) send(id engine.ProducerID, msg *engine.Message, token uint64, now time.Time) error {
+	if e, ok := c.eng.(*engine.Engine); ok {
+		return e.Send(id, msg, token, now)
+	}
+	m := *msg
+	return c.eng.Send(id, &m, token, now)
+}
+
+// needsTime is NeedsTime, without the escape (see send).
+func (c *Client) needsTime(id engine.ProducerID, msg *engine.Message) bool {
+	if e, ok := c.eng.(*engine.Engine); ok {
+		return e.NeedsTime(id, msg)
+	}
+	m := *msg
+	return c.eng.NeedsTime(id, &m)
+}

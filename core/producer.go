@@ -203,10 +203,10 @@ func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, 
 		}
 		token := p.takeSlot(slot{tagged: done, tag: tag})
 		now := c.lastNow
-		if c.eng.NeedsTime(p.id, msg) {
+		if c.needsTime(p.id, msg) {
 			now = c.now()
 		}
-		if err = c.eng.Send(p.id, msg, token, now); err == nil {
+		if err = c.send(p.id, msg, token, now); err == nil {
 			p.genCount++
 			i++
 			continue
@@ -251,10 +251,10 @@ func (p *Producer) sendSlot(ctx context.Context, msg *Message, s slot, flush boo
 		// Reading the clock costs as much as the rest of a send on some
 		// machines; the engine says when a stale time would do.
 		now := c.lastNow
-		if flush || c.eng.NeedsTime(p.id, msg) {
+		if flush || c.needsTime(p.id, msg) {
 			now = c.now()
 		}
-		err := c.eng.Send(p.id, msg, token, now)
+		err := c.send(p.id, msg, token, now)
 		if err == nil {
 			p.genCount++
 			if flush {
