@@ -18,15 +18,18 @@ VERSION   := $(shell sed -n 's/^\#define PP_VERSION_STR "\(.*\)"/\1/p' include/p
 LDEXPORTS := -extldflags=-Wl,--version-script=$(CURDIR)/capi/exports.map
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 
-.PHONY: help demo test lib wasm bench check proto broker-start broker-stop clean
+NODE_PLAT     := $(shell node -p 'process.platform + "-" + process.arch' 2>/dev/null)
+NODE_PREBUILD := bindings/node/prebuilds/$(NODE_PLAT)/libpulsar_producer.so
+
+.PHONY: help demo test lib wasm node bench check proto broker-start broker-stop clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-demo: lib wasm ## Start a local broker if none runs, publish a few messages from every language, print their IDs
+demo: lib wasm node ## Start a local broker if none runs, publish a few messages from every language, print their IDs
 	@tests/demo.sh
 
-test: lib wasm ## Run every test suite against a real broker that it starts and stops
+test: lib wasm node ## Run every test suite against a real broker that it starts and stops
 	@tests/run.sh
 
 lib: $(SO) $(ARCHIVE) $(PC) ## Build the C shared library, static archive and pkg-config file
@@ -51,7 +54,16 @@ $(WASM): $(shell find core wasm/guest -name '*.go' 2>/dev/null) go.mod go.sum
 	@mkdir -p $(dir $@)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags="-s -w" -o $@ ./wasm/guest
 
-bench: lib wasm ## Print benchmark figures: engine, native vs official Go client, C, Python, Node, WASI
+node: $(NODE_PREBUILD) bindings/node/node_modules/.package-lock.json ## Node package: the library copied in, dependencies installed
+
+$(NODE_PREBUILD): $(SO)
+	@mkdir -p $(dir $@)
+	cp $(SO) $@
+
+bindings/node/node_modules/.package-lock.json: bindings/node/package-lock.json
+	cd bindings/node && npm ci --no-audit --no-fund
+
+bench: lib wasm node ## Print benchmark figures: engine, native vs official Go client, C, Python, Node, WASI
 	@tests/bench.sh
 
 check: ## gofmt, go vet, exported symbols against the header
@@ -70,4 +82,4 @@ broker-stop: ## Stop the local test broker
 	@tests/broker/broker.sh stop
 
 clean: ## Remove build outputs
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) bindings/node/prebuilds bindings/node/node_modules

@@ -22,3 +22,6 @@ mkdir -p build/demo
 cc -std=c99 -Wall -Wextra -Werror -Iinclude examples/c/demo.c -Lbuild/lib -lpulsar_producer \
   -Wl,-rpath,"$PWD/build/lib" -o build/demo/c-demo
 build/demo/c-demo "$URL" "$TOPIC"
+
+echo "== Node (koffi over libpulsar_producer.so)"
+node bindings/node/demo.js "$URL" "$TOPIC"

@@ -65,6 +65,20 @@ go_suite() {
 go_suite go-unit-race . -race -timeout 10m ./core/... ./wasm/...
 go_suite go-integration-race tests -race -timeout 15m ./...
 
+# node_suite: the Node package under node --test (TAP), read back by the
+# official Go client (tests/cmd/ppconsume).
+node_suite() {
+  local log=$LOGS/node.log start=$SECONDS
+  (make -s node && cd bindings/node && node test/run.js --test-reporter=tap) >"$log" 2>&1
+  local status=$? pass fail cancelled
+  pass=$(sed -n 's/^# pass //p' "$log" | tail -1)
+  fail=$(sed -n 's/^# fail //p' "$log" | tail -1)
+  cancelled=$(sed -n 's/^# cancelled //p' "$log" | tail -1)
+  record node "${pass:-0}" "$((${fail:-0} + ${cancelled:-0}))" "$status"
+  echo "    ($((SECONDS - start)) s)"
+}
+node_suite
+
 
 echo
 if [ ${#failed_suites[@]} -gt 0 ]; then

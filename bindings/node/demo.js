@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+'use strict';
+// demo.js: publishes a few messages with pulsar-producer and prints their
+// message IDs. Used by `make demo` (tests/demo.sh) as
+// `node bindings/node/demo.js [service_url] [topic]`; runs from a checkout
+// (after `npm ci` in bindings/node) against a running broker.
+const { Producer } = require('.');
+
+async function main() {
+  const serviceUrl = process.argv[2] || 'pulsar://127.0.0.1:6650';
+  const topic = process.argv[3] || 'persistent://public/default/pp-demo';
+  const producer = await Producer.create({ serviceUrl, topic, batchingMaxPublishDelay: 5 });
+  console.log(`node producer:  ${producer.name} (${producer.partitions} partitions)`);
+  const id = await producer.send('hello from Node', { key: 'demo', properties: { lang: 'node' } });
+  console.log(`node send:      ${id}`);
+  const ids = await Promise.all([1, 2, 3].map((i) => producer.send(Buffer.from(`batched ${i}`))));
+  for (const b of ids) console.log(`node batched:   ${b}`);
+  await producer.close();
+}
+
+main().catch((e) => {
+  console.error(`node demo: ${e.name}: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,8 @@
+// ESM entry of pulsar-producer: the CommonJS module's exports, by name.
+import cjs from './index.js';
+
+export const {
+  Producer, MessageId, PulsarError, errors, Result, resultInfo, resultTable,
+  version, libraryVersion, libraryPath,
+} = cjs;
+export default cjs;

@@ -1,0 +1,161 @@
+'use strict';
+// helpers.js: shared by the tests: the broker's address, unique topics
+// (and partitioned ones, through the admin REST API), the independent
+// consumer (tests/cmd/ppconsume, the official Go client) and child Node
+// processes.
+//
+// ppconsume: test/run.js builds it once per run and passes its path in
+// PPCONSUME; without that (a bare `node --test`), the first use in each
+// test file builds it into a temporary directory.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { execFile, execFileSync, spawn } = require('node:child_process');
+
+const SERVICE_URL = process.env.PULSAR_SERVICE_URL || 'pulsar://127.0.0.1:6650';
+const ADMIN_URL = process.env.PULSAR_ADMIN_URL || `http://${new URL(SERVICE_URL).hostname}:8080`;
+const PACKAGE_DIR = path.resolve(__dirname, '..');
+const REPO_DIR = path.resolve(PACKAGE_DIR, '..', '..');
+const TESTS_DIR = path.join(REPO_DIR, 'tests');
+
+let topicSeq = 0;
+/** A topic no other test (or run) uses. */
+function uniqueTopic(prefix) {
+  return `persistent://public/default/node-${prefix}-${process.pid}-${Date.now()}-${++topicSeq}`;
+}
+
+/** Creates topic (persistent://tenant/ns/name) with n partitions. */
+async function createPartitionedTopic(topic, n) {
+  const path = topic.replace(/^persistent:\/\//, '');
+  const res = await fetch(`${ADMIN_URL}/admin/v2/persistent/${path}/partitions`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: String(n),
+  });
+  assert.ok(res.ok, `creating ${topic} with ${n} partitions: HTTP ${res.status} ${await res.text()}`);
+}
+
+let builtConsumer = null;
+function ppconsumeBin() {
+  if (process.env.PPCONSUME) return process.env.PPCONSUME;
+  if (builtConsumer === null) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ppconsume-'));
+    const bin = path.join(dir, 'ppconsume');
+    execFileSync('go', ['build', '-o', bin, './cmd/ppconsume'], { cwd: TESTS_DIR, stdio: 'inherit' });
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    builtConsumer = bin;
+  }
+  return builtConsumer;
+}
+
+/**
+ * Reads n messages of topic with the official Go client. Resolves with one
+ * object per message (see tests/cmd/ppconsume), payload and orderingKey as
+ * Buffers.
+ */
+function consume(topic, n, { shared = false, timeoutMs = 30000 } = {}) {
+  const args = ['-url', SERVICE_URL, '-topic', topic, '-n', String(n), '-timeout', `${timeoutMs}ms`];
+  if (shared) args.push('-shared');
+  return new Promise((resolve, reject) => {
+    execFile(ppconsumeBin(), args, { maxBuffer: 512 * 1024 * 1024, timeout: timeoutMs + 30000 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`ppconsume ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+        return;
+      }
+      const rows = stdout.split('\n').filter((l) => l !== '').map((l) => {
+        const r = JSON.parse(l);
+        r.payload = Buffer.from(r.payload, 'base64');
+        r.orderingKey = Buffer.from(r.orderingKey, 'base64');
+        return r;
+      });
+      resolve(rows);
+    });
+  });
+}
+
+/**
+ * Asserts that a MessageId we reported names the message the Go client
+ * read. The Go client reports a message sent alone (our batch index -1,
+ * batch size 0) as index 0 of a batch of 1, and partition 0 where we say
+ * -1 for a non-partitioned topic.
+ */
+function assertSameId(ours, theirs, what = 'message id') {
+  assert.equal(theirs.ledgerId, ours.ledgerId, `${what}: ledger`);
+  assert.equal(theirs.entryId, ours.entryId, `${what}: entry`);
+  assert.equal(theirs.partition, ours.partition < 0 ? 0 : ours.partition, `${what}: partition`);
+  if (ours.batchIndex < 0) {
+    assert.equal(ours.batchSize, 0, `${what}: a message sent alone has batch size 0`);
+    assert.equal(theirs.batchIndex, 0, `${what}: Go batch index of a message sent alone`);
+    assert.equal(theirs.batchSize, 1, `${what}: Go batch size of a message sent alone`);
+  } else {
+    assert.equal(theirs.batchIndex, ours.batchIndex, `${what}: batch index`);
+    assert.equal(theirs.batchSize, ours.batchSize, `${what}: batch size`);
+  }
+}
+
+/** Fails with a clear message unless a broker answers at SERVICE_URL. */
+async function requireBroker() {
+  const u = new URL(SERVICE_URL);
+  const port = Number(u.port || 6650);
+  const ok = await new Promise((resolve) => {
+    const s = net.connect({ host: u.hostname, port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+    s.setTimeout(3000, () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+  assert.ok(ok, `no broker at ${SERVICE_URL}: start one with tests/broker/broker.sh start`);
+}
+
+/**
+ * Runs `code` in a child Node process (CommonJS, cwd = the package, so
+ * require('..') style paths resolve from there). Resolves with its exit
+ * code, signal, output and wall time; kills it after timeoutMs.
+ */
+function runChild(code, { timeoutMs = 60000, env = {}, args = [] } = {}) {
+  return new Promise((resolve) => {
+    const start = Date.now();
+    const child = spawn(process.execPath, [...args, '-e', code], {
+      cwd: PACKAGE_DIR,
+      env: { ...process.env, PULSAR_SERVICE_URL: SERVICE_URL, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - start, killed });
+    });
+  });
+}
+
+/** Asserts that a promise rejects with a PulsarError of the named result, whose message matches re. */
+async function rejectsWith(promise, name, re) {
+  const pp = require('..');
+  await assert.rejects(promise, (err) => {
+    assert.ok(err instanceof pp.PulsarError, `expected a PulsarError, got ${err && err.stack}`);
+    assert.ok(err instanceof Error);
+    assert.equal(err.name, name, `error name (message: ${err.message})`);
+    assert.equal(err.code, pp.Result[name], 'error code');
+    if (re) assert.match(err.message, re);
+    return true;
+  });
+}
+
+module.exports = {
+  SERVICE_URL, PACKAGE_DIR, REPO_DIR, TESTS_DIR,
+  uniqueTopic, createPartitionedTopic, consume, assertSameId, requireBroker, runChild, rejectsWith, ppconsumeBin,
+};

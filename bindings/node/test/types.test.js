@@ -1,0 +1,44 @@
+'use strict';
+// types.test.js: the shipped TypeScript declarations: a typed usage
+// example (test/types) compiles with tsc --noEmit, including lines that
+// must not; and the declared library options are exactly the library's
+// option table (pp_options_json), names and types.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const native = require('../lib/native');
+const { PACKAGE_DIR } = require('./helpers');
+
+test('tsc --noEmit over the typed usage example', { timeout: 120000 }, () => {
+  const tsc = require.resolve('typescript/bin/tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '--noEmit', '-p', path.join(__dirname, 'types')],
+      { cwd: PACKAGE_DIR, encoding: 'utf8', stdio: 'pipe' });
+  } catch (e) {
+    assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
+  }
+});
+
+test('the declared options are the library option table, with their types', () => {
+  const table = native.optionTable();
+  assert.ok(table.length > 10);
+  const dts = fs.readFileSync(path.join(PACKAGE_DIR, 'index.d.ts'), 'utf8');
+  const aliases = new Map([...dts.matchAll(/^export type (\w+) = (.*);$/gm)].map((m) => [m[1], m[2]]));
+  const body = /export interface LibraryOptions \{([\s\S]*?)\n\}/.exec(dts)[1];
+  const declared = new Map([...body.matchAll(/^\s+(\w+)\?: (.*);$/gm)].map((m) => [m[1], m[2]]));
+  assert.deepEqual([...declared.keys()].sort(), table.map((o) => o.name).sort());
+  const tsType = {
+    string: () => 'string',
+    integer: () => 'number',
+    milliseconds: () => 'number',
+    boolean: () => 'boolean',
+    object: () => 'Record<string, string>',
+    enum: (o) => o.values.map((v) => `'${v}'`).join(' | '),
+  };
+  for (const o of table) {
+    const d = declared.get(o.name);
+    assert.equal(aliases.get(d) || d, tsType[o.type](o), `the declared type of ${o.name} (${o.type})`);
+  }
+});
