@@ -129,7 +129,7 @@ func ppgo_start(url, topic, opts *C.char, keys, values **C.char, count C.size_t,
 		return fail(err, errbuf, errsize)
 	}
 	h := &handle{client: client, producer: producer}
-	h.onDone = h.complete
+	h.sink = core.NewSink(h.complete)
 	*out = C.pp_producer(register(h))
 	return 0
 }
@@ -165,9 +165,9 @@ func cBytes(p C.uintptr_t, n C.size_t) []byte {
 }
 
 func (h *handle) send(msg *engine.Message, cb, ud C.uintptr_t, errbuf *C.char, errsize C.size_t) C.int {
-	h.pending.Add(1)
-	if err := h.producer.SendTagged(context.Background(), msg, core.Tag{A: uint64(cb), B: uint64(ud)}, h.onDone); err != nil {
-		h.pending.Add(-1)
+	h.accepted.Add(1)
+	if err := h.producer.SendTagged(context.Background(), msg, core.Tag{A: uint64(cb), B: uint64(ud)}, h.sink); err != nil {
+		h.accepted.Add(-1)
 		return fail(err, errbuf, errsize)
 	}
 	return 0
@@ -278,9 +278,9 @@ func ppgo_send_messages(hid C.pp_producer, msgs C.uintptr_t, count C.size_t, cb 
 }
 
 func (h *handle) sendBatch(n int, fill func(int, *engine.Message) (core.Tag, error), accepted *C.size_t, errbuf *C.char, errsize C.size_t) C.int {
-	h.pending.Add(int64(n))
-	done, err := h.producer.SendTaggedBatch(context.Background(), n, fill, h.onDone)
-	h.pending.Add(int64(done - n))
+	h.accepted.Add(int64(n))
+	done, err := h.producer.SendTaggedBatch(context.Background(), n, fill, h.sink)
+	h.accepted.Add(int64(done - n))
 	if accepted != nil {
 		*accepted = C.size_t(done)
 	}
@@ -506,7 +506,7 @@ func ppgo_pending(hid C.pp_producer, out *C.size_t) (res C.int) {
 	if out == nil {
 		return fail(invalidArg("pending is NULL"), nil, 0)
 	}
-	*out = C.size_t(max(0, h.pending.Load()))
+	*out = C.size_t(max(0, h.pending()))
 	return 0
 }
 

@@ -37,10 +37,15 @@ type handle struct {
 	id       uint64
 	client   *core.Client
 	producer *core.Producer
-	onDone   core.CompletionFunc // h.complete, bound once
+	sink     *core.Sink // delivers to h.complete
 
-	// pending counts accepted messages whose completion was not yet taken.
-	pending atomic.Int64
+	// Messages accepted, and completions taken: pending is the difference.
+	// Senders count one, takers the other, each on its own cache line, so
+	// the two threads do not fight over one counter per message.
+	accepted atomic.Int64
+	_        [56]byte
+	taken    atomic.Int64
+	_        [56]byte
 
 	// mu guards every field below.
 	mu      sync.Mutex
@@ -111,14 +116,19 @@ func lookup(id uint64) (*handle, error) {
 // liveHandles reports how many handles are in the table (for tests).
 func liveHandles() int { return len(*table.Load()) }
 
-// complete queues one message's outcome. The core runtime calls it, in
-// order, from its completion goroutine.
-func (h *handle) complete(tag core.Tag, id engine.MessageID, err error) {
+// complete queues messages' outcomes. The core runtime calls it, in order,
+// from its completion goroutine, with as many as it has.
+func (h *handle) complete(done []core.Completed) {
 	h.mu.Lock()
-	h.queue = append(h.queue, completion{cb: uintptr(tag.A), ud: uintptr(tag.B), id: id, err: err})
+	for _, d := range done {
+		h.queue = append(h.queue, completion{cb: uintptr(d.Tag.A), ud: uintptr(d.Tag.B), id: d.ID, err: d.Err})
+	}
 	h.wakeWaiters()
 	h.mu.Unlock()
 }
+
+// pending is the number of accepted messages whose completion was not taken.
+func (h *handle) pending() int64 { return h.accepted.Load() - h.taken.Load() }
 
 // wakeWaiters wakes threads waiting for a completion. Called with mu held.
 func (h *handle) wakeWaiters() {
@@ -140,6 +150,5 @@ func (h *handle) pop() completion {
 		h.queue = h.queue[:0]
 		h.head = 0
 	}
-	h.pending.Add(-1)
 	return c
 }

@@ -166,6 +166,7 @@ func ppgo_poll(hid C.pp_producer, timeout C.int, served *C.size_t) (res C.int) {
 	// producer cannot keep the caller here forever.
 	for limit := h.queued(); n < limit && !h.stopped; n++ {
 		c := h.pop()
+		h.taken.Add(1)
 		h.mu.Unlock()
 		h.run(c)
 		h.mu.Lock()
@@ -227,6 +228,7 @@ func ppgo_drain(hid C.pp_producer, out *C.pp_completion, capacity C.size_t, time
 		}
 		n++
 	}
+	h.taken.Add(int64(n))
 	h.release()
 	if count != nil {
 		*count = C.size_t(n)
@@ -275,6 +277,7 @@ func (h *handle) stop(d time.Duration) error {
 	h.stopped = true
 	for h.queued() > 0 {
 		c := h.pop()
+		h.taken.Add(1)
 		h.mu.Unlock()
 		h.run(c)
 		h.mu.Lock()

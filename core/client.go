@@ -62,8 +62,9 @@ type Client struct {
 	wake       chan struct{} // capacity 1: the deliverer has work
 	retired    bool          // the deliverer has exited; deliver inline
 
-	lastNow  time.Time // the last time read from the clock
-	lastProd *Producer // the producer of the last event, a cache
+	sinkBuf  []Completed // reused by the deliverer for sink batches
+	lastNow  time.Time   // the last time read from the clock
+	lastProd *Producer   // the producer of the last event, a cache
 
 	spare   [][]byte // written output buffers, for the engine to refill
 	evs     []engine.Event
@@ -72,12 +73,12 @@ type Client struct {
 
 // completion is one callback to run, or a waiter to wake, in order.
 type completion struct {
-	cb     func(MessageID, error)
-	tagged CompletionFunc
-	tag    Tag
-	id     MessageID
-	err    error
-	wake   chan struct{} // closed when this point of the queue is reached
+	cb   func(MessageID, error)
+	sink *Sink
+	tag  Tag
+	id   MessageID
+	err  error
+	wake chan struct{} // closed when this point of the queue is reached
 }
 
 // NewClient validates opts and creates a client. No connection is made
@@ -168,15 +169,26 @@ func (c *Client) deliver() {
 		batch := c.doneQ
 		c.doneQ = c.spareQ[:0]
 		c.mu.Unlock()
-		for i := range batch {
+		for i := 0; i < len(batch); i++ {
 			d := &batch[i]
 			switch {
 			case d.wake != nil:
 				close(d.wake)
 			case d.cb != nil:
 				d.cb(d.id, d.err)
-			case d.tagged != nil:
-				d.tagged(d.tag, d.id, d.err)
+			case d.sink != nil:
+				// Hand the sink every consecutive outcome of its own.
+				out := c.sinkBuf[:0]
+				j := i
+				for ; j < len(batch) && batch[j].sink == d.sink; j++ {
+					out = append(out, Completed{Tag: batch[j].tag, ID: batch[j].id, Err: batch[j].err})
+				}
+				d.sink.fn(out)
+				clear(out)
+				c.sinkBuf = out[:0]
+				clear(batch[i:j])
+				i = j - 1
+				continue
 			}
 			batch[i] = completion{}
 		}

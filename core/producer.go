@@ -52,10 +52,10 @@ type Producer struct {
 }
 
 type slot struct {
-	cb     func(MessageID, error)
-	tagged CompletionFunc
-	tag    Tag
-	gen    uint64
+	cb   func(MessageID, error)
+	sink *Sink
+	tag  Tag
+	gen  uint64
 }
 
 // Tag is two words of caller data carried with a message sent by SendTagged
@@ -63,8 +63,21 @@ type slot struct {
 // a user-data pointer in it).
 type Tag struct{ A, B uint64 }
 
-// CompletionFunc receives the outcome of a message sent with SendTagged.
-type CompletionFunc func(tag Tag, id MessageID, err error)
+// Completed is the outcome of one message sent with SendTagged.
+type Completed struct {
+	Tag Tag
+	ID  MessageID
+	Err error
+}
+
+// Sink receives the outcomes of messages sent with SendTagged, in send
+// order, many at a time: a caller that queues them for another thread (the
+// C ABI) takes its lock once per batch, not once per message.
+type Sink struct{ fn func([]Completed) }
+
+// NewSink makes a Sink calling fn; fn runs on the client's deliverer, like
+// callbacks, and must not keep the slice it is given.
+func NewSink(fn func([]Completed)) *Sink { return &Sink{fn: fn} }
 
 type flushWaiter struct {
 	gen uint64
@@ -170,12 +183,12 @@ func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(MessageI
 	}
 }
 
-// SendTagged publishes msg like SendAsync, but reports the outcome by
-// calling done(tag, id, err) instead of a per-message closure, so that a
-// caller that sends millions of messages allocates nothing per send.
-// An error returned here means msg was not accepted and done is not called.
-func (p *Producer) SendTagged(ctx context.Context, msg *Message, tag Tag, done CompletionFunc) error {
-	return p.sendSlot(ctx, msg, slot{tagged: done, tag: tag}, false)
+// SendTagged publishes msg like SendAsync, but reports the outcome to sink
+// with tag instead of calling a per-message closure, so that a caller that
+// sends millions of messages allocates nothing per send. An error returned
+// here means msg was not accepted and sink hears nothing of it.
+func (p *Producer) SendTagged(ctx context.Context, msg *Message, tag Tag, sink *Sink) error {
+	return p.sendSlot(ctx, msg, slot{sink: sink, tag: tag}, false)
 }
 
 // SendTaggedBatch queues n messages under one acquisition of the client
@@ -186,7 +199,7 @@ func (p *Producer) SendTagged(ctx context.Context, msg *Message, tag Tag, done C
 // not call into the client. Messages are accepted in order until the first
 // one that is not: SendTaggedBatch returns how many were (each gets exactly
 // one completion) and the error of the next.
-func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, m *Message) (Tag, error), done CompletionFunc) (int, error) {
+func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, m *Message) (Tag, error), sink *Sink) (int, error) {
 	c := p.c
 	msg := new(Message)
 	c.lock()
@@ -201,7 +214,7 @@ func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, 
 			c.unlock()
 			return i, err
 		}
-		token := p.takeSlot(slot{tagged: done, tag: tag})
+		token := p.takeSlot(slot{sink: sink, tag: tag})
 		now := c.lastNow
 		if c.needsTime(p.id, msg) {
 			now = c.now()
@@ -301,12 +314,12 @@ func (p *Producer) dropSlot(token uint64) {
 
 // complete queues the callback of a finished message. Called with c.mu held.
 func (p *Producer) complete(token uint64, id MessageID, err error) {
-	if token >= uint64(len(p.slots)) || (p.slots[token].cb == nil && p.slots[token].tagged == nil) {
+	if token >= uint64(len(p.slots)) || (p.slots[token].cb == nil && p.slots[token].sink == nil) {
 		return
 	}
 	s := p.slots[token]
 	p.dropSlot(token)
-	p.c.enqueueDone(completion{cb: s.cb, tagged: s.tagged, tag: s.tag, id: id, err: err})
+	p.c.enqueueDone(completion{cb: s.cb, sink: s.sink, tag: s.tag, id: id, err: err})
 	if s.gen == p.gen {
 		p.genCount--
 	} else if n := p.oldGens[s.gen] - 1; n > 0 {

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tests/bench.sh - `make bench`: printed figures, with each peer measured in
+# the same run on the same machine, and the ratios.
+#
+# How it works: the engine's hot path is a Go benchmark; the native producer
+# is compared with the official Go client against the in-process ack-at-once
+# fake broker; the C ABI, Python, Node and WASI figures are taken against the
+# real broker, each beside a native Go run made just before it (absolute
+# numbers on a shared 2-core machine are noisy; the ratios are the point).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+URL=pulsar://127.0.0.1:6650
+started=0
+trap '[ "$started" = 1 ] && tests/broker/broker.sh stop >/dev/null 2>&1 || true' EXIT
+if ! tests/broker/broker.sh status >/dev/null 2>&1; then
+  tests/broker/broker.sh start
+  started=1
+fi
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+echo "== engine hot path: 1000-message batches of 100-byte payloads, receipts handled (one op = one message)"
+go test -run '^$' -bench 'BenchmarkEngine' -benchtime 2000000x ./core/engine | grep '^Benchmark'
+
+echo
+echo "== native producer vs the official Go client (pulsar-client-go v0.19.0), ack-at-once fake broker"
+(cd tests && go run ./bench/cmd/ppbench)
+
+echo
+echo "== C ABI vs native Go: 1,000,000 x 100 B, ack-at-once fake broker (a process of its own), 3 alternating rounds"
+mkdir -p build/bench
+cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude tests/c/bench.c -Lbuild/lib -lpulsar_producer \
+  -Wl,-rpath,"$PWD/build/lib" -lpthread -o build/bench/c-bench
+(cd tests && go build -o ../build/bench/ppfakebroker ./cmd/ppfakebroker && go build -o ../build/bench/ppgobench ./cmd/ppgobench)
+build/bench/ppfakebroker >build/bench/fake.out 2>&1 &
+FAKE_PID=$!
+for _ in $(seq 50); do [ -s build/bench/fake.out ] && break; sleep 0.1; done
+FAKE_URL=$(head -1 build/bench/fake.out)
+rates() { sed -n 's/.*[:=] \([0-9.]*\) msgs*\/s, \([0-9.]*\) cpu-s.*/\1 \2/p'; }
+: >build/bench/c-abi.txt
+for round in 1 2 3; do
+  echo "native $(build/bench/ppgobench -url "$FAKE_URL" | rates)" >>build/bench/c-abi.txt
+  for mode in single batch; do
+    echo "$mode $(build/bench/c-bench "$FAKE_URL" "c-$mode-$round" 1000000 "$mode" | rates)" >>build/bench/c-abi.txt
+  done
+done
+kill "$FAKE_PID"
+wait "$FAKE_PID" 2>/dev/null || true
+# median LABEL FIELD: the middle of the three values of one column.
+median() { awk -v l="$1" -v f="$2" '$1 == l { print $f }' build/bench/c-abi.txt | sort -n | sed -n 2p; }
+nr=$(median native 2)
+printf 'native Go   %9.0f msg/s  %s cpu-s/Mmsg (median)\n' "$nr" "$(median native 3)"
+for mode in single batch; do
+  r=$(median "$mode" 2)
+  printf 'C %-9s %9.0f msg/s  %s cpu-s/Mmsg (median): %s%% of native throughput\n' "$mode" "$r" "$(median "$mode" 3)" \
+    "$(awk -v a="$r" -v b="$nr" 'BEGIN { printf "%.0f", 100 * a / b }')"
+done
+
+echo
+echo "== Node (1,000,000 x 100 B with send, promises in flight bounded), real broker"
+(cd bindings/node && node bench/bench.js)
