@@ -195,15 +195,9 @@ func ppgo_send_message(hid C.pp_producer, m *C.pp_message, cb, ud C.uintptr_t,
 func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count C.size_t, cb C.uintptr_t,
 	uds *C.uintptr_t, accepted *C.size_t, errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
-	if accepted != nil {
-		*accepted = 0
-	}
-	h, err := lookup(uint64(hid))
-	if err != nil {
+	h, err := beginBatch(hid, accepted)
+	if err != nil || count == 0 {
 		return fail(err, errbuf, errsize)
-	}
-	if count == 0 {
-		return 0
 	}
 	if lens == nil {
 		return fail(invalidArg("lens is NULL with a count of %d", uint64(count)), errbuf, errsize)
@@ -216,10 +210,7 @@ func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count 
 			}
 		}
 	}
-	var tags []C.uintptr_t
-	if uds != nil {
-		tags = unsafe.Slice(uds, int(count))
-	}
+	tag := tagger(cb, uds, count)
 	// Payload i follows payload i-1; fill may be asked for the same i twice.
 	at, off := 0, C.uintptr_t(0)
 	fill := func(i int, m *engine.Message) (core.Tag, error) {
@@ -227,11 +218,7 @@ func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count 
 			off += C.uintptr_t(sizes[at])
 		}
 		m.Payload = cBytes(data+off, sizes[i])
-		tag := core.Tag{A: uint64(cb)}
-		if tags != nil {
-			tag.B = uint64(tags[i])
-		}
-		return tag, nil
+		return tag(i), nil
 	}
 	return h.sendBatch(int(count), fill, accepted, errbuf, errsize)
 }
@@ -240,15 +227,9 @@ func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count 
 func ppgo_send_messages(hid C.pp_producer, msgs C.uintptr_t, count C.size_t, cb C.uintptr_t,
 	uds *C.uintptr_t, accepted *C.size_t, errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
-	if accepted != nil {
-		*accepted = 0
-	}
-	h, err := lookup(uint64(hid))
-	if err != nil {
+	h, err := beginBatch(hid, accepted)
+	if err != nil || count == 0 {
 		return fail(err, errbuf, errsize)
-	}
-	if count == 0 {
-		return 0
 	}
 	if msgs == 0 {
 		return fail(invalidArg("msgs is NULL with a count of %d", uint64(count)), errbuf, errsize)
@@ -259,22 +240,38 @@ func ppgo_send_messages(hid C.pp_producer, msgs C.uintptr_t, count C.size_t, cb 
 		return fail(invalidArg("message struct_size is %d, want %d: initialize it with pp_message_init()",
 			uint64(first.struct_size), uint64(minMessageSize)), errbuf, errsize)
 	}
-	var tags []C.uintptr_t
-	if uds != nil {
-		tags = unsafe.Slice(uds, int(count))
-	}
+	tag := tagger(cb, uds, count)
 	fill := func(i int, m *engine.Message) (core.Tag, error) {
 		addr := msgs + C.uintptr_t(i)*stride
 		if err := convertMessage((*C.pp_message)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), m); err != nil {
 			return core.Tag{}, err
 		}
-		tag := core.Tag{A: uint64(cb)}
-		if tags != nil {
-			tag.B = uint64(tags[i])
-		}
-		return tag, nil
+		return tag(i), nil
 	}
 	return h.sendBatch(int(count), fill, accepted, errbuf, errsize)
+}
+
+// beginBatch starts a batch send: it clears *accepted and finds the handle.
+func beginBatch(hid C.pp_producer, accepted *C.size_t) (*handle, error) {
+	if accepted != nil {
+		*accepted = 0
+	}
+	return lookup(uint64(hid))
+}
+
+// tagger returns the tag of message i of a batch: the callback, and
+// user_data[i] when the caller gave user data.
+func tagger(cb C.uintptr_t, uds *C.uintptr_t, count C.size_t) func(int) core.Tag {
+	var data []C.uintptr_t
+	if uds != nil {
+		data = unsafe.Slice(uds, int(count))
+	}
+	return func(i int) core.Tag {
+		if data == nil {
+			return core.Tag{A: uint64(cb)}
+		}
+		return core.Tag{A: uint64(cb), B: uint64(data[i])}
+	}
 }
 
 func (h *handle) sendBatch(n int, fill func(int, *engine.Message) (core.Tag, error), accepted *C.size_t, errbuf *C.char, errsize C.size_t) C.int {

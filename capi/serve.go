@@ -133,33 +133,46 @@ func (h *handle) freeErrs() {
 	h.errs = h.errs[:0]
 }
 
+// beginTaking is where pp_poll and pp_drain start: it checks the
+// arguments, makes the caller the handle's server and waits for a first
+// completion. It returns the handle with mu held, or nil and the result to
+// return (PP_OK with nothing to take: inside a callback, nothing wanted, or
+// the wait timed out).
+func beginTaking(hid C.pp_producer, timeout C.int, wanted bool) (*handle, C.int) {
+	d, err := timeoutArg(timeout)
+	if err != nil {
+		return nil, fail(err, nil, 0)
+	}
+	h, err := lookup(uint64(hid))
+	if err != nil {
+		return nil, fail(err, nil, 0)
+	}
+	if C.ppx_in_callback() != 0 || !wanted {
+		return nil, 0
+	}
+	deadline := time.Now().Add(d)
+	if !h.acquire(deadline) {
+		h.mu.Unlock()
+		return nil, 0
+	}
+	h.freeErrs()
+	h.waitFirst(deadline)
+	if h.drained && h.queued() == 0 {
+		h.release()
+		return nil, fail(errDrained(h), nil, 0)
+	}
+	return h, 0
+}
+
 //export ppgo_poll
 func ppgo_poll(hid C.pp_producer, timeout C.int, served *C.size_t) (res C.int) {
 	defer recoverInto(&res, nil, 0)
 	if served != nil {
 		*served = 0
 	}
-	d, err := timeoutArg(timeout)
-	if err != nil {
-		return fail(err, nil, 0)
-	}
-	h, err := lookup(uint64(hid))
-	if err != nil {
-		return fail(err, nil, 0)
-	}
-	if C.ppx_in_callback() != 0 {
-		return 0
-	}
-	deadline := time.Now().Add(d)
-	if !h.acquire(deadline) {
-		h.mu.Unlock()
-		return 0
-	}
-	h.freeErrs()
-	h.waitFirst(deadline)
-	if h.drained && h.queued() == 0 {
-		h.release()
-		return fail(errDrained(h), nil, 0)
+	h, res := beginTaking(hid, timeout, true)
+	if h == nil {
+		return res
 	}
 	n := 0
 	// Serve what is queued now, not what keeps arriving, so a busy
@@ -184,30 +197,12 @@ func ppgo_drain(hid C.pp_producer, out *C.pp_completion, capacity C.size_t, time
 	if count != nil {
 		*count = 0
 	}
-	d, err := timeoutArg(timeout)
-	if err != nil {
-		return fail(err, nil, 0)
-	}
 	if out == nil && capacity > 0 {
 		return fail(invalidArg("out is NULL with a capacity of %d", uint64(capacity)), nil, 0)
 	}
-	h, err := lookup(uint64(hid))
-	if err != nil {
-		return fail(err, nil, 0)
-	}
-	if C.ppx_in_callback() != 0 || capacity == 0 {
-		return 0
-	}
-	deadline := time.Now().Add(d)
-	if !h.acquire(deadline) {
-		h.mu.Unlock()
-		return 0
-	}
-	h.freeErrs()
-	h.waitFirst(deadline)
-	if h.drained && h.queued() == 0 {
-		h.release()
-		return fail(errDrained(h), nil, 0)
+	h, res := beginTaking(hid, timeout, capacity > 0)
+	if h == nil {
+		return res
 	}
 	dst := unsafe.Slice(out, int(capacity))
 	n := 0
