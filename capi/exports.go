@@ -282,11 +282,7 @@ func (h *handle) sendBatch(n int, fill func(int, *engine.Message) (core.Tag, err
 		*accepted = C.size_t(done)
 	}
 	if err != nil {
-		msg := err.Error()
-		if e, ok := err.(*engine.Error); ok {
-			msg = e.Msg
-		}
-		return fail(engine.Errorf(engine.CodeOf(err), "message %d of the batch: %s", done, msg), errbuf, errsize)
+		return fail(err, errbuf, errsize) // *accepted says which message it was
 	}
 	return 0
 }

@@ -22,7 +22,8 @@
  * Threading
  * ---------
  * Every function is thread-safe. Callbacks of one producer run one at a time,
- * in the order the messages were sent. From inside a callback you may call
+ * in the order the messages were sent (on a partitioned topic: in send order
+ * within each partition; partitions complete independently). From inside a callback you may call
  * any function (pp_flush() waits there as anywhere), except that pp_poll()
  * and pp_drain() called from inside a callback return PP_OK at once, having
  * taken nothing. Do not stop producer A from a callback of producer B while
@@ -254,8 +255,9 @@ pp_result pp_send_messages(pp_producer producer, const pp_message *msgs, size_t 
                            void *const *user_data, size_t *accepted, char *errbuf, size_t errbuf_size);
 
 /*
- * Runs the callbacks of queued completions on the calling thread, in send
- * order: waits up to timeout_ms (0: do not wait) for the first one, then
+ * Runs the callbacks of queued completions on the calling thread, in
+ * completion order (send order within a partition): waits up to timeout_ms
+ * (0: do not wait) for the first one, then
  * runs every completion queued at that point. *served (may be NULL)
  * receives the number of completions taken. Completions sent with a NULL
  * callback are taken without a call. A negative timeout is
@@ -274,7 +276,8 @@ typedef struct pp_completion {
 } pp_completion;
 
 /*
- * Copies up to `capacity` queued completions into out, in send order,
+ * Copies up to `capacity` queued completions into out, in completion order
+ * (send order within a partition),
  * without running callbacks: waits up to timeout_ms (0: do not wait) for the
  * first one. *count receives the number copied. A negative timeout, or a NULL
  * out with a non-zero capacity, is PP_ERR_INVALID_ARGUMENT. Once the producer

@@ -25,3 +25,6 @@ build/demo/c-demo "$URL" "$TOPIC"
 
 echo "== Node (koffi over libpulsar_producer.so)"
 node bindings/node/demo.js "$URL" "$TOPIC"
+
+echo "== Python (ctypes over libpulsar_producer.so)"
+python3 bindings/python/demo.py "$URL" "$TOPIC"

@@ -79,6 +79,26 @@ node_suite() {
 }
 node_suite
 
+# python_suite: the Python package, built as a wheel bundling the library
+# and installed into build/pyenv with the official client and pytest; mypy
+# --strict, then pytest against the real broker.
+python_suite() {
+  local log=$LOGS/python.log start=$SECONDS
+  ( set -e
+    [ -x build/pyenv/bin/python ] || python3 -m venv build/pyenv
+    build/pyenv/bin/pip install -q 'pulsar-client==3.13.*' pytest mypy
+    rm -rf build/python/dist
+    build/pyenv/bin/pip wheel -q --no-deps -w build/python/dist bindings/python
+    build/pyenv/bin/pip install -q --force-reinstall --no-deps build/python/dist/pulsar_producer-*.whl
+    (cd bindings/python && ../../build/pyenv/bin/mypy)
+    cd build && PP_EXPECT_WHEEL=1 pyenv/bin/pytest -v -p no:cacheprovider ../bindings/python/tests
+  ) >"$log" 2>&1
+  local status=$?
+  record python "$(grep -cE '::[^ ]+ PASSED' "$log")" "$(grep -cE '::[^ ]+ (FAILED|ERROR)' "$log")" "$status"
+  echo "    ($((SECONDS - start)) s)"
+}
+python_suite
+
 
 echo
 if [ ${#failed_suites[@]} -gt 0 ]; then

@@ -408,7 +408,7 @@ static void test_batches(void) {
     msgs[2].payload_len = 3;
     void *uds2[3] = {(void *)4, (void *)5, (void *)6};
     expect(pp_send_messages(p, msgs, 3, NULL, uds2, &accepted, err, sizeof err), PP_ERR_INVALID_MESSAGE,
-           "message 2 of the batch: a null-value", "pp_send_messages stops at the first bad message");
+           "a null-value", "pp_send_messages stops at the first bad message");
     check(accepted == 2, "the messages before it were accepted", NULL);
 
     pp_flush(p, 30000, err, sizeof err);

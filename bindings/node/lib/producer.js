@@ -80,11 +80,6 @@ function cText(buf) {
   return buf.toString('utf8', 0, n < 0 ? buf.length : n);
 }
 
-/** The library's reason for refusing a message, without its position in the library call (meaningless to send()'s caller). */
-function refusalText(buf) {
-  return cText(buf).replace(/^(\w+: )?message \d+ of the batch: /, '$1');
-}
-
 /**
  * Calls a library function and resolves with its result: with .async() on
  * the main thread, directly on a worker thread (see SYNC).
@@ -507,7 +502,7 @@ class Producer {
     } else if (err || rc !== 0) {
       // Message b.start was refused: it will have no completion.
       const error = err ? makeError(codes.unknown, `the library call failed: ${err.message}`)
-        : makeError(rc, refusalText(this._sendErr));
+        : makeError(rc, cText(this._sendErr));
       if (b.start < b.count) this._pending.reject(b.tokenAt(b.start++), error);
       if (rc === codes.alreadyClosed || rc === codes.invalidHandle) {
         // The producer is closed: so would every later message be.

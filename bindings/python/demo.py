@@ -1,0 +1,39 @@
+"""Publishes a few messages with pulsar_producer and prints their message IDs.
+
+How this works: used by `make demo` (tests/demo.sh) as
+``python bindings/python/demo.py [service_url] [topic]``; it runs from a
+checkout (the package is imported from this directory if it is not
+installed) and needs only the standard library and a running broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import timedelta
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from pulsar_producer import MessageId, Producer  # noqa: E402
+
+
+def main() -> None:
+    url = sys.argv[1] if len(sys.argv) > 1 else "pulsar://127.0.0.1:6650"
+    topic = sys.argv[2] if len(sys.argv) > 2 else "persistent://public/default/pp-demo"
+    with Producer(url, topic, batching_max_publish_delay=timedelta(milliseconds=5)) as producer:
+        mid = producer.send(b"hello from Python", key="demo", properties={"lang": "python"})
+        print(f"python send:       {mid}")
+        futures = [producer.send_async(b"async %d" % i) for i in range(3)]
+        producer.flush()
+        for f in futures:
+            print(f"python send_async: {f.result()}")
+
+        async def coro() -> MessageId:
+            return await producer.asend(b"from asyncio")
+
+        print(f"python asend:      {asyncio.run(coro())}")
+
+
+if __name__ == "__main__":
+    main()
