@@ -17,11 +17,15 @@ GOSRC     := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.map'
 VERSION   := $(shell sed -n 's/^\#define PP_VERSION_STR "\(.*\)"/\1/p' include/pulsar_producer.h)
 LDEXPORTS := -extldflags=-Wl,--version-script=$(CURDIR)/capi/exports.map
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+WAZERO        := github.com/tetratelabs/wazero/cmd/wazero@v1.12.0
+# Runs a wasip1 test binary under the wazero CLI (go test -exec); GOOS and
+# GOARCH are unset so that go run builds the CLI for this machine.
+WASMEXEC      := env -u GOOS -u GOARCH $(GO) run $(WAZERO) run -mount=/:/:ro -env-inherit -cachedir=$(CURDIR)/$(BUILD)/wazero-cache
 
 NODE_PLAT     := $(shell node -p 'process.platform + "-" + process.arch' 2>/dev/null)
 NODE_PREBUILD := bindings/node/prebuilds/$(NODE_PLAT)/libpulsar_producer.so
 
-.PHONY: help demo test lib wasm node bench check proto broker-start broker-stop clean
+.PHONY: help demo test lib wasm wasm-test node bench check proto broker-start broker-stop clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -50,9 +54,12 @@ $(PC): include/pulsar_producer.h
 
 wasm: $(WASM) ## Build the WASI reactor module
 
-$(WASM): $(shell find core wasm/guest -name '*.go' 2>/dev/null) go.mod go.sum
+$(WASM): $(shell find core wasm/guest wasm/internal -name '*.go' 2>/dev/null) go.mod go.sum
 	@mkdir -p $(dir $@)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags="-s -w" -o $@ ./wasm/guest
+
+wasm-test: ## Run the engine's and the module's tests compiled to wasip1, under wazero
+	GOOS=wasip1 GOARCH=wasm $(GO) test -count=1 $(GOTESTFLAGS) -exec "$(WASMEXEC)" ./core/engine/ ./wasm/guest/
 
 node: $(NODE_PREBUILD) bindings/node/node_modules/.package-lock.json ## Node package: the library copied in, dependencies installed
 
@@ -69,6 +76,7 @@ bench: lib wasm node ## Print benchmark figures: engine, native vs official Go c
 check: ## gofmt, go vet, exported symbols against the header
 	@test -z "$$(gofmt -l core capi cmd wasm tests)" || { gofmt -l core capi cmd wasm tests; exit 1; }
 	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./wasm/guest/ ./wasm/internal/...
 	cd tests && $(GO) vet ./...
 
 proto: ## Regenerate core/pb from core/pb/pulsar_api.proto (needs protoc)

@@ -65,3 +65,8 @@ echo "== Python: 1,000,000 x 100 B send_async vs the official pulsar-client 3.13
 [ -x build/pyenv/bin/python ] || python3 -m venv build/pyenv
 build/pyenv/bin/pip install -q 'pulsar-client==3.13.*'
 build/pyenv/bin/python bindings/python/bench.py
+
+echo
+echo "== WASI: 1,000,000 x 100 B, the module under wazero vs the native producer, real broker, alternating"
+(cd tests && go test ./wasm -run '^$' -bench Throughput -benchtime 1000000x | grep -v '^goos\|^goarch\|^pkg\|^cpu\|^PASS\|^ok')
+echo "module size: $(stat -c %s build/wasm/pulsar_producer.wasm) bytes (stripped)"

@@ -28,3 +28,6 @@ node bindings/node/demo.js "$URL" "$TOPIC"
 
 echo "== Python (ctypes over libpulsar_producer.so)"
 python3 bindings/python/demo.py "$URL" "$TOPIC"
+
+echo "== WASI (build/wasm/pulsar_producer.wasm under wazero)"
+go run ./cmd/ppwasmdemo -url "$URL" -topic "$TOPIC"

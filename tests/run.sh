@@ -65,6 +65,17 @@ go_suite() {
 go_suite go-unit-race . -race -timeout 10m ./core/... ./wasm/...
 go_suite go-integration-race tests -race -timeout 15m ./...
 
+# The engine's and the WASI module's own tests, compiled to wasip1 and run
+# under the wazero CLI.
+wasip1_suite() {
+  local log=$LOGS/wasip1.log start=$SECONDS
+  make -s wasm-test GOTESTFLAGS=-v >"$log" 2>&1
+  local status=$?
+  record wasip1-under-wazero "$(grep -c -- '--- PASS' "$log")" "$(grep -c -- '--- FAIL' "$log")" "$status"
+  echo "    ($((SECONDS - start)) s)"
+}
+wasip1_suite
+
 # node_suite: the Node package under node --test (TAP), read back by the
 # official Go client (tests/cmd/ppconsume).
 node_suite() {

@@ -44,12 +44,13 @@ func wantCode(t *testing.T, what string, err error, want engine.Code, fragments 
 
 func TestABICallsBeforeClient(t *testing.T) {
 	in := newTestInstance(t)
-	wantCode(t, "pp_tick", in.tick(abiT0), engine.CodeInvalidHandle, "pp_client_new")
-	wantCode(t, "pp_send", in.sendMessage(1, &engine.Message{Payload: []byte("x")}, 0, abiT0), engine.CodeInvalidHandle)
+	wantCode(t, "pp_tick", in.do(fnTick, nowNs(abiT0)), engine.CodeInvalidHandle, "pp_client_new")
+	wantCode(t, "pp_send", in.do(fnSend, 1, uint64(in.send.ptr), 1, 0, nowNs(abiT0)), engine.CodeInvalidHandle)
 	wantCode(t, "pp_free", in.do(fnFree, 12345), engine.CodeInvalidArgument, "pp_alloc")
 	wantCode(t, "pp_alloc(0)", in.alloc(&guestBlock{}, 0), engine.CodeInvalidArgument, "size 0")
 	wantCode(t, "pp_alloc(huge)", in.alloc(&guestBlock{}, 1<<30), engine.CodeInvalidArgument, "size")
-	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1); err != nil {
+	wantCode(t, "unknown flags", in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1, 6), engine.CodeInvalidArgument, "unknown flags 0x6")
+	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1, flagHostChecksums); err != nil {
 		t.Fatalf("the instance is not usable after bad calls: %v", err)
 	}
 }
@@ -68,13 +69,13 @@ func TestABIMalformedOptions(t *testing.T) {
 		{`{"batchingMaxMessages":10}`, []string{`"batchingMaxMessages" is a producer option`}},
 		{`{"maxBackoff":10,"initialBackoff":100}`, []string{"maxBackoff", "below initialBackoff"}},
 	} {
-		wantCode(t, c.opts, in.clientNew(url, []byte(c.opts), abiT0, 1), engine.CodeInvalidConfiguration, c.fragments...)
+		wantCode(t, c.opts, in.clientNew(url, []byte(c.opts), abiT0, 1, 0), engine.CodeInvalidConfiguration, c.fragments...)
 	}
-	wantCode(t, "bad URL", in.clientNew("http://nowhere", nil, abiT0, 1), engine.CodeInvalidURL)
-	if err := in.clientNew(url, []byte(`{"operationTimeout":5000}`), abiT0, 1); err != nil {
+	wantCode(t, "bad URL", in.clientNew("http://nowhere", nil, abiT0, 1, 0), engine.CodeInvalidURL)
+	if err := in.clientNew(url, []byte(`{"operationTimeout":5000}`), abiT0, 1, 0); err != nil {
 		t.Fatalf("valid options after bad ones: %v", err)
 	}
-	wantCode(t, "second client", in.clientNew(url, nil, abiT0, 1), engine.CodeInvalidArgument, "already has a client")
+	wantCode(t, "second client", in.clientNew(url, nil, abiT0, 1, 0), engine.CodeInvalidArgument, "already has a client")
 	_, err := in.producerCreate("t", []byte(`{"keepAliveInterval":5}`), abiT0)
 	wantCode(t, "client option for a producer", err, engine.CodeInvalidConfiguration, "is a client option")
 	_, err = in.producerCreate("t", []byte(`{"compressionType":"brotli"}`), abiT0)
@@ -88,7 +89,7 @@ func TestABIMalformedOptions(t *testing.T) {
 
 func TestABIOversizeLengths(t *testing.T) {
 	in := newTestInstance(t)
-	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1); err != nil {
+	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	p, err := in.producerCreate("t", nil, abiT0)
@@ -113,7 +114,7 @@ func TestABIOversizeLengths(t *testing.T) {
 
 func TestABIMalformedMetadata(t *testing.T) {
 	in := newTestInstance(t)
-	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1); err != nil {
+	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	p, err := in.producerCreate("t", nil, abiT0)
@@ -132,7 +133,7 @@ func TestABIMalformedMetadata(t *testing.T) {
 		{"repeated key", appendStringField(appendStringField(nil, tagKey, "a"), tagKey, "b"), "key repeated"},
 		{"repeated property", appendMetadata(appendMetadata(nil, &engine.Message{Properties: map[string]string{"k": "1"}}), &engine.Message{Properties: map[string]string{"k": "2"}}), `property "k" repeated`},
 	} {
-		in.write(in.send, 0, c.meta)
+		in.mem.Write(in.send.ptr, c.meta)
 		err := in.do(fnSendMsg, uint64(p), 0, 0, uint64(in.send.ptr), uint64(len(c.meta)), 1, nowNs(abiT0))
 		wantCode(t, c.name, err, engine.CodeInvalidArgument, c.frag)
 	}
@@ -140,35 +141,35 @@ func TestABIMalformedMetadata(t *testing.T) {
 
 func TestABIBuffersTooSmall(t *testing.T) {
 	in := newTestInstance(t)
-	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1); err != nil {
+	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := in.producerCreate("t", nil, abiT0); err != nil {
 		t.Fatal(err)
 	}
 	// The producer asks for a connection: one event, 72 bytes + the address.
-	if st := in.readStatus(); st.events != 1 {
-		t.Fatalf("status says %d events, want 1", st.events)
+	if in.st.events != 1 {
+		t.Fatalf("status says %d events, want 1", in.st.events)
 	}
-	need := uint64(recordSizeForTest(len("127.0.0.1:6650")))
+	need := uint64(recordSizeForTest(0, len("127.0.0.1:6650")))
 	err := in.do(fnNextEvents, uint64(in.events.ptr), 16)
 	wantCode(t, "16-byte event buffer", err, engine.CodeBufferTooSmall, "needs 88 bytes")
-	if st := in.readStatus(); st.result[1] != need || st.events != 1 {
+	if st := in.st; st.result[1] != need || st.events != 1 {
 		t.Fatalf("after BufferTooSmall: needed %d (want %d), events %d (want 1: the event is kept)", st.result[1], need, st.events)
 	}
-	evs, err := in.nextEvents(nil)
-	if err != nil || len(evs) != 1 || evs[0].Kind != engine.EventConnect || evs[0].Text != "127.0.0.1:6650" {
-		t.Fatalf("the kept event: %+v, %v", evs, err)
+	evs := takeEvents(in)
+	if len(evs) != 1 || evs[0].Kind != engine.EventConnect || evs[0].Text != "127.0.0.1:6650" {
+		t.Fatalf("the kept event: %+v", evs)
 	}
 	conn := evs[0].Conn
 
 	// Opening the connection queues CONNECT; a 4-byte buffer is too small.
-	if err := in.connOpened(conn, abiT0); err != nil {
+	if err := in.do(fnConnOpened, uint64(conn), nowNs(abiT0)); err != nil {
 		t.Fatal(err)
 	}
 	err = in.do(fnTakeOutput, uint64(in.out.ptr), 4)
 	wantCode(t, "4-byte output buffer", err, engine.CodeBufferTooSmall, "bytes to write")
-	st := in.readStatus()
+	st := in.st
 	if !st.output || st.result[0] != uint64(conn) || st.result[1] <= 4 {
 		t.Fatalf("after BufferTooSmall: status %+v", st)
 	}
@@ -181,19 +182,27 @@ func TestABIBuffersTooSmall(t *testing.T) {
 	}
 }
 
-func recordSizeForTest(textLen int) int { return (eventHeaderSize + textLen + 7) &^ 7 }
+func recordSizeForTest(tokens, textLen int) int {
+	return (eventHeaderSize + 8*tokens + textLen + 7) &^ 7
+}
+
+// takeEvents drains the instance's events through an Engine's decoder.
+func takeEvents(in *instance) []engine.Event {
+	e := &Engine{in: in, parts: map[engine.ProducerID]*prodInfo{}, conns: map[engine.ConnID]bool{}}
+	return e.AppendEvents(nil)
+}
 
 func TestABIGarbageInput(t *testing.T) {
 	in := newTestInstance(t)
-	if err := in.clientNew("pulsar://127.0.0.1:6650", []byte(`{"initialBackoff":100}`), abiT0, 1); err != nil {
+	if err := in.clientNew("pulsar://127.0.0.1:6650", []byte(`{"initialBackoff":100}`), abiT0, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := in.producerCreate("t", nil, abiT0); err != nil {
 		t.Fatal(err)
 	}
-	evs, _ := in.nextEvents(nil)
+	evs := takeEvents(in)
 	conn := evs[0].Conn
-	if err := in.connOpened(conn, abiT0); err != nil {
+	if err := in.do(fnConnOpened, uint64(conn), nowNs(abiT0)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, err := in.takeOutput(nil); err != nil {
@@ -203,9 +212,9 @@ func TestABIGarbageInput(t *testing.T) {
 	if err := in.receive(conn, garbage, abiT0); err != nil {
 		t.Fatalf("pp_receive of garbage returned %v; the engine should close the connection instead", err)
 	}
-	evs, err := in.nextEvents(nil)
-	if err != nil || len(evs) == 0 || evs[0].Kind != engine.EventConnClosed || engine.CodeOf(evs[0].Err) != engine.CodeProtocolError {
-		t.Fatalf("after garbage: events %+v, %v; want ConnClosed with ProtocolError", evs, err)
+	evs = takeEvents(in)
+	if len(evs) == 0 || evs[0].Kind != engine.EventConnClosed || engine.CodeOf(evs[0].Err) != engine.CodeProtocolError {
+		t.Fatalf("after garbage: events %+v; want ConnClosed with ProtocolError", evs)
 	}
 	t.Logf("garbage closed the connection: %v", evs[0].Err)
 	// The metadata request fails with the connection, which fails the
@@ -213,7 +222,7 @@ func TestABIGarbageInput(t *testing.T) {
 	if _, err := in.producerCreate("t2", nil, abiT0); err != nil {
 		t.Fatal(err)
 	}
-	evs, _ = in.nextEvents(evs[:0])
+	evs = takeEvents(in)
 	var reconnect bool
 	for _, ev := range evs {
 		if ev.Kind == engine.EventConnect && ev.Conn != conn {

@@ -1,76 +1,21 @@
-// The byte formats that cross the module boundary, host side: option JSON
-// out, message metadata out, event records in. ABI.md defines all three.
+// The byte formats that cross the module boundary, host side: message
+// metadata out, event records in (option JSON is optjson's). ABI.md
+// defines them.
 //
-// Options go as the engine's camelCase JSON. The encoder walks
-// engine.OptionTable and reads each option's Go field by name, so a new
-// option needs no change here; zero fields are left out (zero means "the
-// default" in the Go structs, as in JSON). Durations cross as whole
-// milliseconds.
+// How this works: metadata is appended field by field into a reused
+// buffer, only for messages that have any (a bare payload goes through
+// pp_send unencoded). Event records are decoded in bulk from the module's
+// memory into engine.Events, with the tokens of receipts and failures
+// copied into one reused slice that the events' Tokens alias.
 package wasm
 
 import (
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"reflect"
+	"slices"
 	"time"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 )
-
-// optionsJSON encodes the options of one scope ("client" or "producer")
-// from opts, a *ClientOptions or *ProducerOptions.
-func optionsJSON(opts any, scope string) ([]byte, error) {
-	v := reflect.ValueOf(opts).Elem()
-	obj := map[string]any{}
-	for _, spec := range engine.OptionTable {
-		if spec.Scope != scope {
-			continue
-		}
-		f := v.FieldByName(spec.GoName)
-		if !f.IsValid() {
-			return nil, fmt.Errorf("wasm: option %s has no field %s", spec.Name, spec.GoName)
-		}
-		if f.IsZero() {
-			continue
-		}
-		if f.Kind() == reflect.Pointer {
-			f = f.Elem()
-		}
-		switch spec.Type {
-		case engine.OptMilliseconds:
-			ms, err := durationMillis(spec.Name, time.Duration(f.Int()))
-			if err != nil {
-				return nil, err
-			}
-			obj[spec.Name] = ms
-		case engine.OptEnum:
-			i := f.Int()
-			if i < 0 || i >= int64(len(spec.Values)) {
-				return nil, engine.Errorf(engine.CodeInvalidConfiguration, "option %s: unknown value %d", spec.Name, i)
-			}
-			obj[spec.Name] = spec.Values[i]
-		default:
-			obj[spec.Name] = f.Interface()
-		}
-	}
-	if len(obj) == 0 {
-		return nil, nil
-	}
-	return json.Marshal(obj)
-}
-
-// durationMillis converts an option's duration to whole milliseconds; the
-// engine refuses non-zero durations under 1ms, and so does this.
-func durationMillis(name string, d time.Duration) (int64, error) {
-	if d > 0 && d < time.Millisecond {
-		return 0, engine.Errorf(engine.CodeInvalidConfiguration, "option %s: must be at least 1ms, got %v", name, d)
-	}
-	if d < 0 && d > -time.Millisecond {
-		return -1, nil // still negative: "disabled" or the engine's error
-	}
-	return d.Milliseconds(), nil
-}
 
 // Metadata field tags (ABI.md, "Message metadata").
 const (
@@ -154,40 +99,38 @@ func appendMetadata(b []byte, m *engine.Message) []byte {
 	return b
 }
 
-// event is one decoded event record.
-type event struct {
-	engine.Event
-	partitions int // EventProducerReady: the topic's partition count
-}
-
 // Event record layout (ABI.md, "Event records").
 const eventHeaderSize = 72
 
-// decodeEvents decodes count records from b, appending them to dst.
-func decodeEvents(dst []event, b []byte, count int) ([]event, error) {
+// decodeEvents decodes count records from b, appending them to dst; the
+// tokens of receipts and failures go to e.tokens, which their Tokens alias.
+func (e *Engine) decodeEvents(dst []engine.Event, b []byte, count int) ([]engine.Event, error) {
 	le := binary.LittleEndian
-	for i := 0; i < count; i++ {
+	for i := range count {
 		if len(b) < eventHeaderSize {
 			return dst, engine.Errorf(engine.CodeProtocolError, "event record %d is cut short", i)
 		}
-		size := int(le.Uint32(b[0:]))
-		textLen := int(le.Uint32(b[12:]))
-		if size < eventHeaderSize+textLen || size > len(b) {
+		size := uint64(le.Uint32(b[0:]))
+		textLen := uint64(le.Uint32(b[12:]))
+		ntok := uint64(le.Uint32(b[32:]))
+		textAt := eventHeaderSize + 8*ntok
+		if size < textAt+textLen || size > uint64(len(b)) {
 			return dst, engine.Errorf(engine.CodeProtocolError, "event record %d has a bad size %d", i, size)
 		}
-		ev := event{Event: engine.Event{
+		ev := engine.Event{
 			Kind:     engine.EventKind(b[4]),
 			Conn:     engine.ConnID(le.Uint64(b[16:])),
 			Producer: engine.ProducerID(le.Uint64(b[24:])),
-			Token:    le.Uint64(b[32:]),
-		}}
-		code := engine.Code(int32(le.Uint32(b[8:])))
-		var text string
-		if textLen > 0 {
-			text = string(b[eventHeaderSize : eventHeaderSize+textLen])
 		}
-		switch ev.Kind {
-		case engine.EventReceipt:
+		if ntok > 0 {
+			start := len(e.tokens)
+			e.tokens = slices.Grow(e.tokens, int(ntok))
+			for t := b[eventHeaderSize:textAt]; len(t) > 0; t = t[8:] {
+				e.tokens = append(e.tokens, le.Uint64(t))
+			}
+			ev.Tokens = e.tokens[start:len(e.tokens):len(e.tokens)]
+		}
+		if ev.Kind == engine.EventReceipt {
 			ev.ID = engine.MessageID{
 				LedgerID:   int64(le.Uint64(b[40:])),
 				EntryID:    int64(le.Uint64(b[48:])),
@@ -195,14 +138,17 @@ func decodeEvents(dst []event, b []byte, count int) ([]event, error) {
 				BatchIndex: int32(le.Uint32(b[60:])),
 				BatchSize:  int32(le.Uint32(b[64:])),
 			}
-		case engine.EventProducerReady:
-			ev.partitions = int(int32(le.Uint32(b[68:])))
 		}
-		if code != engine.CodeOK {
+		var text string
+		if textLen > 0 {
+			text = string(b[textAt : textAt+textLen])
+		}
+		if code := engine.Code(int32(le.Uint32(b[8:]))); code != engine.CodeOK {
 			ev.Err = &engine.Error{Code: code, Msg: text}
 		} else {
 			ev.Text = text
 		}
+		e.note(&ev, int(int32(le.Uint32(b[68:]))))
 		dst = append(dst, ev)
 		b = b[size:]
 	}

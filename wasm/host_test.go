@@ -9,10 +9,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
 )
@@ -45,20 +48,23 @@ func newTestProducer(t *testing.T, c *Client, opts ProducerOptions) *Producer {
 func TestSendAndReceipts(t *testing.T) {
 	c := newTestClient(t, ClientOptions{})
 	topic := wasmtest.Topic(t, "wasm-host")
-	p := newTestProducer(t, c, ProducerOptions{Topic: topic, BatchingMaxMessages: 10})
+	// Batches close by count or Flush only, never by the timer, so every
+	// ID below is batched however slow the machine (a batch of one would go
+	// out as a plain message).
+	p := newTestProducer(t, c, ProducerOptions{Topic: topic, BatchingMaxMessages: 10, BatchingMaxPublishDelay: time.Hour})
 	if p.Name() == "" || p.NumPartitions() != 0 {
 		t.Fatalf("producer name %q, partitions %d", p.Name(), p.NumPartitions())
 	}
 	ctx := context.Background()
-	first, err := p.Send(ctx, &Message{Payload: []byte("first"), Key: "k", Properties: map[string]string{"a": "b"}})
+	first, err := p.Send(ctx, &core.Message{Payload: []byte("first"), Key: "k", Properties: map[string]string{"a": "b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var ids []MessageID
+	var ids []core.MessageID
 	const n = 95
 	for i := range n {
-		p.SendAsync(ctx, &Message{Payload: fmt.Appendf(nil, "m%d", i)}, func(id MessageID, err error) {
+		p.SendAsync(ctx, &core.Message{Payload: fmt.Appendf(nil, "m%d", i)}, func(id core.MessageID, err error) {
 			if err != nil {
 				t.Errorf("message %d: %v", i, err)
 			}
@@ -89,7 +95,7 @@ func TestSendAndReceipts(t *testing.T) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Send(ctx, &Message{Payload: []byte("late")}); engine.CodeOf(err) != engine.CodeAlreadyClosed {
+	if _, err := p.Send(ctx, &core.Message{Payload: []byte("late")}); engine.CodeOf(err) != engine.CodeAlreadyClosed {
 		t.Fatalf("send after close: %v", err)
 	}
 }
@@ -119,7 +125,7 @@ func TestBadOptionsLeaveTheClientUsable(t *testing.T) {
 		}
 	}
 	p := newTestProducer(t, c, ProducerOptions{Topic: topic})
-	if _, err := p.Send(ctx, &Message{Payload: []byte("still fine")}); err != nil {
+	if _, err := p.Send(ctx, &core.Message{Payload: []byte("still fine")}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -129,64 +135,146 @@ func TestOversizeMessage(t *testing.T) {
 	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-big")})
 	ctx := context.Background()
 	big := make([]byte, 6<<20)
-	if _, err := p.Send(ctx, &Message{Payload: big}); engine.CodeOf(err) != engine.CodeMessageTooBig {
+	if _, err := p.Send(ctx, &core.Message{Payload: big}); engine.CodeOf(err) != engine.CodeMessageTooBig {
 		t.Fatalf("6 MiB message: %v, want MessageTooBig", err)
 	} else {
 		t.Log(err)
 	}
-	if _, err := p.Send(ctx, &Message{Payload: []byte("small")}); err != nil {
+	if _, err := p.Send(ctx, &core.Message{Payload: []byte("small")}); err != nil {
 		t.Fatalf("a small message after the big one: %v", err)
 	}
 }
 
-// TestGarbageFromTheBrokerReconnects feeds bytes that break the protocol
-// into the live connection, as if the broker had sent them: the module must
-// close that connection cleanly, the host must drop the socket, and the
-// producer must reconnect and go on sending.
-func TestGarbageFromTheBrokerReconnects(t *testing.T) {
-	c := newTestClient(t, ClientOptions{InitialBackoff: 10 * time.Millisecond})
-	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-garbage")})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	before, err := p.Send(ctx, &Message{Payload: []byte("before")})
+// spyEngine wraps the module's Engine for tests: it can corrupt the next
+// bytes read from the broker or make the module fail, and it counts the
+// events that tell what happened.
+type spyEngine struct {
+	*Engine
+	garble    atomic.Bool // the next Receive gets garbage instead
+	breakNext atomic.Bool // the next Send finds the module dead
+	protoErrs atomic.Int32
+	connects  atomic.Int32
+}
+
+// A frame header announcing 16 bytes, then junk: a bad command.
+var garbage = append([]byte{0, 0, 0, 16, 0, 0, 0, 12}, bytes.Repeat([]byte{0xee}, 12)...)
+
+func (s *spyEngine) Receive(id engine.ConnID, p []byte, now time.Time) {
+	if s.garble.CompareAndSwap(true, false) {
+		p = garbage
+	}
+	s.Engine.Receive(id, p, now)
+}
+
+func (s *spyEngine) Send(id engine.ProducerID, msg *engine.Message, token uint64, now time.Time) error {
+	if s.breakNext.CompareAndSwap(true, false) {
+		_ = s.in.mod.Close(s.in.ctx) // the next call fails as a trap would
+	}
+	return s.Engine.Send(id, msg, token, now)
+}
+
+func (s *spyEngine) AppendEvents(dst []engine.Event) []engine.Event {
+	n := len(dst)
+	dst = s.Engine.AppendEvents(dst)
+	for _, ev := range dst[n:] {
+		switch {
+		case ev.Kind == engine.EventConnect:
+			s.connects.Add(1)
+		case ev.Kind == engine.EventConnClosed && engine.CodeOf(ev.Err) == engine.CodeProtocolError:
+			s.protoErrs.Add(1)
+		}
+	}
+	return dst
+}
+
+func newSpyClient(t *testing.T, opts ClientOptions) (*Client, *spyEngine) {
+	t.Helper()
+	wasmtest.RequireBroker(t)
+	opts.ServiceURL = wasmtest.ServiceURL()
+	eng, err := testModule(t).NewEngine(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.lock()
-	var old []engine.ConnID
-	for id := range c.conns {
-		old = append(old, id)
-	}
-	if len(old) == 0 {
-		c.unlock()
-		t.Fatal("no connection")
-	}
-	// A frame header announcing 16 bytes, then junk: a bad command.
-	garbage := append([]byte{0, 0, 0, 16, 0, 0, 0, 12}, bytes.Repeat([]byte{0xee}, 12)...)
-	for _, id := range old {
-		if err := c.in.receive(id, garbage, time.Now()); err != nil {
-			t.Errorf("pp_receive: %v", err)
-		}
-	}
-	c.unlock() // the pump sees the connection closed and shuts the socket
+	spy := &spyEngine{Engine: eng}
+	c := core.NewClientWithEngine(spy)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, spy
+}
 
-	after, err := p.Send(ctx, &Message{Payload: []byte("after")})
+// TestGarbageFromTheBrokerReconnects feeds bytes that break the protocol
+// into the live connection, as if the broker had sent them: the module must
+// close that connection cleanly, the runtime must drop the socket, and the
+// producer must reconnect and go on sending.
+func TestGarbageFromTheBrokerReconnects(t *testing.T) {
+	c, spy := newSpyClient(t, ClientOptions{InitialBackoff: 10 * time.Millisecond})
+	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-garbage")})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	before, err := p.Send(ctx, &core.Message{Payload: []byte("before")})
 	if err != nil {
-		t.Fatalf("send after garbage: %v", err)
+		t.Fatal(err)
 	}
-	c.lock()
-	for _, id := range old {
-		if c.conns[id] != nil {
-			t.Errorf("connection %d is still open after the garbage", id)
+	connects := spy.connects.Load()
+	spy.garble.Store(true) // the receipt of "during" arrives as garbage
+	during, err := p.Send(ctx, &core.Message{Payload: []byte("during")})
+	if err != nil {
+		t.Fatalf("send while the connection broke: %v", err)
+	}
+	after, err := p.Send(ctx, &core.Message{Payload: []byte("after")})
+	if err != nil {
+		t.Fatalf("send after the garbage: %v", err)
+	}
+	if spy.garble.Load() || spy.protoErrs.Load() == 0 {
+		t.Fatalf("the garbage did not close the connection (pending %v, protocol errors %d)", spy.garble.Load(), spy.protoErrs.Load())
+	}
+	if spy.connects.Load() == connects {
+		t.Fatal("no new connection after the garbage")
+	}
+	for _, id := range []core.MessageID{during, after} {
+		if id.LedgerID == before.LedgerID && id.EntryID <= before.EntryID {
+			t.Fatalf("%v is not stored after %v", id, before)
 		}
 	}
-	reconnected := len(c.conns) > 0
-	c.unlock()
-	if !reconnected {
-		t.Fatal("no connection after the reconnect")
+}
+
+// TestModuleFailureFailsEverything kills the module under a client with
+// messages pending: they fail, the producer fails, nothing hangs, and the
+// client still closes.
+func TestModuleFailureFailsEverything(t *testing.T) {
+	c, spy := newSpyClient(t, ClientOptions{})
+	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-trap"), BatchingMaxPublishDelay: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := make(chan error, 10)
+	for range 5 {
+		p.SendAsync(ctx, &core.Message{Payload: []byte("pending")}, func(_ core.MessageID, err error) { errs <- err })
 	}
-	if after.LedgerID == before.LedgerID && after.EntryID <= before.EntryID {
-		t.Fatalf("after %v is not stored after before %v", after, before)
+	spy.breakNext.Store(true)
+	p.SendAsync(ctx, &core.Message{Payload: []byte("the last")}, func(_ core.MessageID, err error) { errs <- err })
+	for i := range 6 {
+		select {
+		case err := <-errs:
+			if engine.CodeOf(err) != engine.CodeUnknownError || !strings.Contains(err.Error(), "WASI module failed") {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("only %d of 6 messages completed after the module failed", i)
+		}
+	}
+	if _, err := p.Send(ctx, &core.Message{Payload: []byte("x")}); err == nil {
+		t.Fatal("a send after the failure succeeded")
+	}
+	if err := p.Flush(ctx); err == nil {
+		t.Fatal("a flush after the failure succeeded")
+	}
+	if _, err := c.CreateProducer(ctx, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-trap2")}); err == nil {
+		t.Fatal("a producer was created after the failure")
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("closing the failed producer: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -196,7 +284,7 @@ func TestSendAfterClientClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Send(context.Background(), &Message{Payload: []byte("x")}); engine.CodeOf(err) != engine.CodeAlreadyClosed {
+	if _, err := p.Send(context.Background(), &core.Message{Payload: []byte("x")}); engine.CodeOf(err) != engine.CodeAlreadyClosed {
 		t.Fatalf("send after client close: %v", err)
 	}
 	if err := c.Close(); engine.CodeOf(err) != engine.CodeAlreadyClosed {

@@ -4,12 +4,12 @@
 // pp_alloc (for payloads, received bytes, output, events and error text)
 // and reuses them; a block grows when a call reports BufferTooSmall or an
 // input does not fit. Every call copies its arguments into one reused stack
-// (no allocation per call), runs the export, and turns a non-zero result
-// code into an *engine.Error whose message is pp_last_error's text, so
-// errors read exactly as the native producer's. After each call the caller
-// reads the status block (one memory read, no call) to learn whether events
-// or output wait and when the next deadline is. The instance is not safe
-// for concurrent use: the Client serializes calls with its mutex.
+// (no allocation per call), runs the export, reads the status block (one
+// memory read, no call) into st, and turns a non-zero result code into an
+// *engine.Error whose message is pp_last_error's text, so errors read
+// exactly as the native producer's. A trap (the module itself failed) comes
+// back as a *trapError. The instance is not safe for concurrent use: its
+// Engine's caller, the core runtime, serializes calls with its mutex.
 package wasm
 
 import (
@@ -61,16 +61,23 @@ const (
 )
 
 // wantABIVersion is the pp_abi_version this host speaks.
-const wantABIVersion = 1
+const wantABIVersion = 2
+
+// flagHostChecksums is pp_client_new's flag: the host fills in SEND
+// checksums (ABI.md, "Host checksums").
+const flagHostChecksums = 1
 
 // Initial block sizes; each grows on demand.
 const (
 	initialSendBlock   = 64 << 10
-	receiveBlock       = 64 << 10 // one socket read at most
+	receiveBlock       = 64 << 10 // one socket read of the core runtime
 	initialOutputBlock = 256 << 10
 	initialEventBlock  = 256 << 10
 	errorBlock         = 4 << 10
 )
+
+// maxGuestBlock is the module's pp_alloc limit.
+const maxGuestBlock = 256 << 20
 
 // guestBlock is a block of guest memory from pp_alloc.
 type guestBlock struct {
@@ -84,6 +91,7 @@ type instance struct {
 	mem   api.Memory
 	fns   [numFns]api.Function
 	stack [8]uint64
+	st    status // the status block after the last call
 
 	statusPtr uint32
 	send      guestBlock // payload, then metadata
@@ -91,7 +99,6 @@ type instance struct {
 	out       guestBlock
 	events    guestBlock
 	errText   guestBlock
-	meta      []byte // metadata scratch, host side
 
 	closed bool
 }
@@ -102,7 +109,7 @@ type status struct {
 	events   uint32
 	output   bool
 	deadline int64 // Unix ns, or -1
-	result   [3]uint64
+	result   [2]uint64
 }
 
 func newInstance(m *Module) (*instance, error) {
@@ -120,12 +127,12 @@ func newInstance(m *Module) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wasm: instantiating the module: %w", err)
 	}
-	in := &instance{ctx: ctx, mod: mod, mem: mod.Memory()}
+	in := &instance{ctx: ctx, mod: mod, mem: mod.Memory(), st: status{deadline: -1}}
 	for i, name := range exportNames {
 		in.fns[i] = mod.ExportedFunction(name)
 	}
 	if err := in.setup(); err != nil {
-		_ = mod.Close(ctx)
+		in.close()
 		return nil, err
 	}
 	return in, nil
@@ -158,6 +165,7 @@ func (in *instance) setup() error {
 func (in *instance) close() {
 	if !in.closed {
 		in.closed = true
+		in.st = status{deadline: -1}
 		_ = in.mod.Close(in.ctx)
 	}
 }
@@ -185,11 +193,19 @@ type trapError struct {
 
 func (e *trapError) Error() string { return fmt.Sprintf("wasm: %s trapped: %v", e.export, e.err) }
 
-// do runs an export that returns a result code and converts a failure.
+// do runs an export that returns a result code, reads the status block and
+// converts a failure.
 func (in *instance) do(fn int, args ...uint64) error {
 	if err := in.call(fn, args...); err != nil {
 		return err
 	}
+	return in.finish()
+}
+
+// finish reads the status block after a call that returns a code (left in
+// stack[0]) and converts a failure.
+func (in *instance) finish() error {
+	in.readStatus()
 	if code := engine.Code(int32(in.stack[0])); code != engine.CodeOK {
 		return in.lastError(code)
 	}
@@ -198,8 +214,6 @@ func (in *instance) do(fn int, args ...uint64) error {
 
 // lastError builds the error of the call that just failed with code.
 func (in *instance) lastError(code engine.Code) error {
-	saved := in.stack
-	defer func() { in.stack = saved }()
 	if err := in.call(fnLastError, uint64(in.errText.ptr), uint64(in.errText.cap)); err != nil {
 		return err
 	}
@@ -215,19 +229,20 @@ func (in *instance) lastError(code engine.Code) error {
 	return &engine.Error{Code: code, Msg: msg}
 }
 
-// readStatus decodes the status block.
-func (in *instance) readStatus() status {
-	b, ok := in.mem.Read(in.statusPtr, 48)
+// readStatus decodes the status block into st.
+func (in *instance) readStatus() {
+	b, ok := in.mem.Read(in.statusPtr, 40)
 	if !ok {
-		return status{code: engine.CodeUnknownError, deadline: -1}
+		in.st = status{code: engine.CodeUnknownError, deadline: -1}
+		return
 	}
 	le := binary.LittleEndian
-	return status{
+	in.st = status{
 		code:     engine.Code(int32(le.Uint32(b[0:]))),
 		events:   le.Uint32(b[4:]),
 		output:   le.Uint32(b[8:]) != 0,
 		deadline: int64(le.Uint64(b[16:])),
-		result:   [3]uint64{le.Uint64(b[24:]), le.Uint64(b[32:]), le.Uint64(b[40:])},
+		result:   [2]uint64{le.Uint64(b[24:]), le.Uint64(b[32:])},
 	}
 }
 
@@ -243,15 +258,19 @@ func (in *instance) alloc(blk *guestBlock, size uint32) error {
 		return err
 	}
 	ptr := uint32(in.stack[0])
+	in.readStatus()
 	if ptr == 0 {
-		return in.lastError(in.readStatus().code)
+		return in.lastError(in.st.code)
 	}
 	*blk = guestBlock{ptr: ptr, cap: size}
 	return nil
 }
 
-// grow makes blk hold at least need bytes, doubling.
-func (in *instance) grow(blk *guestBlock, need uint64) error {
+// reserve makes blk hold at least need bytes, doubling.
+func (in *instance) reserve(blk *guestBlock, need uint64) error {
+	if need <= uint64(blk.cap) {
+		return nil
+	}
 	if need > maxGuestBlock {
 		return engine.Errorf(engine.CodeInvalidArgument, "%d bytes exceed the module's largest block of %d bytes", need, maxGuestBlock)
 	}
@@ -262,127 +281,81 @@ func (in *instance) grow(blk *guestBlock, need uint64) error {
 	return in.alloc(blk, uint32(min(size, maxGuestBlock)))
 }
 
-// maxGuestBlock is the module's pp_alloc limit.
-const maxGuestBlock = 256 << 20
-
 func nowNs(t time.Time) uint64 { return uint64(t.UnixNano()) }
 
-// write copies b into blk at offset off.
-func (in *instance) write(blk guestBlock, off uint32, b []byte) {
-	if len(b) > 0 {
-		in.mem.Write(blk.ptr+off, b)
+// put copies the strings or byte slices of parts one after another into
+// the send block, growing it, and returns each one's (pointer, length) as
+// call arguments: args[2i] and args[2i+1].
+func (in *instance) put(args []uint64, parts ...[]byte) error {
+	var total uint64
+	for _, p := range parts {
+		total += uint64(len(p))
 	}
+	if err := in.reserve(&in.send, total); err != nil {
+		return err
+	}
+	at := in.send.ptr
+	for i, p := range parts {
+		if len(p) > 0 {
+			in.mem.Write(at, p)
+		}
+		args[2*i], args[2*i+1] = uint64(at), uint64(len(p))
+		at += uint32(len(p))
+	}
+	return nil
 }
 
-// str puts s into the send block (growing it) and returns its pointer and
-// length as call arguments.
-func (in *instance) str(s string) (uint64, uint64, error) {
-	if uint64(len(s)) > uint64(in.send.cap) {
-		if err := in.grow(&in.send, uint64(len(s))); err != nil {
-			return 0, 0, err
-		}
+// clientNew creates the instance's client; flags are pp_client_new's.
+func (in *instance) clientNew(url string, optsJSON []byte, now time.Time, seed uint64, flags uint32) error {
+	var a [4]uint64
+	if err := in.put(a[:], []byte(url), optsJSON); err != nil {
+		return err
 	}
-	if len(s) > 0 {
-		in.mem.WriteString(in.send.ptr, s)
-	}
-	return uint64(in.send.ptr), uint64(len(s)), nil
-}
-
-func (in *instance) clientNew(url string, optsJSON []byte, now time.Time, seed uint64) error {
-	total := uint64(len(url)) + uint64(len(optsJSON))
-	if total > uint64(in.send.cap) {
-		if err := in.grow(&in.send, total); err != nil {
-			return err
-		}
-	}
-	in.mem.WriteString(in.send.ptr, url)
-	in.write(in.send, uint32(len(url)), optsJSON)
-	return in.do(fnClientNew, uint64(in.send.ptr), uint64(len(url)),
-		uint64(in.send.ptr)+uint64(len(url)), uint64(len(optsJSON)), nowNs(now), seed)
+	return in.do(fnClientNew, a[0], a[1], a[2], a[3], nowNs(now), seed, uint64(flags))
 }
 
 func (in *instance) producerCreate(topic string, optsJSON []byte, now time.Time) (engine.ProducerID, error) {
-	total := uint64(len(topic)) + uint64(len(optsJSON))
-	if total > uint64(in.send.cap) {
-		if err := in.grow(&in.send, total); err != nil {
-			return 0, err
-		}
-	}
-	in.mem.WriteString(in.send.ptr, topic)
-	in.write(in.send, uint32(len(topic)), optsJSON)
-	if err := in.do(fnProducerCreate, uint64(in.send.ptr), uint64(len(topic)),
-		uint64(in.send.ptr)+uint64(len(topic)), uint64(len(optsJSON)), nowNs(now)); err != nil {
+	var a [4]uint64
+	if err := in.put(a[:], []byte(topic), optsJSON); err != nil {
 		return 0, err
 	}
-	return engine.ProducerID(in.readStatus().result[0]), nil
-}
-
-// send hands one message to the engine: pp_send for a bare payload,
-// pp_send_msg with encoded metadata otherwise.
-func (in *instance) sendMessage(id engine.ProducerID, m *engine.Message, token uint64, now time.Time) error {
-	var meta []byte
-	if hasMetadata(m) {
-		meta = appendMetadata(in.meta[:0], m)
-		in.meta = meta
+	if err := in.do(fnProducerCreate, a[0], a[1], a[2], a[3], nowNs(now)); err != nil {
+		return 0, err
 	}
-	total := uint64(len(m.Payload)) + uint64(len(meta))
-	if total > uint64(in.send.cap) {
-		if total > maxGuestBlock {
-			return engine.Errorf(engine.CodeMessageTooBig, "message of %d bytes exceeds the module's limit of %d bytes", len(m.Payload), maxGuestBlock)
-		}
-		if err := in.grow(&in.send, total); err != nil {
-			return err
-		}
+	return engine.ProducerID(in.st.result[0]), nil
+}
+
+// sendMsg queues a message with encoded metadata (pp_send_msg).
+func (in *instance) sendMsg(id engine.ProducerID, payload, meta []byte, token uint64, now time.Time) error {
+	var a [4]uint64
+	if uint64(len(payload))+uint64(len(meta)) > maxGuestBlock {
+		return engine.Errorf(engine.CodeMessageTooBig, "message of %d bytes exceeds the module's limit of %d bytes", len(payload), maxGuestBlock)
 	}
-	in.write(in.send, 0, m.Payload)
-	if meta == nil {
-		return in.do(fnSend, uint64(id), uint64(in.send.ptr), uint64(len(m.Payload)), token, nowNs(now))
+	if err := in.put(a[:], payload, meta); err != nil {
+		return err
 	}
-	in.write(in.send, uint32(len(m.Payload)), meta)
-	return in.do(fnSendMsg, uint64(id), uint64(in.send.ptr), uint64(len(m.Payload)),
-		uint64(in.send.ptr)+uint64(len(m.Payload)), uint64(len(meta)), token, nowNs(now))
+	return in.do(fnSendMsg, uint64(id), a[0], a[1], a[2], a[3], token, nowNs(now))
 }
 
-func (in *instance) producerCall(fn int, id engine.ProducerID, now time.Time) error {
-	return in.do(fn, uint64(id), nowNs(now))
-}
-
-// abortProducer fails the producer's pending messages with cause (an
-// *engine.Error keeps its code; nil means the engine's AlreadyClosed).
-func (in *instance) abortProducer(id engine.ProducerID, cause *engine.Error, now time.Time) error {
-	var code int32
-	var p, n uint64
-	if cause != nil {
-		code = int32(cause.Code)
-		var err error
-		if p, n, err = in.str(cause.Msg); err != nil {
-			return err
-		}
+// withCause runs an export whose arguments are (handle, cause text, now),
+// with code, if not nil, inserted before the text (pp_producer_abort).
+func (in *instance) withCause(fn int, handle uint64, code *int32, cause string, now time.Time) error {
+	var a [2]uint64
+	if err := in.put(a[:], []byte(cause)); err != nil {
+		return err
 	}
-	return in.do(fnProducerAbort, uint64(id), uint64(uint32(code)), p, n, nowNs(now))
-}
-
-func (in *instance) connOpened(id engine.ConnID, now time.Time) error {
-	return in.do(fnConnOpened, uint64(id), nowNs(now))
-}
-
-// connEnded reports a failed dial (fnConnFailed) or a closed socket
-// (fnConnClosed); a nil cause on close means the peer closed in order.
-func (in *instance) connEnded(fn int, id engine.ConnID, cause error, now time.Time) error {
-	var p, n uint64
-	if cause != nil {
-		var err error
-		if p, n, err = in.str(cause.Error()); err != nil {
-			return err
-		}
+	if code != nil {
+		return in.do(fn, handle, uint64(uint32(*code)), a[0], a[1], nowNs(now))
 	}
-	return in.do(fn, uint64(id), p, n, nowNs(now))
+	return in.do(fn, handle, a[0], a[1], nowNs(now))
 }
 
+// receive feeds bytes read from a connection, in pieces of the receive
+// block's size.
 func (in *instance) receive(id engine.ConnID, data []byte, now time.Time) error {
 	for len(data) > 0 {
 		n := min(len(data), int(in.recv.cap))
-		in.write(in.recv, 0, data[:n])
+		in.mem.Write(in.recv.ptr, data[:n])
 		if err := in.do(fnReceive, uint64(id), uint64(in.recv.ptr), uint64(n), nowNs(now)); err != nil {
 			return err
 		}
@@ -391,43 +364,40 @@ func (in *instance) receive(id engine.ConnID, data []byte, now time.Time) error 
 	return nil
 }
 
-func (in *instance) tick(now time.Time) error { return in.do(fnTick, nowNs(now)) }
-
 // takeOutput appends the next connection's output to dst; ok is false when
 // there is none.
 func (in *instance) takeOutput(dst []byte) (engine.ConnID, []byte, bool, error) {
 	for {
 		err := in.do(fnTakeOutput, uint64(in.out.ptr), uint64(in.out.cap))
-		st := in.readStatus()
 		if engine.CodeOf(err) == engine.CodeBufferTooSmall {
-			if err := in.grow(&in.out, st.result[1]); err != nil {
+			if err := in.reserve(&in.out, in.st.result[1]); err != nil {
 				return 0, dst, false, err
 			}
 			continue
 		}
-		if err != nil || st.result[1] == 0 {
+		if err != nil || in.st.result[1] == 0 {
 			return 0, dst, false, err
 		}
-		b, _ := in.mem.Read(in.out.ptr, uint32(st.result[1]))
-		return engine.ConnID(st.result[0]), append(dst, b...), true, nil
+		b, _ := in.mem.Read(in.out.ptr, uint32(in.st.result[1]))
+		return engine.ConnID(in.st.result[0]), append(dst, b...), true, nil
 	}
 }
 
-// nextEvents decodes waiting events, appending them to dst.
-func (in *instance) nextEvents(dst []event) ([]event, error) {
+// nextEvents runs pp_next_events and returns the records it wrote (a view
+// of guest memory, valid until the next call) and their count.
+func (in *instance) nextEvents() ([]byte, int, error) {
 	for {
 		err := in.do(fnNextEvents, uint64(in.events.ptr), uint64(in.events.cap))
-		st := in.readStatus()
 		if engine.CodeOf(err) == engine.CodeBufferTooSmall {
-			if err := in.grow(&in.events, st.result[1]); err != nil {
-				return dst, err
+			if err := in.reserve(&in.events, in.st.result[1]); err != nil {
+				return nil, 0, err
 			}
 			continue
 		}
 		if err != nil {
-			return dst, err
+			return nil, 0, err
 		}
-		b, _ := in.mem.Read(in.events.ptr, uint32(st.result[1]))
-		return decodeEvents(dst, b, int(st.result[0]))
+		b, _ := in.mem.Read(in.events.ptr, uint32(in.st.result[1]))
+		return b, int(in.st.result[0]), nil
 	}
 }

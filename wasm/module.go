@@ -1,6 +1,4 @@
-// Package wasm runs the producer engine compiled to WASI (the module built
-// from ./guest) under wazero, behind the same API as the native Go producer
-// in package core: NewClient, CreateProducer, Send, SendAsync, Flush, Close.
+// Loading and compiling the module, with two caches.
 //
 // How this works: the module is loaded from a file, not embedded (it is a
 // build product: `make wasm` writes build/wasm/pulsar_producer.wasm). The
@@ -10,9 +8,8 @@
 // compilation cache lives under the user cache directory, so a process pays
 // the compile once per module content and later processes load the compiled
 // code from disk; compiled modules are also kept in-process by content hash.
-// Each Client gets its own module instance (its own linear memory and
-// engine); client.go drives it the way core/client.go drives the native
-// engine.
+// Each client gets its own module instance (its own linear memory and
+// engine), driven through Engine (engine.go).
 package wasm
 
 import (

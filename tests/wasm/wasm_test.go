@@ -22,6 +22,7 @@ import (
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
+	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 	ppwasm "github.com/pulsar-producer/pulsar-producer/wasm"
 	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
@@ -42,14 +43,14 @@ func TestMain(m *testing.M) {
 
 // sent is one message as published, with the ID its callback reported.
 type sent struct {
-	msg *ppwasm.Message
-	id  ppwasm.MessageID
+	msg *core.Message
+	id  core.MessageID
 	err error
 }
 
 // publish sends msgs in order on p with SendAsync, flushes, and returns
 // what each callback reported.
-func publish(t *testing.T, p *ppwasm.Producer, msgs []*ppwasm.Message) []sent {
+func publish(t *testing.T, p *ppwasm.Producer, msgs []*core.Message) []sent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -58,7 +59,7 @@ func publish(t *testing.T, p *ppwasm.Producer, msgs []*ppwasm.Message) []sent {
 	for i, m := range msgs {
 		out[i].msg = m
 		wg.Add(1)
-		p.SendAsync(ctx, m, func(id ppwasm.MessageID, err error) {
+		p.SendAsync(ctx, m, func(id core.MessageID, err error) {
 			out[i].id, out[i].err = id, err
 			wg.Done()
 		})
@@ -81,7 +82,7 @@ func publish(t *testing.T, p *ppwasm.Producer, msgs []*ppwasm.Message) []sent {
 // client reports a non-batched message as index 0 of a batch of 1, and a
 // non-partitioned topic as partition 0 (see tests/verify), so those are
 // mapped before comparing; ledger and entry must match exactly.
-func goClientView(id ppwasm.MessageID) verify.ID {
+func goClientView(id core.MessageID) verify.ID {
 	v := verify.ID{Ledger: id.LedgerID, Entry: id.EntryID, Partition: id.Partition, BatchIndex: id.BatchIndex, BatchSize: id.BatchSize}
 	if v.Partition < 0 {
 		v.Partition = 0
@@ -151,11 +152,11 @@ func newProducer(t *testing.T, c *ppwasm.Client, opts ppwasm.ProducerOptions) *p
 // messages returns n messages with varied metadata: every third keyed,
 // every fourth with properties, every fifth with an event time, every
 // seventh with an ordering key.
-func messages(n int, prefix string) []*ppwasm.Message {
+func messages(n int, prefix string) []*core.Message {
 	base := time.Date(2026, 11, 27, 12, 0, 0, 123_456_789, time.UTC)
-	out := make([]*ppwasm.Message, n)
+	out := make([]*core.Message, n)
 	for i := range out {
-		m := &ppwasm.Message{Payload: fmt.Appendf(nil, "%s-%d", prefix, i)}
+		m := &core.Message{Payload: fmt.Appendf(nil, "%s-%d", prefix, i)}
 		if i%3 == 0 {
 			m.Key = fmt.Sprintf("key-%d", i%11)
 		}
@@ -259,7 +260,7 @@ func TestFailedSendsKeepTheClientUsable(t *testing.T) {
 	topic := broker.NewTopic(t, "wasm-errors")
 	p := newProducer(t, c, ppwasm.ProducerOptions{Topic: topic})
 	ctx := context.Background()
-	for _, bad := range []*ppwasm.Message{
+	for _, bad := range []*core.Message{
 		{Payload: make([]byte, 6<<20)},
 		{Payload: []byte("x"), NullValue: true},
 		{Payload: []byte("x"), Properties: map[string]string{"": "empty key"}},

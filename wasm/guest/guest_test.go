@@ -2,33 +2,36 @@
 
 // Tests and benchmarks of the exports as plain Go calls inside the module,
 // run compiled to wasip1 under wazero (the same -exec command as the
-// engine's tests; see wasm/ABI.md, "Testing"). A tiny broker written here
-// answers the handshake, lookup and registration and acknowledges SENDs, so
-// the benchmark measures the guest's cost per message without the host.
+// engine's tests; see wasm/ABI.md, "Testing"). wasmtest.FakeBroker answers
+// the handshake, lookup and registration and acknowledges SENDs, so the
+// benchmark measures the guest's cost per message without the host.
 package main
 
 import (
 	"encoding/binary"
+	"fmt"
+	"hash/crc32"
 	"testing"
 	"time"
 	"unsafe"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-	"github.com/pulsar-producer/pulsar-producer/core/pb"
+	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
 )
 
 // fakeHost plays the host and the broker at once.
 type fakeHost struct {
 	tb      testing.TB
+	flags   uint32 // pp_client_new flags
+	sends   int    // SEND frames answered
+	zeroCRC int    // of which with a zero checksum
 	now     int64
 	conn    uint64
 	out     []byte // pp_alloc'd output buffer
 	evs     []byte // pp_alloc'd event buffer
 	in      []byte // pp_alloc'd receive buffer
 	payload []byte // pp_alloc'd payload buffer
-	wire    uint64 // the producer's protocol ID
+	broker  wasmtest.FakeBroker
 }
 
 func alloc(tb testing.TB, n int) []byte {
@@ -45,22 +48,22 @@ func alloc(tb testing.TB, n int) []byte {
 
 func ptr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
 
-func newFakeHost(tb testing.TB, producerOpts string) (*fakeHost, uint64) {
-	h := &fakeHost{tb: tb, now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).UnixNano()}
+func newFakeHost(tb testing.TB, flags uint32, producerOpts string) (*fakeHost, uint64) {
+	h := &fakeHost{tb: tb, flags: flags, now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).UnixNano()}
 	h.out, h.evs, h.in, h.payload = alloc(tb, 1<<20), alloc(tb, 1<<20), alloc(tb, 64<<10), alloc(tb, 64<<10)
 	if eng != nil {
 		ppClientFree()
 	}
 	url := copy(h.payload, "pulsar://broker:6650")
-	h.must(ppClientNew(ptr(h.payload), uint32(url), 0, 0, h.now, 1))
+	h.must(ppClientNew(ptr(h.payload), uint32(url), 0, 0, h.now, 1, flags))
 	n := copy(h.payload, "t")
 	m := copy(h.payload[n:], producerOpts)
 	h.must(ppProducerCreate(ptr(h.payload), uint32(n), ptr(h.payload)+uint32(n), uint32(m), h.now))
 	id := status.Result[0]
-	for i := 0; i < 10 && h.wire == 0; i++ {
+	for i := 0; i < 10 && h.broker.ProducerID == 0; i++ {
 		h.step()
 	}
-	if h.wire == 0 {
+	if h.broker.ProducerID == 0 {
 		tb.Fatal("the producer never registered")
 	}
 	return h, id
@@ -92,59 +95,83 @@ func (h *fakeHost) stepOnce() (receipts int) {
 				h.conn = binary.LittleEndian.Uint64(b[16:])
 				h.must(ppConnOpened(h.conn, h.now))
 			case engine.EventReceipt:
-				receipts++
+				receipts += int(binary.LittleEndian.Uint32(b[32:]))
 			case engine.EventProducerFailed, engine.EventConnClosed:
 				h.tb.Fatalf("event %v: %s", engine.EventKind(b[4]), b[72:72+binary.LittleEndian.Uint32(b[12:])])
 			}
 			b = b[size:]
 		}
 	}
+	h.answerOutput()
+	return receipts
+}
+
+// answerOutput plays the broker for all output, leaving events waiting.
+func (h *fakeHost) answerOutput() {
 	for status.Output != 0 {
 		h.must(ppTakeOutput(ptr(h.out), uint32(len(h.out))))
 		h.answer(h.out[:status.Result[1]])
 	}
-	return receipts
 }
 
-// answer plays the broker for the frames in b.
-func (h *fakeHost) answer(b []byte) {
-	var reply []byte
+// receiptTokens reads the receipt records in b and returns their tokens.
+func receiptTokens(tb testing.TB, b []byte) (tokens []uint64) {
 	for len(b) > 0 {
-		total := binary.BigEndian.Uint32(b)
-		cmdSize := binary.BigEndian.Uint32(b[4:])
-		cmd := &pb.BaseCommand{}
-		if err := proto.Unmarshal(b[8:8+cmdSize], cmd); err != nil {
-			h.tb.Fatal(err)
+		size := binary.LittleEndian.Uint32(b)
+		if engine.EventKind(b[4]) != engine.EventReceipt {
+			tb.Fatalf("event %v, want only receipts", engine.EventKind(b[4]))
 		}
-		b = b[4+total:]
-		var r *pb.BaseCommand
-		switch cmd.GetType() {
-		case pb.BaseCommand_CONNECT:
-			r = &pb.BaseCommand{Type: pb.BaseCommand_CONNECTED.Enum(), Connected: &pb.CommandConnected{ServerVersion: proto.String("fake"), ProtocolVersion: proto.Int32(21)}}
-		case pb.BaseCommand_PARTITIONED_METADATA:
-			r = &pb.BaseCommand{Type: pb.BaseCommand_PARTITIONED_METADATA_RESPONSE.Enum(), PartitionMetadataResponse: &pb.CommandPartitionedTopicMetadataResponse{
-				RequestId: proto.Uint64(cmd.GetPartitionMetadata().GetRequestId()), Partitions: proto.Uint32(0)}}
-		case pb.BaseCommand_LOOKUP:
-			r = &pb.BaseCommand{Type: pb.BaseCommand_LOOKUP_RESPONSE.Enum(), LookupTopicResponse: &pb.CommandLookupTopicResponse{
-				RequestId: proto.Uint64(cmd.GetLookupTopic().GetRequestId()), BrokerServiceUrl: proto.String("pulsar://broker:6650"),
-				Response: pb.CommandLookupTopicResponse_Connect.Enum(), Authoritative: proto.Bool(true)}}
-		case pb.BaseCommand_PRODUCER:
-			h.wire = cmd.GetProducer().GetProducerId()
-			r = &pb.BaseCommand{Type: pb.BaseCommand_PRODUCER_SUCCESS.Enum(), ProducerSuccess: &pb.CommandProducerSuccess{
-				RequestId: proto.Uint64(cmd.GetProducer().GetRequestId()), ProducerName: proto.String("fake-0"), LastSequenceId: proto.Int64(-1)}}
-		case pb.BaseCommand_SEND:
-			s := cmd.GetSend()
-			highest := s.GetSequenceId() + uint64(max(s.GetNumMessages(), 1)) - 1
-			r = &pb.BaseCommand{Type: pb.BaseCommand_SEND_RECEIPT.Enum(), SendReceipt: &pb.CommandSendReceipt{
-				ProducerId: proto.Uint64(s.GetProducerId()), SequenceId: proto.Uint64(s.GetSequenceId()), HighestSequenceId: proto.Uint64(highest),
-				MessageId: &pb.MessageIdData{LedgerId: proto.Uint64(1), EntryId: proto.Uint64(s.GetSequenceId())}}}
+		n := binary.LittleEndian.Uint32(b[32:])
+		for i := range n {
+			tokens = append(tokens, binary.LittleEndian.Uint64(b[72+8*i:]))
 		}
-		if r != nil {
-			cb, _ := proto.Marshal(r)
-			reply = binary.BigEndian.AppendUint32(reply, uint32(4+len(cb)))
-			reply = binary.BigEndian.AppendUint32(reply, uint32(len(cb)))
-			reply = append(reply, cb...)
+		b = b[size:]
+	}
+	return tokens
+}
+
+// TestGuestHeldEventsKeepTheirTokens leaves receipts in the module (the
+// host's buffer holds one record), then makes the engine emit more, which
+// reuses the engine's token space: the held receipts must keep their own.
+func TestGuestHeldEventsKeepTheirTokens(t *testing.T) {
+	h, id := newFakeHost(t, 0, `{"batchingMaxMessages":10}`)
+	sendRange := func(from, to uint64) {
+		for tok := from; tok < to; tok++ {
+			h.must(ppSend(id, ptr(h.payload), 10, tok, h.now))
 		}
+		h.answerOutput()
+	}
+	sendRange(0, 30) // three batches, three receipts waiting
+	if status.Events != 3 {
+		t.Fatalf("%d events waiting, want 3", status.Events)
+	}
+	one := uint32(recordSize(10, 0))
+	h.must(ppNextEvents(ptr(h.evs), one))
+	got := receiptTokens(t, h.evs[:status.Result[1]])
+	sendRange(1000, 1030) // three more receipts, while two are held
+	for status.Events > 0 {
+		h.must(ppNextEvents(ptr(h.evs), uint32(len(h.evs))))
+		got = append(got, receiptTokens(t, h.evs[:status.Result[1]])...)
+	}
+	var want []uint64
+	for tok := range uint64(30) {
+		want = append(want, tok)
+	}
+	for tok := range uint64(30) {
+		want = append(want, 1000+tok)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("receipt tokens\n%v\nwant\n%v", got, want)
+	}
+}
+
+// answer plays the broker for the frames in b, checking the checksums of
+// SENDs (filling them in first when the host computes them).
+func (h *fakeHost) answer(b []byte) {
+	h.checkSums(b)
+	reply, err := h.broker.Answer(b)
+	if err != nil {
+		h.tb.Fatal(err)
 	}
 	if len(reply) > 0 {
 		n := copy(h.in, reply)
@@ -152,8 +179,58 @@ func (h *fakeHost) answer(b []byte) {
 	}
 }
 
+// checkSums checks the CRC32C of every SEND frame in b: present and right
+// when the module computes them, zero when the host does (and right after
+// engine.FillChecksums, the host's part).
+func (h *fakeHost) checkSums(b []byte) {
+	if _, bench := h.tb.(*testing.B); bench {
+		return // CRC32C in wasm would dominate the figures
+	}
+	if h.flags&flagHostChecksums != 0 {
+		for f := b; len(f) > 0; f = f[4+binary.BigEndian.Uint32(f):] {
+			if at, ok := sendChecksumAt(f); ok {
+				h.sends++
+				if binary.BigEndian.Uint32(f[at:]) == 0 {
+					h.zeroCRC++
+				}
+			}
+		}
+		if err := engine.FillChecksums(b); err != nil {
+			h.tb.Fatal(err)
+		}
+	}
+	for f := b; len(f) > 0; f = f[4+binary.BigEndian.Uint32(f):] {
+		if at, ok := sendChecksumAt(f); ok {
+			end := 4 + binary.BigEndian.Uint32(f)
+			if want := crc32.Checksum(f[at+4:end], crc32.MakeTable(crc32.Castagnoli)); binary.BigEndian.Uint32(f[at:]) != want {
+				h.tb.Fatalf("SEND frame checksum %08x, want %08x", binary.BigEndian.Uint32(f[at:]), want)
+			}
+		}
+	}
+}
+
+// sendChecksumAt returns where the checksum of the frame at f's start is,
+// if it has a payload section (magic 0x0e01 after the command).
+func sendChecksumAt(f []byte) (int, bool) {
+	total := binary.BigEndian.Uint32(f)
+	at := 8 + binary.BigEndian.Uint32(f[4:])
+	if at+10 > 4+total || binary.BigEndian.Uint16(f[at:]) != 0x0e01 {
+		return 0, false
+	}
+	return int(at) + 2, true
+}
+
 func TestGuestSendsAndReceipts(t *testing.T) {
-	h, id := newFakeHost(t, `{"batchingMaxMessages":10}`)
+	for _, flags := range []uint32{0, flagHostChecksums} {
+		h, id := newFakeHost(t, flags, `{"batchingMaxMessages":10}`)
+		sendAndCount(t, h, id)
+		if flags != 0 && (h.sends == 0 || h.zeroCRC != h.sends) {
+			t.Fatalf("host checksums: %d of %d SEND frames had a zero checksum, want all", h.zeroCRC, h.sends)
+		}
+	}
+}
+
+func sendAndCount(t *testing.T, h *fakeHost, id uint64) {
 	meta := appendTestMeta(nil)
 	copy(h.payload[100:], meta)
 	receipts := 0
@@ -182,7 +259,7 @@ func appendTestMeta(b []byte) []byte {
 // BenchmarkGuestSend is one message per op: pp_send, plus its share of
 // sealing, receipts and events, in batches of 1000, all inside the module.
 func BenchmarkGuestSend(b *testing.B) {
-	h, id := newFakeHost(b, `{"batchingMaxMessages":1000}`)
+	h, id := newFakeHost(b, flagHostChecksums, `{"batchingMaxMessages":1000}`)
 	b.SetBytes(100)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -199,7 +276,7 @@ func BenchmarkGuestSend(b *testing.B) {
 // BenchmarkGuestEngineOnly is BenchmarkGuestSend calling the engine's Send
 // directly instead of pp_send: the difference is the export's own cost.
 func BenchmarkGuestEngineOnly(b *testing.B) {
-	h, id := newFakeHost(b, `{"batchingMaxMessages":1000}`)
+	h, id := newFakeHost(b, flagHostChecksums, `{"batchingMaxMessages":1000}`)
 	m := &engine.Message{Payload: h.payload[:100]}
 	b.SetBytes(100)
 	b.ResetTimer()

@@ -1,52 +1,20 @@
 // What enters the module besides payloads: option JSON and per-message
 // metadata.
 //
-// Options are the engine's JSON (ParseOptionsJSON), with one extra check:
-// pp_client_new takes only client options and pp_producer_create only
-// producer options, so a misplaced option is an error rather than silently
-// ignored. Message metadata is a compact tagged binary encoding (ABI.md,
+// Options are the engine's JSON, read by optjson.Parse, which checks them
+// as the engine does and also refuses a misplaced option (pp_client_new
+// takes only client options, pp_producer_create only producer options)
+// without linking encoding/json into the module. Message metadata is a compact tagged binary encoding (ABI.md,
 // "Message metadata"), read with a sticky-error reader so a truncated or
 // malformed block yields one InvalidArgument naming the byte offset.
 package main
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"time"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 )
-
-// parseScopedOptions parses a JSON object of options of one scope
-// ("client" or "producer") into c or p.
-func parseScopedOptions(js []byte, scope string, c *engine.ClientOptions, p *engine.ProducerOptions) error {
-	var co engine.ClientOptions
-	var po engine.ProducerOptions
-	if err := engine.ParseOptionsJSON(js, &co, &po); err != nil {
-		return err
-	}
-	if len(js) > 0 {
-		var keys map[string]json.RawMessage
-		if json.Unmarshal(js, &keys) == nil {
-			for name := range keys {
-				for i := range engine.OptionTable {
-					spec := &engine.OptionTable[i]
-					if spec.Name == name && spec.Scope != scope {
-						return engine.Errorf(engine.CodeInvalidConfiguration,
-							"option %q is a %s option; it does not belong in the %s options", name, spec.Scope, scope)
-					}
-				}
-			}
-		}
-	}
-	if c != nil {
-		*c = co
-	}
-	if p != nil {
-		*p = po
-	}
-	return nil
-}
 
 // Metadata field tags.
 const (

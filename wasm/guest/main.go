@@ -12,21 +12,32 @@
 // returns a result code (0, or an engine.Code) and leaves a fixed 64-byte
 // status block (pp_status) describing the call's extra results and what the
 // host must do next, so the hot path needs one call per message. No export
-// panics or traps on bad input: a recover in each one turns an unexpected
-// failure into UnknownError. wasm/ABI.md is the full contract.
+// panics or traps on bad input: input is checked, and a recover in each
+// export but pp_send turns an unexpected failure into UnknownError.
+// wasm/ABI.md is the full contract.
 package main
 
 import (
 	"errors"
+	"runtime"
 	"time"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/wasm/internal/optjson"
 )
 
 func main() {}
 
 // abiVersion changes whenever an export or a layout changes incompatibly.
-const abiVersion = 1
+const abiVersion = 2
+
+// Flags of pp_client_new.
+const (
+	// flagHostChecksums: the host fills in the CRC32C of SEND frames
+	// (engine.ClientOptions.HostChecksums; ABI.md, "Host checksums").
+	flagHostChecksums = 1 << 0
+	knownFlags        = flagHostChecksums
+)
 
 // statusBlock is the layout ABI.md documents; it is little-endian like all
 // of wasm, 64 bytes, at a fixed address for the life of the instance.
@@ -54,16 +65,23 @@ func ppABIVersion() int32 { return abiVersion }
 //go:wasmexport pp_status
 func ppStatus() uint32 { return uint32(uintptrOf(&status)) }
 
-// finish ends every export: it turns a panic into UnknownError, records the
-// code and refreshes the status block. It must be deferred directly.
+// finish ends every export but pp_send: it turns a panic into
+// UnknownError, then records the code and refreshes the status block. It
+// must be deferred directly.
 func finish(code *int32) {
 	if r := recover(); r != nil {
 		*code = fail(engine.Errorf(engine.CodeUnknownError, "internal error in the module: %v", r))
 	}
-	if *code == 0 {
+	refresh(*code)
+}
+
+// refresh records the code of the call ending and rewrites the status
+// block from the engine's state.
+func refresh(code int32) {
+	if code == 0 && lastErr != "" {
 		lastErr = ""
 	}
-	status.Code = *code
+	status.Code = code
 	status.Events, status.Output, status.Deadline = 0, 0, -1
 	if eng == nil {
 		return
@@ -100,6 +118,14 @@ func noClient() int32 {
 
 func timeOf(ns int64) time.Time { return time.Unix(0, ns) }
 
+// yield lets the Go runtime's own goroutines run: a reactor's one goroutine
+// never blocks, so without it a garbage collection, once started, would
+// stay in its mark phase until allocations alone paid for the whole cycle,
+// with every pointer write going through the write barrier (an eighth of
+// the module's time in the guest benchmark). pp_take_output and pp_tick
+// call it, a few times per batch; with nothing else to run it is cheap.
+func yield() { runtime.Gosched() }
+
 //go:wasmexport pp_last_error
 func ppLastError(ptr, capacity uint32) (n int32) {
 	// Not a result code: the message's full length, as snprintf does; the
@@ -123,10 +149,13 @@ func ppLastError(ptr, capacity uint32) (n int32) {
 }
 
 //go:wasmexport pp_client_new
-func ppClientNew(urlPtr, urlLen, optsPtr, optsLen uint32, nowNs int64, seed uint64) (code int32) {
+func ppClientNew(urlPtr, urlLen, optsPtr, optsLen uint32, nowNs int64, seed uint64, flags uint32) (code int32) {
 	defer finish(&code)
 	if eng != nil {
 		return fail(engine.Errorf(engine.CodeInvalidArgument, "this instance already has a client: call pp_client_close first"))
+	}
+	if flags&^knownFlags != 0 {
+		return fail(engine.Errorf(engine.CodeInvalidArgument, "pp_client_new: unknown flags 0x%x", flags&^knownFlags))
 	}
 	url, err := hostString("service URL", urlPtr, urlLen)
 	if err != nil {
@@ -137,10 +166,11 @@ func ppClientNew(urlPtr, urlLen, optsPtr, optsLen uint32, nowNs int64, seed uint
 		return fail(err)
 	}
 	var co engine.ClientOptions
-	if err := parseScopedOptions(js, "client", &co, nil); err != nil {
+	if err := optjson.Parse(js, optjson.Client, &co, nil); err != nil {
 		return fail(err)
 	}
 	co.ServiceURL = url
+	co.HostChecksums = flags&flagHostChecksums != 0
 	e, err := engine.New(co, seed, timeOf(nowNs))
 	if err != nil {
 		return fail(err)
@@ -167,7 +197,7 @@ func ppClientFree() (code int32) {
 	}
 	eng, heldOut, spareOut = nil, nil, nil
 	clear(taken)
-	taken, next = taken[:0], 0
+	taken, next, ownTokens, tokensOwned = taken[:0], 0, nil, false
 	return 0
 }
 
@@ -186,7 +216,7 @@ func ppProducerCreate(topicPtr, topicLen, optsPtr, optsLen uint32, nowNs int64) 
 		return fail(err)
 	}
 	var po engine.ProducerOptions
-	if err := parseScopedOptions(js, "producer", nil, &po); err != nil {
+	if err := optjson.Parse(js, optjson.Producer, nil, &po); err != nil {
 		return fail(err)
 	}
 	po.Topic = topic
@@ -202,19 +232,27 @@ func ppProducerCreate(topicPtr, topicLen, optsPtr, optsLen uint32, nowNs int64) 
 var message engine.Message
 
 //go:wasmexport pp_send
-func ppSend(producer uint64, payloadPtr, payloadLen uint32, token uint64, nowNs int64) (code int32) {
-	defer finish(&code)
+func ppSend(producer uint64, payloadPtr, payloadLen uint32, token uint64, nowNs int64) int32 {
+	// The hot path, one call per message: nothing decoded, nothing
+	// allocated, only the payload field of the shared message set. Unlike
+	// every other export it has no deferred recover, which costs a tenth
+	// of the call in wasm: its input is checked, so a panic here would be
+	// a bug in the engine, and it traps as running out of memory does.
+	var code int32
 	if eng == nil {
-		return noClient()
+		code = noClient()
+	} else if payload, err := hostBytes("payload", payloadPtr, payloadLen); err != nil {
+		code = fail(err)
+	} else {
+		message.Payload = payload
+		err = eng.Send(engine.ProducerID(producer), &message, token, timeOf(nowNs))
+		message.Payload = nil
+		if err != nil {
+			code = fail(err)
+		}
 	}
-	payload, err := hostBytes("payload", payloadPtr, payloadLen)
-	if err != nil {
-		return fail(err)
-	}
-	message = engine.Message{Payload: payload}
-	err = eng.Send(engine.ProducerID(producer), &message, token, timeOf(nowNs))
-	message.Payload = nil
-	return fail(err)
+	refresh(code)
+	return code
 }
 
 //go:wasmexport pp_send_msg
@@ -339,6 +377,7 @@ func ppReceive(conn uint64, ptr, n uint32, nowNs int64) (code int32) {
 //go:wasmexport pp_tick
 func ppTick(nowNs int64) (code int32) {
 	defer finish(&code)
+	yield()
 	if eng == nil {
 		return noClient()
 	}

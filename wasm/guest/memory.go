@@ -28,8 +28,12 @@ type block struct {
 	buf  []byte
 }
 
-// blocks holds every live allocation, sorted by base.
-var blocks []block
+// blocks holds every live allocation, sorted by base; hit is the block
+// hostBytes found last (nil once it is freed).
+var (
+	blocks []block
+	hit    block
+)
 
 //go:wasmexport pp_alloc
 func ppAlloc(size uint32) (ptr uint32) {
@@ -39,7 +43,7 @@ func ppAlloc(size uint32) (ptr uint32) {
 		code = fail(engine.Errorf(engine.CodeInvalidArgument, "pp_alloc: size %d is not between 1 and %d bytes", size, maxAlloc))
 		return 0
 	}
-	buf := make([]byte, size)
+	buf := make([]byte, max(size, 16))[:size] // 16 bytes or more: 8-aligned
 	base := uint32(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
 	i := sort.Search(len(blocks), func(i int) bool { return blocks[i].base >= base })
 	blocks = append(blocks, block{})
@@ -56,14 +60,26 @@ func ppFree(ptr uint32) (code int32) {
 	if i == len(blocks) || blocks[i].base != ptr {
 		return fail(engine.Errorf(engine.CodeInvalidArgument, "pp_free: 0x%x is not the start of a block from pp_alloc", ptr))
 	}
+	if hit.base == ptr {
+		hit = block{}
+	}
 	blocks = append(blocks[:i], blocks[i+1:]...)
 	blocks[len(blocks):cap(blocks)][0] = block{} // drop the reference
 	return 0
 }
 
 // hostBytes returns the bytes [ptr, ptr+n) if they lie inside one block
-// from pp_alloc. what names the argument in the error.
+// from pp_alloc. what names the argument in the error. The common case is
+// a range in the block found last.
 func hostBytes(what string, ptr, n uint32) ([]byte, error) {
+	if off := ptr - hit.base; ptr >= hit.base && n > 0 && uint64(off)+uint64(n) <= uint64(len(hit.buf)) {
+		return hit.buf[off : off+n : off+n], nil
+	}
+	return findHostBytes(what, ptr, n)
+}
+
+// findHostBytes is hostBytes searching every block.
+func findHostBytes(what string, ptr, n uint32) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
 	}
@@ -72,6 +88,7 @@ func hostBytes(what string, ptr, n uint32) ([]byte, error) {
 		b := &blocks[i]
 		off := uint64(ptr) - uint64(b.base)
 		if off+uint64(n) <= uint64(len(b.buf)) {
+			hit = *b
 			return b.buf[off : off+uint64(n) : off+uint64(n)], nil
 		}
 		if off < uint64(len(b.buf)) {

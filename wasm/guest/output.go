@@ -5,13 +5,20 @@
 // buffer is too small: the output chunk or the events taken from the engine
 // are held here, the call fails with BufferTooSmall and the size needed in
 // the status block's result1, and the next call (with a bigger buffer)
-// returns it first. Events are fixed 72-byte records plus their text,
-// padded to 8 bytes; as many as fit go out in one call, so a burst of
-// receipts costs one crossing, not one per message.
+// returns it first. Events are fixed 72-byte records followed by their
+// tokens and text, padded to 8 bytes; as many as fit go out in one call, and
+// a receipt covers a whole entry (a batch of a thousand messages is one
+// record with a thousand tokens), so a burst of receipts costs one crossing.
+//
+// The engine's events alias its memory (Event.Tokens) only until the next
+// engine call after all of them were taken. Events taken here and written in
+// the same call need no copy; those left for a later call (the host's buffer
+// was full) get their tokens copied into the module's own buffer first.
 package main
 
 import (
 	"errors"
+	"slices"
 	"unsafe"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
@@ -27,6 +34,7 @@ var (
 //go:wasmexport pp_take_output
 func ppTakeOutput(bufPtr, bufCap uint32) (code int32) {
 	defer finish(&code)
+	yield()
 	status.Result = [3]uint64{}
 	if eng == nil {
 		return noClient()
@@ -74,7 +82,8 @@ type eventRecord struct {
 	TextLen    uint32
 	Conn       uint64
 	Producer   uint64
-	Token      uint64
+	TokenCount uint32
+	_          uint32
 	LedgerID   int64
 	EntryID    int64
 	Partition  int32
@@ -87,11 +96,34 @@ var _ [eventHeaderSize - unsafe.Sizeof(eventRecord{})]struct{} // the layout is 
 
 // taken holds events taken from the engine in bulk and not yet written;
 // taken[next] is the oldest. An event that did not fit the last buffer
-// stays here.
+// stays here, its tokens moved to ownTokens (tokensOwned) before the call
+// returns.
 var (
-	taken []engine.Event
-	next  int
+	taken       []engine.Event
+	next        int
+	ownTokens   []uint64
+	tokensOwned bool
 )
+
+// keepTakenTokens copies the tokens of events still held into the module's
+// own buffer, because the engine reuses its token space at its next call.
+func keepTakenTokens() {
+	if next == len(taken) || tokensOwned {
+		return
+	}
+	n := 0
+	for i := next; i < len(taken); i++ {
+		n += len(taken[i].Tokens)
+	}
+	ownTokens = slices.Grow(ownTokens[:0], n)
+	for i := next; i < len(taken); i++ {
+		ev := &taken[i]
+		start := len(ownTokens)
+		ownTokens = append(ownTokens, ev.Tokens...)
+		ev.Tokens = ownTokens[start:len(ownTokens):len(ownTokens)]
+	}
+	tokensOwned = true
+}
 
 // eventsWaiting is the number of events for pp_next_events.
 func eventsWaiting() int { return len(taken) - next + eng.PendingEvents() }
@@ -99,6 +131,7 @@ func eventsWaiting() int { return len(taken) - next + eng.PendingEvents() }
 //go:wasmexport pp_next_events
 func ppNextEvents(bufPtr, bufCap uint32) (code int32) {
 	defer finish(&code)
+	defer keepTakenTokens()
 	status.Result = [3]uint64{}
 	if eng == nil {
 		return noClient()
@@ -111,14 +144,14 @@ func ppNextEvents(bufPtr, bufCap uint32) (code int32) {
 	for {
 		if next == len(taken) {
 			clear(taken)
-			taken, next = eng.AppendEvents(taken[:0]), 0
+			taken, next, tokensOwned = eng.AppendEvents(taken[:0]), 0, false
 			if len(taken) == 0 {
 				break
 			}
 		}
 		ev := &taken[next]
 		code, text := eventError(ev)
-		size := recordSize(len(text))
+		size := recordSize(len(ev.Tokens), len(text))
 		if used+size > len(buf) {
 			if count == 0 {
 				status.Result[1] = uint64(size)
@@ -138,7 +171,8 @@ func ppNextEvents(bufPtr, bufCap uint32) (code int32) {
 	return 0
 }
 
-func recordSize(textLen int) int { return (eventHeaderSize + textLen + 7) &^ 7 }
+// recordSize is the size of a record with n tokens and a text.
+func recordSize(n, textLen int) int { return (eventHeaderSize + 8*n + textLen + 7) &^ 7 }
 
 // eventError returns the code and text a record carries: the error's code
 // and message, or 0 and the event's Text.
@@ -168,7 +202,7 @@ func writeEvent(b []byte, ev *engine.Event, code int32, text string) {
 		TextLen:    uint32(len(text)),
 		Conn:       uint64(ev.Conn),
 		Producer:   uint64(ev.Producer),
-		Token:      ev.Token,
+		TokenCount: uint32(len(ev.Tokens)),
 		LedgerID:   ev.ID.LedgerID,
 		EntryID:    ev.ID.EntryID,
 		Partition:  ev.ID.Partition,
@@ -179,11 +213,12 @@ func writeEvent(b []byte, ev *engine.Event, code int32, text string) {
 		r.Partitions = int32(eng.NumPartitions(ev.Producer))
 	}
 	*(*eventRecord)(unsafe.Pointer(unsafe.SliceData(b))) = r
-	if len(text) > 0 {
-		tail := b[eventHeaderSize:]
-		n := copy(tail, text)
-		clear(tail[n:])
-	} else if len(b) > eventHeaderSize {
-		clear(b[eventHeaderSize:])
+	tail := b[eventHeaderSize:]
+	if n := len(ev.Tokens); n > 0 {
+		// Little-endian u64s, as wasm stores them.
+		copy(unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(tail))), n), ev.Tokens)
+		tail = tail[8*n:]
 	}
+	n := copy(tail, text)
+	clear(tail[n:])
 }

@@ -1,0 +1,284 @@
+// A small JSON reader: enough for option objects, strict about syntax.
+//
+// How this works: value reads one JSON value recursively into a tree of
+// values (strings decoded, numbers kept as their text, object members in
+// document order). The first syntax error sticks in err, with the byte
+// offset, and every later step returns at once.
+package optjson
+
+import (
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+type kind uint8
+
+const (
+	kindNull kind = iota
+	kindBool
+	kindNumber
+	kindString
+	kindArray
+	kindObject
+)
+
+// value is a JSON value: s holds a string, a number's text or "true" or
+// "false"; obj holds an object's members.
+type value struct {
+	kind kind
+	s    string
+	obj  []member
+}
+
+type member struct {
+	key string
+	val value
+}
+
+// maxDepth bounds nesting, so hostile input cannot exhaust the stack.
+const maxDepth = 64
+
+type reader struct {
+	b   []byte
+	i   int
+	err string
+}
+
+func (r *reader) fail(what string) {
+	if r.err == "" {
+		r.err = what + " at byte " + strconv.Itoa(r.i)
+	}
+}
+
+func (r *reader) space() {
+	for r.i < len(r.b) {
+		switch r.b[r.i] {
+		case ' ', '\t', '\n', '\r':
+			r.i++
+		default:
+			return
+		}
+	}
+}
+
+// next skips space and returns the next byte, 0 at the end.
+func (r *reader) next() byte {
+	r.space()
+	if r.i == len(r.b) {
+		return 0
+	}
+	return r.b[r.i]
+}
+
+func (r *reader) literal(word string, v value) value {
+	if len(r.b)-r.i < len(word) || string(r.b[r.i:r.i+len(word)]) != word {
+		r.fail("invalid literal")
+		return value{}
+	}
+	r.i += len(word)
+	return v
+}
+
+func (r *reader) value(depth int) value {
+	if depth > maxDepth {
+		r.fail("nesting too deep")
+		return value{}
+	}
+	switch c := r.next(); {
+	case c == 0:
+		r.fail("unexpected end of input")
+	case c == '{':
+		return r.object(depth)
+	case c == '[':
+		return r.array(depth)
+	case c == '"':
+		return value{kind: kindString, s: r.str()}
+	case c == 't':
+		return r.literal("true", value{kind: kindBool, s: "true"})
+	case c == 'f':
+		return r.literal("false", value{kind: kindBool, s: "false"})
+	case c == 'n':
+		return r.literal("null", value{kind: kindNull})
+	case c == '-' || c >= '0' && c <= '9':
+		return r.number()
+	default:
+		r.fail("unexpected character " + strconv.QuoteRune(rune(c)))
+	}
+	return value{}
+}
+
+func (r *reader) object(depth int) value {
+	v := value{kind: kindObject}
+	r.i++ // {
+	if r.next() == '}' {
+		r.i++
+		return v
+	}
+	for r.err == "" {
+		if r.next() != '"' {
+			r.fail("expected a member name")
+			break
+		}
+		key := r.str()
+		if r.next() != ':' {
+			r.fail("expected ':'")
+			break
+		}
+		r.i++
+		v.obj = append(v.obj, member{key: key, val: r.value(depth + 1)})
+		switch r.next() {
+		case ',':
+			r.i++
+		case '}':
+			r.i++
+			return v
+		default:
+			r.fail("expected ',' or '}'")
+		}
+	}
+	return v
+}
+
+func (r *reader) array(depth int) value {
+	r.i++ // [
+	if r.next() == ']' {
+		r.i++
+		return value{kind: kindArray}
+	}
+	for r.err == "" {
+		r.value(depth + 1)
+		switch r.next() {
+		case ',':
+			r.i++
+		case ']':
+			r.i++
+			return value{kind: kindArray}
+		default:
+			r.fail("expected ',' or ']'")
+		}
+	}
+	return value{kind: kindArray}
+}
+
+func (r *reader) number() value {
+	start := r.i
+	digits := func() int {
+		n := 0
+		for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
+			r.i++
+			n++
+		}
+		return n
+	}
+	if r.b[r.i] == '-' {
+		r.i++
+	}
+	switch {
+	case r.i < len(r.b) && r.b[r.i] == '0':
+		r.i++
+	case digits() == 0:
+		r.fail("invalid number")
+		return value{}
+	}
+	if r.i < len(r.b) && r.b[r.i] == '.' {
+		r.i++
+		if digits() == 0 {
+			r.fail("invalid number")
+			return value{}
+		}
+	}
+	if r.i < len(r.b) && (r.b[r.i] == 'e' || r.b[r.i] == 'E') {
+		r.i++
+		if r.i < len(r.b) && (r.b[r.i] == '+' || r.b[r.i] == '-') {
+			r.i++
+		}
+		if digits() == 0 {
+			r.fail("invalid number")
+			return value{}
+		}
+	}
+	return value{kind: kindNumber, s: string(r.b[start:r.i])}
+}
+
+// str reads a string at r.i (its opening quote). Invalid UTF-8 and lone
+// surrogates become U+FFFD, as encoding/json makes them.
+func (r *reader) str() string {
+	r.i++ // "
+	var out []byte
+	for r.i < len(r.b) {
+		c := r.b[r.i]
+		switch {
+		case c == '"':
+			r.i++
+			return string(out)
+		case c < 0x20:
+			r.fail("control character in a string")
+			return ""
+		case c == '\\':
+			r.i++
+			if r.i == len(r.b) {
+				break
+			}
+			e := r.b[r.i]
+			r.i++
+			switch e {
+			case '"', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				c1 := r.hex4()
+				if utf16.IsSurrogate(c1) && r.i+1 < len(r.b) && r.b[r.i] == '\\' && r.b[r.i+1] == 'u' {
+					save := r.i
+					r.i += 2
+					if c2 := r.hex4(); utf16.DecodeRune(c1, c2) != utf8.RuneError {
+						c1 = utf16.DecodeRune(c1, c2)
+					} else {
+						r.i = save
+					}
+				}
+				if utf16.IsSurrogate(c1) {
+					c1 = utf8.RuneError
+				}
+				out = utf8.AppendRune(out, c1)
+			default:
+				r.i--
+				r.fail("invalid escape")
+				return ""
+			}
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			r.i++
+		default:
+			ch, n := utf8.DecodeRune(r.b[r.i:])
+			out = utf8.AppendRune(out, ch)
+			r.i += n
+		}
+	}
+	r.fail("unterminated string")
+	return ""
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func (r *reader) hex4() rune {
+	if len(r.b)-r.i < 4 {
+		r.fail("invalid \\u escape")
+		return utf8.RuneError
+	}
+	n, err := strconv.ParseUint(string(r.b[r.i:r.i+4]), 16, 16)
+	if err != nil {
+		r.fail("invalid \\u escape")
+		return utf8.RuneError
+	}
+	r.i += 4
+	return rune(n)
+}
