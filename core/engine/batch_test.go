@@ -372,3 +372,53 @@ func TestQueueLimits(t *testing.T) {
 	p2, _ := h2.ready(ProducerOptions{})
 	h2.send(p2, &Message{Payload: make([]byte, 50)}, 1)
 }
+
+func TestSendPayloads(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	p, conn := h.ready(ProducerOptions{BatchingMaxMessages: 3, MaxPendingMessages: 5, BatchingMaxPublishDelay: time.Hour})
+	data := []byte("aabbbcccc")
+	n, err := h.e.SendPayloads(p, data, []uint32{2, 3, 4}, []uint64{10, 11, 12}, h.now)
+	if n != 3 || err != nil {
+		t.Fatalf("SendPayloads: %d %v", n, err)
+	}
+	s := h.expect(conn, pb.BaseCommand_SEND)
+	metas, bodies := splitBatch(t, s.payload, 3)
+	for i, want := range []string{"aa", "bbb", "cccc"} {
+		if string(bodies[i]) != want || metas[i].GetSequenceId() != uint64(i) {
+			t.Fatalf("message %d: %q seq %d", i, bodies[i], metas[i].GetSequenceId())
+		}
+	}
+	// The queue holds 5: the third of these is refused, the first two go in.
+	n, err = h.e.SendPayloads(p, []byte("xyz"), []uint32{1, 1, 1}, []uint64{13, 14, 15}, h.now)
+	if n != 2 || CodeOf(err) != CodeProducerQueueIsFull {
+		t.Fatalf("over the limit: %d %v", n, err)
+	}
+	if _, err := h.e.SendPayloads(p, []byte("x"), []uint32{2}, []uint64{16}, h.now); CodeOf(err) != CodeInvalidArgument {
+		t.Fatalf("lengths past the data: %v", err)
+	}
+	if _, err := h.e.SendPayloads(p, nil, []uint32{0}, nil, h.now); CodeOf(err) != CodeInvalidArgument {
+		t.Fatalf("lengths without tokens: %v", err)
+	}
+	h.receipt(conn, s, 1, 1)
+	for _, tok := range []uint64{10, 11, 12} {
+		if ev := h.expectEvent(EventReceipt); ev.Tokens[0] != tok {
+			t.Fatalf("receipt for %d, want %d", ev.Tokens[0], tok)
+		}
+	}
+	if h.e.Pending(p) != 2 {
+		t.Fatalf("%d pending", h.e.Pending(p))
+	}
+}
+
+func TestSendPayloadsWithoutBatching(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	p, conn := h.ready(ProducerOptions{DisableBatching: true})
+	if n, err := h.e.SendPayloads(p, []byte("ab"), []uint32{1, 1}, []uint64{1, 2}, h.now); n != 2 || err != nil {
+		t.Fatal(n, err)
+	}
+	for _, want := range []string{"a", "b"} {
+		if s := h.expect(conn, pb.BaseCommand_SEND); string(s.payload) != want || s.meta.NumMessagesInBatch != nil {
+			t.Fatalf("%q %v", s.payload, s.meta)
+		}
+	}
+}

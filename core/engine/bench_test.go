@@ -88,3 +88,56 @@ func BenchmarkEngineBatch1000x100BWithKey(b *testing.B) {
 func BenchmarkEngineBatch1000x100BLZ4(b *testing.B) {
 	benchmarkBatches(b, ProducerOptions{CompressionType: CompressionLZ4}, "")
 }
+
+// The same traffic through SendPayloads, 256 messages per call, as the WASI
+// host hands them over.
+func BenchmarkEngineSendPayloads1000x100B(b *testing.B) { benchmarkSendPayloads(b, false) }
+
+// As the WASI host runs it: checksums left to the host.
+func BenchmarkEngineSendPayloads1000x100BHostCRC(b *testing.B) { benchmarkSendPayloads(b, true) }
+
+func benchmarkSendPayloads(b *testing.B, hostChecksums bool) {
+	h := newHarness(b, ClientOptions{HostChecksums: hostChecksums})
+	p, conn := h.ready(ProducerOptions{BatchingMaxMessages: 1000})
+	wireID := h.e.producers[p].parts[0].wireID
+	const chunk = 256
+	data := make([]byte, chunk*100)
+	lens := make([]uint32, chunk)
+	tokens := make([]uint64, chunk)
+	for i := range lens {
+		lens[i] = 100
+	}
+	var spare, receipt []byte
+	var acked int64
+	b.ReportAllocs()
+	b.SetBytes(100)
+	b.ResetTimer()
+	for sent := 0; sent < b.N; {
+		n := min(chunk, b.N-sent)
+		if k, err := h.e.SendPayloads(p, data[:n*100], lens[:n], tokens[:n], h.now); err != nil || k != n {
+			b.Fatal(k, err)
+		}
+		sent += n
+		for {
+			id, data, ok := h.e.TakeOutput(spare)
+			if !ok {
+				break
+			}
+			if id != conn {
+				b.Fatal("output on another connection")
+			}
+			spare = data
+		}
+		// Acknowledge every sealed batch of 1000.
+		for acked+1000 <= int64(sent) {
+			receipt = appendReceiptFrame(receipt[:0], wireID, acked, acked+999, 1, uint64(acked))
+			h.e.Receive(conn, receipt, h.now)
+			acked += 1000
+			for {
+				if _, ok := h.e.NextEvent(); !ok {
+					break
+				}
+			}
+		}
+	}
+}

@@ -249,7 +249,6 @@ func (e *Engine) NeedsTime(id ProducerID, msg *Message) bool {
 
 // check validates msg and the queue limits.
 func (p *producer) check(m *Message) error {
-	e := p.e
 	size := len(m.Payload)
 	switch {
 	case m.NullValue && size > 0:
@@ -277,6 +276,13 @@ func (p *producer) check(m *Message) error {
 			return Errorf(CodeInvalidMessage, "a message property key is empty")
 		}
 	}
+	return p.checkLimits(size)
+}
+
+// checkLimits checks a message of size bytes against the size and queue
+// limits.
+func (p *producer) checkLimits(size int) error {
+	e := p.e
 	if limit := p.parts[0].maxMessageSize; size > limit {
 		return Errorf(CodeMessageTooBig, "message of %d bytes exceeds the broker's limit of %d bytes", size, limit)
 	}
@@ -287,6 +293,49 @@ func (p *producer) check(m *Message) error {
 		return Errorf(CodeMemoryBufferIsFull, "pending messages hold %d bytes; %d more would pass memoryLimitBytes %d", e.memUsed, size, limit)
 	}
 	return nil
+}
+
+// SendPayloads queues messages that have a payload and nothing else, as
+// Send would one by one, for drivers that pay per call (the WASI host):
+// payload i is the next lens[i] bytes of data, sent with tokens[i]. It stops
+// at the first message not accepted, returning how many were and that
+// message's error; every accepted one gets its event as with Send.
+func (e *Engine) SendPayloads(id ProducerID, data []byte, lens []uint32, tokens []uint64, now time.Time) (int, error) {
+	e.setNow(now)
+	p, err := e.lookupProducer(id)
+	if err != nil {
+		return 0, err
+	}
+	if len(lens) != len(tokens) {
+		return 0, Errorf(CodeInvalidArgument, "%d payload lengths but %d tokens", len(lens), len(tokens))
+	}
+	var m Message
+	off := 0
+	for i, n32 := range lens {
+		n := int(n32)
+		if n > len(data)-off {
+			return i, Errorf(CodeInvalidArgument, "payload %d of %d bytes overruns the %d bytes of data left", i, n, len(data)-off)
+		}
+		m.Payload = data[off : off+n : off+n]
+		if err := p.checkLimits(n); err != nil {
+			return i, err
+		}
+		pt := p.parts[0]
+		if len(p.parts) > 1 {
+			k, err := p.router.pick(&m, len(p.parts), now)
+			if err != nil {
+				return i, err
+			}
+			pt = p.parts[k]
+		}
+		if p.opts.DisableBatching {
+			_ = pt.add(&m, tokens[i], now) // alone; add fails for no payload-only message
+		} else {
+			pt.addPayload(m.Payload, tokens[i], now)
+		}
+		off += n
+	}
+	return len(lens), nil
 }
 
 // Flush sends every open batch of the producer now.
