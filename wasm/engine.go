@@ -71,14 +71,17 @@ type Engine struct {
 	pending []engine.ProducerID             // by token: whose message is outstanding
 	bigPend map[uint64]engine.ProducerID    // the same, for tokens past maxDenseToken
 	tokens  []uint64                        // what the last events' Tokens alias
-	synth   []engine.Event                  // events made up after a failure
+	synth   []engine.Event                  // events made up by the host
 	meta    []byte                          // metadata scratch
+	stage   stage                           // payload-only messages gathered (stage.go)
+	roomFor engine.ProducerID               // whose room the status block reports
 }
 
 // prodInfo is what the host knows of a producer.
 type prodInfo struct {
 	partitions int
 	failed     bool
+	hold       time.Duration // how long gathered messages may wait; 0: not at all
 }
 
 var _ core.Engine = (*Engine)(nil)
@@ -174,7 +177,7 @@ func (e *Engine) Receive(id engine.ConnID, p []byte, now time.Time) {
 }
 
 func (e *Engine) Tick(now time.Time) {
-	if e.usable() {
+	if e.handOver() == nil && e.usable() {
 		e.check(e.in.do(fnTick, nowNs(now)))
 	}
 }
@@ -199,10 +202,13 @@ func (e *Engine) Deadline() (time.Time, bool) {
 	if len(e.synth) > 0 {
 		return time.Now(), true
 	}
-	if d := e.in.st.deadline; d >= 0 && e.usable() {
-		return time.Unix(0, d), true
+	d, ok := e.stageDeadline()
+	if md := e.in.st.deadline; md >= 0 && e.usable() {
+		if t := time.Unix(0, md); !ok || t.Before(d) {
+			d, ok = t, true
+		}
 	}
-	return time.Time{}, false
+	return d, ok
 }
 
 // AppendEvents appends every waiting event. Their Tokens alias e.tokens,
@@ -272,7 +278,14 @@ func (e *Engine) CreateProducer(opts engine.ProducerOptions, now time.Time) (eng
 	if err != nil {
 		return 0, e.check(err)
 	}
-	e.parts[id] = &prodInfo{}
+	p := &prodInfo{}
+	if !opts.DisableBatching {
+		p.hold = stageMaxHold
+		if d := opts.BatchingMaxPublishDelay; d > 0 && d < p.hold {
+			p.hold = d
+		}
+	}
+	e.parts[id] = p
 	return id, nil
 }
 
@@ -282,23 +295,36 @@ func (e *Engine) Send(id engine.ProducerID, msg *engine.Message, token uint64, n
 	if !e.usable() {
 		return e.callErr()
 	}
+	meta := hasMetadata(msg)
+	if !meta && e.canStage(id, len(msg.Payload)) {
+		return e.gather(id, msg.Payload, token, now)
+	}
+	if err := e.handOver(); err != nil {
+		return err
+	}
 	in := e.in
 	var err error
-	if hasMetadata(msg) {
+	if meta {
 		e.meta = appendMetadata(e.meta[:0], msg)
 		err = in.sendMsg(id, msg.Payload, e.meta, token, now)
 	} else {
 		err = e.sendPayload(id, msg.Payload, token, now)
 	}
+	e.roomFor = id
 	if err != nil {
 		return e.check(err)
 	}
+	e.track(token, id)
+	return nil
+}
+
+// track records that token's message of producer id is outstanding.
+func (e *Engine) track(token uint64, id engine.ProducerID) {
 	if token < uint64(len(e.pending)) {
 		e.pending[token] = id
 	} else {
 		e.trackToken(token, id)
 	}
-	return nil
 }
 
 // sendPayload is pp_send, the hot path.
@@ -342,6 +368,9 @@ func (e *Engine) trackToken(token uint64, id engine.ProducerID) {
 func (e *Engine) NeedsTime(engine.ProducerID, *engine.Message) bool { return true }
 
 func (e *Engine) Flush(id engine.ProducerID, now time.Time) error {
+	if err := e.handOver(); err != nil {
+		return err
+	}
 	if !e.usable() {
 		return e.callErr()
 	}
@@ -349,6 +378,7 @@ func (e *Engine) Flush(id engine.ProducerID, now time.Time) error {
 }
 
 func (e *Engine) CloseProducer(id engine.ProducerID, now time.Time) error {
+	_ = e.handOver() // a failure of the module shows below
 	if p := e.parts[id]; p != nil && p.failed {
 		delete(e.parts, id) // the module forgets a failed producer
 	}
@@ -364,7 +394,7 @@ func (e *Engine) CloseProducer(id engine.ProducerID, now time.Time) error {
 // AbortProducer fails the producer's pending messages with cause (an
 // *engine.Error keeps its code; nil means AlreadyClosed).
 func (e *Engine) AbortProducer(id engine.ProducerID, cause error, now time.Time) {
-	if !e.usable() {
+	if e.handOver() != nil || !e.usable() {
 		return
 	}
 	var code int32
@@ -384,6 +414,7 @@ func (e *Engine) Close(now time.Time) {
 	if e.closed {
 		return
 	}
+	_ = e.handOver()
 	e.closed = true
 	if e.usable() {
 		e.check(e.in.do(fnClientClose, nowNs(now)))
@@ -406,6 +437,7 @@ func (e *Engine) breakDown(cause error) {
 	}
 	e.broken = engine.Errorf(engine.CodeUnknownError, "the WASI module failed; the client is unusable: %v", cause)
 	e.in.close()
+	e.stage.reset() // its messages are in the pending table: they fail below
 	byProducer := map[engine.ProducerID][]uint64{}
 	for tok, id := range e.pending {
 		if id != 0 {

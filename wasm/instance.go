@@ -33,6 +33,7 @@ var exportNames = []string{
 	"pp_client_new", "pp_client_close", "pp_producer_create", "pp_send", "pp_send_msg",
 	"pp_flush", "pp_producer_close", "pp_producer_abort", "pp_conn_opened", "pp_conn_failed",
 	"pp_conn_closed", "pp_receive", "pp_tick", "pp_deadline", "pp_take_output", "pp_next_events",
+	"pp_send_payloads",
 }
 
 const (
@@ -57,11 +58,12 @@ const (
 	fnDeadline
 	fnTakeOutput
 	fnNextEvents
+	fnSendPayloads
 	numFns
 )
 
 // wantABIVersion is the pp_abi_version this host speaks.
-const wantABIVersion = 2
+const wantABIVersion = 3
 
 // flagHostChecksums is pp_client_new's flag: the host fills in SEND
 // checksums (ABI.md, "Host checksums").
@@ -110,6 +112,7 @@ type status struct {
 	output   bool
 	deadline int64 // Unix ns, or -1
 	result   [2]uint64
+	room     [2]uint64 // messages and bytes the last send's producer can take; all ones: no limit
 }
 
 func newInstance(m *Module) (*instance, error) {
@@ -231,7 +234,7 @@ func (in *instance) lastError(code engine.Code) error {
 
 // readStatus decodes the status block into st.
 func (in *instance) readStatus() {
-	b, ok := in.mem.Read(in.statusPtr, 40)
+	b, ok := in.mem.Read(in.statusPtr, 64)
 	if !ok {
 		in.st = status{code: engine.CodeUnknownError, deadline: -1}
 		return
@@ -243,6 +246,7 @@ func (in *instance) readStatus() {
 		output:   le.Uint32(b[8:]) != 0,
 		deadline: int64(le.Uint64(b[16:])),
 		result:   [2]uint64{le.Uint64(b[24:]), le.Uint64(b[32:])},
+		room:     [2]uint64{le.Uint64(b[48:]), le.Uint64(b[56:])},
 	}
 }
 

@@ -422,3 +422,23 @@ func TestSendPayloadsWithoutBatching(t *testing.T) {
 		}
 	}
 }
+
+func TestRoom(t *testing.T) {
+	h := newHarness(t, ClientOptions{MemoryLimitBytes: 1000})
+	p, _ := h.ready(ProducerOptions{MaxPendingMessages: 3})
+	if m, b := h.e.Room(p); m != 3 || b != 1000 {
+		t.Fatalf("empty: %d %d", m, b)
+	}
+	h.send(p, &Message{Payload: make([]byte, 100)}, 1)
+	if m, b := h.e.Room(p); m != 2 || b != 900 {
+		t.Fatalf("after one: %d %d", m, b)
+	}
+	h2 := newHarness(t, ClientOptions{MemoryLimitBytes: -1})
+	p2, _ := h2.ready(ProducerOptions{})
+	if m, b := h2.e.Room(p2); m != -1 || b != -1 {
+		t.Fatalf("unlimited: %d %d", m, b)
+	}
+	if m, b := h2.e.Room(p2 + 1); m != 0 || b != 0 {
+		t.Fatalf("no producer: %d %d", m, b)
+	}
+}

@@ -338,6 +338,25 @@ func (e *Engine) SendPayloads(id ProducerID, data []byte, lens []uint32, tokens 
 	return len(lens), nil
 }
 
+// Room reports how many more messages, and payload bytes, producer id can
+// take before Send refuses with ProducerQueueIsFull or MemoryBufferIsFull:
+// -1 means no limit. A driver that gathers messages before handing them
+// over (the WASI host) gathers only what fits.
+func (e *Engine) Room(id ProducerID) (messages int, bytes int64) {
+	p := e.producers[id]
+	if p == nil || p.state != prodReady {
+		return 0, 0
+	}
+	messages, bytes = -1, -1
+	if limit := p.opts.MaxPendingMessages; limit > 0 {
+		messages = max(0, limit-p.pending)
+	}
+	if limit := e.opts.MemoryLimitBytes; limit > 0 {
+		bytes = max(0, limit-e.memUsed)
+	}
+	return messages, bytes
+}
+
 // Flush sends every open batch of the producer now.
 func (e *Engine) Flush(id ProducerID, now time.Time) error {
 	e.setNow(now)

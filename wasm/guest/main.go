@@ -21,6 +21,7 @@ import (
 	"errors"
 	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 	"github.com/pulsar-producer/pulsar-producer/wasm/internal/optjson"
@@ -29,7 +30,7 @@ import (
 func main() {}
 
 // abiVersion changes whenever an export or a layout changes incompatibly.
-const abiVersion = 2
+const abiVersion = 3
 
 // Flags of pp_client_new.
 const (
@@ -48,7 +49,7 @@ type statusBlock struct {
 	_        uint32    // 12
 	Deadline int64     // 16: Unix ns when pp_tick is due, or -1
 	Result   [3]uint64 // 24, 32, 40: per-call results
-	_        [2]uint64 // 48: reserved
+	Room     [2]uint64 // 48, 56: messages and payload bytes the producer of the last send can still take; all ones: no limit
 }
 
 var status statusBlock
@@ -93,7 +94,15 @@ func refresh(code int32) {
 	if d, ok := eng.Deadline(); ok {
 		status.Deadline = d.UnixNano()
 	}
+	if roomProducer != 0 {
+		m, b := eng.Room(roomProducer)
+		status.Room = [2]uint64{uint64(int64(m)), uint64(b)} // -1 (no limit) is all ones
+	}
 }
+
+// roomProducer is the producer whose room the status block reports: the
+// one of the last send.
+var roomProducer engine.ProducerID
 
 // fail records err as the last error and returns its code.
 func fail(err error) int32 {
@@ -239,6 +248,7 @@ func ppSend(producer uint64, payloadPtr, payloadLen uint32, token uint64, nowNs 
 	// of the call in wasm: its input is checked, so a panic here would be
 	// a bug in the engine, and it traps as running out of memory does.
 	var code int32
+	roomProducer = engine.ProducerID(producer)
 	if eng == nil {
 		code = noClient()
 	} else if payload, err := hostBytes("payload", payloadPtr, payloadLen); err != nil {
@@ -255,9 +265,49 @@ func ppSend(producer uint64, payloadPtr, payloadLen uint32, token uint64, nowNs 
 	return code
 }
 
+// pp_send_payloads hands over count payload-only messages at once: their
+// payloads back to back at dataPtr, their lengths (u32) at lensPtr and their
+// tokens (u64) at tokensPtr. Result0 is how many were accepted; on an error
+// it describes message Result0, and the ones after it were not taken.
+//
+//go:wasmexport pp_send_payloads
+func ppSendPayloads(producer uint64, dataPtr, dataLen, lensPtr, tokensPtr, count uint32, nowNs int64) (code int32) {
+	defer finish(&code)
+	status.Result = [3]uint64{}
+	roomProducer = engine.ProducerID(producer)
+	if eng == nil {
+		return noClient()
+	}
+	data, err := hostBytes("payloads", dataPtr, dataLen)
+	if err != nil {
+		return fail(err)
+	}
+	lb, err := hostBytes("payload lengths", lensPtr, count*4)
+	if err != nil {
+		return fail(err)
+	}
+	tb, err := hostBytes("tokens", tokensPtr, count*8)
+	if err != nil {
+		return fail(err)
+	}
+	if count > 0 && (uintptr(unsafe.Pointer(&lb[0]))%4 != 0 || uintptr(unsafe.Pointer(&tb[0]))%8 != 0) {
+		return fail(engine.Errorf(engine.CodeInvalidArgument, "pp_send_payloads: lengths must be 4-aligned and tokens 8-aligned"))
+	}
+	var lens []uint32
+	var tokens []uint64
+	if count > 0 {
+		lens = unsafe.Slice((*uint32)(unsafe.Pointer(&lb[0])), count)
+		tokens = unsafe.Slice((*uint64)(unsafe.Pointer(&tb[0])), count)
+	}
+	n, err := eng.SendPayloads(engine.ProducerID(producer), data, lens, tokens, timeOf(nowNs))
+	status.Result[0] = uint64(n)
+	return fail(err)
+}
+
 //go:wasmexport pp_send_msg
 func ppSendMsg(producer uint64, payloadPtr, payloadLen, metaPtr, metaLen uint32, token uint64, nowNs int64) (code int32) {
 	defer finish(&code)
+	roomProducer = engine.ProducerID(producer)
 	if eng == nil {
 		return noClient()
 	}
