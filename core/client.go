@@ -62,9 +62,10 @@ type Client struct {
 	wake       chan struct{} // capacity 1: the deliverer has work
 	retired    bool          // the deliverer has exited; deliver inline
 
-	sinkBuf  []Completed // reused by the deliverer for sink batches
-	lastNow  time.Time   // the last time read from the clock
-	lastProd *Producer   // the producer of the last event, a cache
+	sinkBuf  []Completed    // reused by the deliverer for sink batches
+	scratch  engine.Message // what a non-native engine is handed (see send)
+	lastNow  time.Time      // the last time read from the clock
+	lastProd *Producer      // the producer of the last event, a cache
 
 	spare   [][]byte // written output buffers, for the engine to refill
 	evs     []engine.Event

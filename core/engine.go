@@ -37,23 +37,26 @@ type Engine interface {
 
 var _ Engine = (*engine.Engine)(nil)
 
-// send hands msg to the engine. Passing msg through the interface would
-// make every message escape to the heap (the compiler cannot see that the
-// engine keeps nothing), so the native engine is called directly and other
-// engines get a copy.
-func (c *Client) send(id engine.ProducerID, msg *engine.Message, token uint64, now time.Time) error {
+// send hands msg to the engine, reading the clock only when the engine
+// needs it (or force is set). Passing msg through the interface would make
+// every message escape to the heap (the compiler cannot see that the engine
+// keeps nothing), so the native engine is called directly, and another
+// engine gets a copy in the client's scratch message. Called with mu held.
+func (c *Client) send(id engine.ProducerID, msg *engine.Message, token uint64, force bool) error {
 	if e, ok := c.eng.(*engine.Engine); ok {
+		now := c.lastNow
+		if force || e.NeedsTime(id, msg) {
+			now = c.now()
+		}
 		return e.Send(id, msg, token, now)
 	}
-	m := *msg
-	return c.eng.Send(id, &m, token, now)
-}
-
-// needsTime is NeedsTime, without the escape (see send).
-func (c *Client) needsTime(id engine.ProducerID, msg *engine.Message) bool {
-	if e, ok := c.eng.(*engine.Engine); ok {
-		return e.NeedsTime(id, msg)
+	m := &c.scratch
+	*m = *msg
+	now := c.lastNow
+	if force || c.eng.NeedsTime(id, m) {
+		now = c.now()
 	}
-	m := *msg
-	return c.eng.NeedsTime(id, &m)
+	err := c.eng.Send(id, m, token, now)
+	*m = engine.Message{}
+	return err
 }

@@ -215,11 +215,7 @@ func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, 
 			return i, err
 		}
 		token := p.takeSlot(slot{sink: sink, tag: tag})
-		now := c.lastNow
-		if c.needsTime(p.id, msg) {
-			now = c.now()
-		}
-		if err = c.send(p.id, msg, token, now); err == nil {
+		if err = c.send(p.id, msg, token, false); err == nil {
 			p.genCount++
 			i++
 			continue
@@ -263,15 +259,11 @@ func (p *Producer) sendSlot(ctx context.Context, msg *Message, s slot, flush boo
 		token := p.takeSlot(s)
 		// Reading the clock costs as much as the rest of a send on some
 		// machines; the engine says when a stale time would do.
-		now := c.lastNow
-		if flush || c.needsTime(p.id, msg) {
-			now = c.now()
-		}
-		err := c.send(p.id, msg, token, now)
+		err := c.send(p.id, msg, token, flush)
 		if err == nil {
 			p.genCount++
 			if flush {
-				_ = c.eng.Flush(p.id, now)
+				_ = c.eng.Flush(p.id, c.lastNow)
 			}
 			c.unlock()
 			return nil

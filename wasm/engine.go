@@ -75,6 +75,9 @@ type Engine struct {
 	meta    []byte                          // metadata scratch
 	stage   stage                           // payload-only messages gathered (stage.go)
 	roomFor engine.ProducerID               // whose room the status block reports
+
+	lastPart   *prodInfo // the producer canStage looked up last, a cache
+	lastPartID engine.ProducerID
 }
 
 // prodInfo is what the host knows of a producer.
@@ -260,6 +263,9 @@ func (e *Engine) note(ev *engine.Event, partitions int) {
 		}
 	case engine.EventProducerClosed:
 		delete(e.parts, ev.Producer)
+		if e.lastPartID == ev.Producer {
+			e.lastPart = nil
+		}
 	}
 }
 
@@ -363,9 +369,12 @@ func (e *Engine) trackToken(token uint64, id engine.ProducerID) {
 	e.bigPend[token] = id
 }
 
-// NeedsTime is always true: reading the host's clock costs less than what
-// a stale time could save inside the module.
-func (e *Engine) NeedsTime(engine.ProducerID, *engine.Message) bool { return true }
+// NeedsTime is false only for a message that joins messages already
+// gathered (stage.go): they go over with the time of the last, which is
+// stale by less than the gathering hold.
+func (e *Engine) NeedsTime(id engine.ProducerID, msg *engine.Message) bool {
+	return len(e.stage.lens) == 0 || hasMetadata(msg) || !e.canStage(id, len(msg.Payload))
+}
 
 func (e *Engine) Flush(id engine.ProducerID, now time.Time) error {
 	if err := e.handOver(); err != nil {

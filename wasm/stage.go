@@ -10,8 +10,8 @@
 // the host gathers only within that room. Anything else (no room left, a
 // different producer, a message with metadata) first hands over what was
 // gathered, then goes the direct way, so a full queue blocks or fails the
-// send itself, as natively. Gathered messages go over when there are 256 of
-// them or 64 KiB, before any call that depends on their order (a flush, a
+// send itself, as natively. Gathered messages go over when there are 1000 of
+// them or 128 KiB, before any call that depends on their order (a flush, a
 // close, another kind of send), and at the latest after the producer's
 // batching delay (1 ms at most), through the runtime's timer.
 package wasm
@@ -24,8 +24,8 @@ import (
 )
 
 const (
-	stageMaxMessages = 256
-	stageMaxBytes    = 64 << 10
+	stageMaxMessages = 1000
+	stageMaxBytes    = 128 << 10
 	stageMaxPayload  = 16 << 10 // larger messages go on their own
 	stageMaxHold     = time.Millisecond
 )
@@ -46,8 +46,17 @@ type stage struct {
 // gathered: batching is on, and the module says the producer has room for
 // it and everything gathered before it.
 func (e *Engine) canStage(id engine.ProducerID, n int) bool {
-	p := e.parts[id]
-	if p == nil || p.failed || p.hold <= 0 || n > stageMaxPayload || e.roomFor != id {
+	if n > stageMaxPayload || e.roomFor != id {
+		return false
+	}
+	p := e.lastPart
+	if p == nil || e.lastPartID != id {
+		if p = e.parts[id]; p == nil {
+			return false
+		}
+		e.lastPart, e.lastPartID = p, id
+	}
+	if p.failed || p.hold <= 0 {
 		return false
 	}
 	s := &e.stage
@@ -62,7 +71,7 @@ func (e *Engine) canStage(id engine.ProducerID, n int) bool {
 func (e *Engine) gather(id engine.ProducerID, payload []byte, token uint64, now time.Time) error {
 	s := &e.stage
 	if len(s.lens) == 0 {
-		s.producer, s.since, s.hold = id, now, e.parts[id].hold
+		s.producer, s.since, s.hold = id, now, e.lastPart.hold // canStage cached the producer
 	}
 	s.data = append(s.data, payload...)
 	s.lens = append(s.lens, uint32(len(payload)))
