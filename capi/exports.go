@@ -355,14 +355,21 @@ func convertMessage(m *C.pp_message, msg *engine.Message) error {
 	return nil
 }
 
+// handleWithTimeout checks the arguments pp_flush, pp_close and pp_stop
+// share.
+func handleWithTimeout(hid C.pp_producer, timeout C.int) (*handle, time.Duration, error) {
+	d, err := timeoutArg(timeout)
+	if err != nil {
+		return nil, 0, err
+	}
+	h, err := lookup(uint64(hid))
+	return h, d, err
+}
+
 //export ppgo_flush
 func ppgo_flush(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
-	d, err := timeoutArg(timeout)
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	h, err := lookup(uint64(hid))
+	h, d, err := handleWithTimeout(hid, timeout)
 	if err != nil {
 		return fail(err, errbuf, errsize)
 	}
@@ -377,11 +384,7 @@ func ppgo_flush(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size
 //export ppgo_close
 func ppgo_close(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
-	d, err := timeoutArg(timeout)
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	h, err := lookup(uint64(hid))
+	h, d, err := handleWithTimeout(hid, timeout)
 	if err != nil {
 		return fail(err, errbuf, errsize)
 	}
@@ -416,11 +419,7 @@ func (h *handle) shut(d time.Duration) error {
 //export ppgo_stop
 func ppgo_stop(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
-	d, err := timeoutArg(timeout)
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	h, err := lookup(uint64(hid))
+	h, d, err := handleWithTimeout(hid, timeout)
 	if err != nil {
 		return fail(err, errbuf, errsize)
 	}

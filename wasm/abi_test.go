@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
 var abiT0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -127,10 +128,10 @@ func TestABIMalformedMetadata(t *testing.T) {
 		frag string
 	}{
 		{"unknown tag", []byte{42}, "unknown field tag 42"},
-		{"cut length", []byte{tagKey, 5, 0}, "key length at byte 1"},
-		{"length past the end", []byte{tagKey, 200, 0, 0, 0, 'a'}, "needs 200 bytes"},
-		{"cut int64", []byte{tagEventTime, 1, 2, 3}, "event time"},
-		{"repeated key", appendStringField(appendStringField(nil, tagKey, "a"), tagKey, "b"), "key repeated"},
+		{"cut length", []byte{abi.TagKey, 5, 0}, "key length at byte 1"},
+		{"length past the end", []byte{abi.TagKey, 200, 0, 0, 0, 'a'}, "needs 200 bytes"},
+		{"cut int64", []byte{abi.TagEventTime, 1, 2, 3}, "event time"},
+		{"repeated key", appendStringField(appendStringField(nil, abi.TagKey, "a"), abi.TagKey, "b"), "key repeated"},
 		{"repeated property", appendMetadata(appendMetadata(nil, &engine.Message{Properties: map[string]string{"k": "1"}}), &engine.Message{Properties: map[string]string{"k": "2"}}), `property "k" repeated`},
 	} {
 		in.mem.Write(in.send.ptr, c.meta)

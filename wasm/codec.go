@@ -15,20 +15,7 @@ import (
 	"time"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-)
-
-// Metadata field tags (ABI.md, "Message metadata").
-const (
-	tagKey                = 1
-	tagOrderingKey        = 2
-	tagProperty           = 3
-	tagEventTime          = 4
-	tagDeliverAt          = 5
-	tagDeliverAfter       = 6
-	tagSequenceID         = 7
-	tagNullValue          = 8
-	tagReplicationCluster = 9
-	tagDisableReplication = 10
+	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
 // hasMetadata reports whether m needs pp_send_msg.
@@ -57,21 +44,21 @@ func appendInt64Field(b []byte, tag byte, v int64) []byte {
 // appendMetadata encodes everything of m but its payload.
 func appendMetadata(b []byte, m *engine.Message) []byte {
 	if m.Key != "" {
-		b = appendStringField(b, tagKey, m.Key)
+		b = appendStringField(b, abi.TagKey, m.Key)
 	}
 	if m.OrderingKey != nil {
-		b = appendBytesField(b, tagOrderingKey, m.OrderingKey)
+		b = appendBytesField(b, abi.TagOrderingKey, m.OrderingKey)
 	}
 	for k, v := range m.Properties {
-		b = appendStringField(b, tagProperty, k)
+		b = appendStringField(b, abi.TagProperty, k)
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
 	}
 	if !m.EventTime.IsZero() {
-		b = appendInt64Field(b, tagEventTime, m.EventTime.UnixMilli())
+		b = appendInt64Field(b, abi.TagEventTime, m.EventTime.UnixMilli())
 	}
 	if !m.DeliverAt.IsZero() {
-		b = appendInt64Field(b, tagDeliverAt, m.DeliverAt.UnixMilli())
+		b = appendInt64Field(b, abi.TagDeliverAt, m.DeliverAt.UnixMilli())
 	}
 	if d := m.DeliverAfter; d != 0 {
 		// Whole milliseconds, rounded away from zero so that a positive
@@ -82,19 +69,19 @@ func appendMetadata(b []byte, m *engine.Message) []byte {
 		} else if d%time.Millisecond < 0 {
 			ms--
 		}
-		b = appendInt64Field(b, tagDeliverAfter, int64(ms))
+		b = appendInt64Field(b, abi.TagDeliverAfter, int64(ms))
 	}
 	if m.SequenceID != nil {
-		b = appendInt64Field(b, tagSequenceID, *m.SequenceID)
+		b = appendInt64Field(b, abi.TagSequenceID, *m.SequenceID)
 	}
 	if m.NullValue {
-		b = append(b, tagNullValue)
+		b = append(b, abi.TagNullValue)
 	}
 	for _, c := range m.ReplicationClusters {
-		b = appendStringField(b, tagReplicationCluster, c)
+		b = appendStringField(b, abi.TagReplicationCluster, c)
 	}
 	if m.DisableReplication {
-		b = append(b, tagDisableReplication)
+		b = append(b, abi.TagDisableReplication)
 	}
 	return b
 }

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
 )
 
@@ -250,9 +251,9 @@ func sendAndCount(t *testing.T, h *fakeHost, id uint64) {
 }
 
 func appendTestMeta(b []byte) []byte {
-	b = append(b, tagKey, 3, 0, 0, 0, 'k', 'e', 'y')
-	b = append(b, tagProperty, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 'b')
-	b = append(b, tagEventTime)
+	b = append(b, abi.TagKey, 3, 0, 0, 0, 'k', 'e', 'y')
+	b = append(b, abi.TagProperty, 1, 0, 0, 0, 'a', 1, 0, 0, 0, 'b')
+	b = append(b, abi.TagEventTime)
 	return binary.LittleEndian.AppendUint64(b, 1_700_000_000_000)
 }
 

@@ -14,20 +14,7 @@ import (
 	"time"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-)
-
-// Metadata field tags.
-const (
-	tagKey                = 1
-	tagOrderingKey        = 2
-	tagProperty           = 3
-	tagEventTime          = 4
-	tagDeliverAt          = 5
-	tagDeliverAfter       = 6
-	tagSequenceID         = 7
-	tagNullValue          = 8
-	tagReplicationCluster = 9
-	tagDisableReplication = 10
+	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
 var tagNames = [...]string{"", "key", "orderingKey", "property", "eventTime", "deliverAt",
@@ -87,17 +74,17 @@ func decodeMetadata(b []byte, m *engine.Message) error {
 			r.failf("unknown field tag %d at byte %d", tag, at)
 			break
 		}
-		if seen[tag] && tag != tagProperty && tag != tagReplicationCluster {
+		if seen[tag] && tag != abi.TagProperty && tag != abi.TagReplicationCluster {
 			r.failf("field %s repeated at byte %d", tagNames[tag], at)
 			break
 		}
 		seen[tag] = true
 		switch tag {
-		case tagKey:
+		case abi.TagKey:
 			m.Key = string(r.bytes("key"))
-		case tagOrderingKey:
+		case abi.TagOrderingKey:
 			m.OrderingKey = append([]byte{}, r.bytes("ordering key")...)
-		case tagProperty:
+		case abi.TagProperty:
 			k := string(r.bytes("property key"))
 			v := string(r.bytes("property value"))
 			if r.err != nil {
@@ -110,24 +97,24 @@ func decodeMetadata(b []byte, m *engine.Message) error {
 				r.failf("property %q repeated at byte %d", k, at)
 			}
 			m.Properties[k] = v
-		case tagEventTime:
+		case abi.TagEventTime:
 			m.EventTime = time.UnixMilli(r.int64("event time"))
-		case tagDeliverAt:
+		case abi.TagDeliverAt:
 			m.DeliverAt = time.UnixMilli(r.int64("deliver-at time"))
-		case tagDeliverAfter:
+		case abi.TagDeliverAfter:
 			ms := r.int64("deliver-after delay")
 			if ms > int64(time.Duration(1<<63-1)/time.Millisecond) || ms < -int64(time.Duration(1<<63-1)/time.Millisecond) {
 				r.failf("deliver-after delay of %d ms at byte %d is out of range", ms, at)
 			}
 			m.DeliverAfter = time.Duration(ms) * time.Millisecond
-		case tagSequenceID:
+		case abi.TagSequenceID:
 			seq := r.int64("sequence ID")
 			m.SequenceID = &seq
-		case tagNullValue:
+		case abi.TagNullValue:
 			m.NullValue = true
-		case tagReplicationCluster:
+		case abi.TagReplicationCluster:
 			m.ReplicationClusters = append(m.ReplicationClusters, string(r.bytes("replication cluster")))
-		case tagDisableReplication:
+		case abi.TagDisableReplication:
 			m.DisableReplication = true
 		}
 	}
