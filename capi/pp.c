@@ -19,8 +19,6 @@ int ppx_in_callback(void) { return ppx_depth > 0; }
 
 pp_producer ppx_serving(void) { return ppx_current; }
 
-void ppx_set_user_data(pp_completion *row, uintptr_t ud) { row->user_data = (void *)ud; }
-
 void ppx_call(uintptr_t cb, pp_producer p, pp_result r, const pp_message_id *id,
               const char *err, uintptr_t ud) {
     pp_producer outer = ppx_current;

@@ -17,7 +17,6 @@ int ppx_in_callback(void);
 pp_producer ppx_serving(void);
 #include <stdint.h>
 void ppx_call(uintptr_t cb, pp_producer p, pp_result r, const pp_message_id *id, const char *err, uintptr_t ud);
-void ppx_set_user_data(pp_completion *row, uintptr_t ud);
 */
 import "C"
 
@@ -209,7 +208,9 @@ func ppgo_drain(hid C.pp_producer, out *C.pp_completion, capacity C.size_t, time
 	for n < len(dst) && h.queued() > 0 {
 		c := h.pop()
 		row := &dst[n]
-		C.ppx_set_user_data(row, C.uintptr_t(c.ud))
+		// user_data is a C pointer carried as an integer: store it as one
+		// (a call into C per completion would cost more than the rest).
+		*(*uintptr)(unsafe.Pointer(&row.user_data)) = c.ud
 		if c.err == nil {
 			row.result = C.PP_OK
 			row.id = toCID(c.id)
