@@ -113,9 +113,6 @@ func lookup(id uint64) (*handle, error) {
 	}
 }
 
-// liveHandles reports how many handles are in the table (for tests).
-func liveHandles() int { return len(*table.Load()) }
-
 // complete queues messages' outcomes. The core runtime calls it, in order,
 // from its completion goroutine, with as many as it has.
 func (h *handle) complete(done []core.Completed) {

@@ -204,34 +204,23 @@ func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, 
 	msg := new(Message)
 	c.lock()
 	for i := 0; i < n; {
-		if p.state == stateClosing || p.state == stateClosed {
-			c.unlock()
-			return i, engine.Errorf(engine.CodeAlreadyClosed, "producer for %s is closed", p.topic)
-		}
 		*msg = Message{}
 		tag, err := fill(i, msg)
 		if err != nil {
 			c.unlock()
 			return i, err
 		}
-		token := p.takeSlot(slot{sink: sink, tag: tag})
-		if err = c.send(p.id, msg, token, false); err == nil {
-			p.genCount++
+		wait, err := p.offer(msg, slot{sink: sink, tag: tag}, false)
+		if err == nil {
 			i++
 			continue
 		}
-		p.dropSlot(token)
-		code := engine.CodeOf(err)
-		if !p.blockFull || (code != engine.CodeProducerQueueIsFull && code != engine.CodeMemoryBufferIsFull) {
-			c.unlock()
+		c.unlock()
+		if wait == nil {
 			return i, err
 		}
-		wait := c.spaceSignal()
-		c.unlock()
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return i, ctxError(ctx, "waiting for room in the producer queue")
+		if err := waitForRoom(ctx, wait); err != nil {
+			return i, err
 		}
 		c.lock()
 	}
@@ -249,38 +238,58 @@ func (p *Producer) sendSlot(ctx context.Context, msg *Message, s slot, flush boo
 		return engine.Errorf(engine.CodeInvalidArgument, "message is nil")
 	}
 	c := p.c
+	c.lock()
 	for {
-		c.lock()
-		switch p.state {
-		case stateClosing, stateClosed:
-			c.unlock()
-			return engine.Errorf(engine.CodeAlreadyClosed, "producer for %s is closed", p.topic)
-		}
-		token := p.takeSlot(s)
-		// Reading the clock costs as much as the rest of a send on some
-		// machines; the engine says when a stale time would do.
-		err := c.send(p.id, msg, token, flush)
+		wait, err := p.offer(msg, s, flush)
 		if err == nil {
-			p.genCount++
 			if flush {
 				_ = c.eng.Flush(p.id, c.lastNow)
 			}
 			c.unlock()
 			return nil
 		}
-		p.dropSlot(token)
-		code := engine.CodeOf(err)
-		if !p.blockFull || (code != engine.CodeProducerQueueIsFull && code != engine.CodeMemoryBufferIsFull) {
-			c.unlock()
+		c.unlock()
+		if wait == nil {
 			return err
 		}
-		wait := c.spaceSignal()
-		c.unlock()
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return ctxError(ctx, "waiting for room in the producer queue")
+		if err := waitForRoom(ctx, wait); err != nil {
+			return err
 		}
+		c.lock()
+	}
+}
+
+// offer hands one message to the engine; called with c.mu held, which it
+// keeps. It returns nil if msg was accepted; otherwise the error, and, when
+// the queue is full and the producer blocks, a channel that closes when
+// there may be room to try again. The clock is read only when the engine
+// needs it (or force is set): on some machines that costs as much as the
+// rest of a send.
+func (p *Producer) offer(msg *Message, s slot, force bool) (chan struct{}, error) {
+	if p.state == stateClosing || p.state == stateClosed {
+		return nil, engine.Errorf(engine.CodeAlreadyClosed, "producer for %s is closed", p.topic)
+	}
+	c := p.c
+	token := p.takeSlot(s)
+	err := c.send(p.id, msg, token, force)
+	if err == nil {
+		p.genCount++
+		return nil, nil
+	}
+	p.dropSlot(token)
+	if code := engine.CodeOf(err); p.blockFull && (code == engine.CodeProducerQueueIsFull || code == engine.CodeMemoryBufferIsFull) {
+		return c.spaceSignal(), err
+	}
+	return nil, err
+}
+
+// waitForRoom waits for a signal from offer, or for ctx to end.
+func waitForRoom(ctx context.Context, wait chan struct{}) error {
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx, "waiting for room in the producer queue")
 	}
 }
 

@@ -386,12 +386,3 @@ func transcodeSingle(b, single []byte) []byte {
 	}
 	return b
 }
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
