@@ -188,6 +188,11 @@ func TestGoClient(t *testing.T) {
 			if err := prod.FlushWithCtx(ctx); err != nil {
 				t.Fatal(err)
 			}
+			// The Go client's Flush on a partitioned producer can return
+			// before the last callbacks ran: wait for all n of them.
+			for deadline := time.Now().Add(10 * time.Second); ok.Load()+failed.Load() < n && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
 			if ok.Load() != n || failed.Load() != 0 {
 				t.Fatalf("%d ok, %d failed", ok.Load(), failed.Load())
 			}
