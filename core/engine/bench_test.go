@@ -27,6 +27,34 @@ func appendReceiptFrame(b []byte, producerID uint64, seq, highest int64, ledger,
 	return append(b, cb...)
 }
 
+// discardOutput takes every output of e, which must all be for conn, as the
+// broker side of a benchmark would, handing the buffers back.
+func discardOutput(b *testing.B, e *Engine, conn ConnID, spare []byte) []byte {
+	for {
+		id, data, ok := e.TakeOutput(spare)
+		if !ok {
+			return spare
+		}
+		if id != conn {
+			b.Fatal("output on another connection")
+		}
+		spare = data
+	}
+}
+
+// takeReceipts takes every event of e, which must all be receipts.
+func takeReceipts(b *testing.B, e *Engine) {
+	for {
+		ev, ok := e.NextEvent()
+		if !ok {
+			return
+		}
+		if ev.Kind != EventReceipt {
+			b.Fatalf("unexpected %v: %v", ev.Kind, ev.Err)
+		}
+	}
+}
+
 func benchmarkBatches(b *testing.B, opts ProducerOptions, key string) {
 	h := newHarness(b, ClientOptions{})
 	opts.BatchingMaxMessages = 1000
@@ -48,29 +76,12 @@ func benchmarkBatches(b *testing.B, opts ProducerOptions, key string) {
 		}
 		if (i+1)%1000 == 0 || i == b.N-1 {
 			h.e.Flush(p, h.now)
-			for {
-				id, data, ok := h.e.TakeOutput(spare)
-				if !ok {
-					break
-				}
-				if id != conn {
-					b.Fatal("output on another connection")
-				}
-				spare = data
-			}
+			spare = discardOutput(b, h.e, conn, spare)
 			n := seq
 			seq = int64(i) + 1
 			receipt = appendReceiptFrame(receipt[:0], wireID, n, seq-1, 1, uint64(i))
 			h.e.Receive(conn, receipt, h.now)
-			for {
-				ev, ok := h.e.NextEvent()
-				if !ok {
-					break
-				}
-				if ev.Kind != EventReceipt {
-					b.Fatalf("unexpected %v: %v", ev.Kind, ev.Err)
-				}
-			}
+			takeReceipts(b, h.e)
 		}
 	}
 	b.StopTimer()
@@ -118,26 +129,13 @@ func benchmarkSendPayloads(b *testing.B, hostChecksums bool) {
 			b.Fatal(k, err)
 		}
 		sent += n
-		for {
-			id, data, ok := h.e.TakeOutput(spare)
-			if !ok {
-				break
-			}
-			if id != conn {
-				b.Fatal("output on another connection")
-			}
-			spare = data
-		}
+		spare = discardOutput(b, h.e, conn, spare)
 		// Acknowledge every sealed batch of 1000.
 		for acked+1000 <= int64(sent) {
 			receipt = appendReceiptFrame(receipt[:0], wireID, acked, acked+999, 1, uint64(acked))
 			h.e.Receive(conn, receipt, h.now)
 			acked += 1000
-			for {
-				if _, ok := h.e.NextEvent(); !ok {
-					break
-				}
-			}
+			takeReceipts(b, h.e)
 		}
 	}
 }
