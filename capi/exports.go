@@ -6,7 +6,7 @@
 // and gives the callback trampoline a home (a Go file with //export may not
 // define C functions). Each export recovers from panics so that nothing
 // unwinds into C, converts its arguments (copying what it must keep), and
-// drives a core.Producer. Completions arrive from the core runtime in order
+// drives a driver.Producer. Completions arrive from the core runtime in order
 // and wait in the handle's queue (handles.go) until pp_poll, pp_drain or
 // pp_stop takes them on the caller's thread (serve.go).
 package main
@@ -26,7 +26,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/pulsar-producer/pulsar-producer/core"
+	"github.com/pulsar-producer/pulsar-producer/internal/driver"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 )
 
@@ -119,7 +119,7 @@ func ppgo_start(url, topic, opts *C.char, keys, values **C.char, count C.size_t,
 	}
 	co.ServiceURL = C.GoString(url)
 	po.Topic = C.GoString(topic)
-	client, err := core.NewClient(co)
+	client, err := driver.NewClient(co)
 	if err != nil {
 		return fail(err, errbuf, errsize)
 	}
@@ -129,7 +129,7 @@ func ppgo_start(url, topic, opts *C.char, keys, values **C.char, count C.size_t,
 		return fail(err, errbuf, errsize)
 	}
 	h := &handle{client: client, producer: producer}
-	h.sink = core.NewSink(h.complete)
+	h.sink = driver.NewSink(h.complete)
 	*out = C.pp_producer(register(h))
 	return 0
 }
@@ -166,7 +166,7 @@ func cBytes(p C.uintptr_t, n C.size_t) []byte {
 
 func (h *handle) send(msg *engine.Message, cb, ud C.uintptr_t, errbuf *C.char, errsize C.size_t) C.int {
 	h.accepted.Add(1)
-	if err := h.producer.SendTagged(context.Background(), msg, core.Tag{A: uint64(cb), B: uint64(ud)}, h.sink); err != nil {
+	if err := h.producer.SendTagged(context.Background(), msg, driver.Tag{A: uint64(cb), B: uint64(ud)}, h.sink); err != nil {
 		h.accepted.Add(-1)
 		return fail(err, errbuf, errsize)
 	}
@@ -213,7 +213,7 @@ func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count 
 	tag := tagger(cb, uds, count)
 	// Payload i follows payload i-1; fill may be asked for the same i twice.
 	at, off := 0, C.uintptr_t(0)
-	fill := func(i int, m *engine.Message) (core.Tag, error) {
+	fill := func(i int, m *engine.Message) (driver.Tag, error) {
 		for ; at < i; at++ {
 			off += C.uintptr_t(sizes[at])
 		}
@@ -241,10 +241,10 @@ func ppgo_send_messages(hid C.pp_producer, msgs C.uintptr_t, count C.size_t, cb 
 			uint64(first.struct_size), uint64(minMessageSize)), errbuf, errsize)
 	}
 	tag := tagger(cb, uds, count)
-	fill := func(i int, m *engine.Message) (core.Tag, error) {
+	fill := func(i int, m *engine.Message) (driver.Tag, error) {
 		addr := msgs + C.uintptr_t(i)*stride
 		if err := convertMessage((*C.pp_message)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), m); err != nil {
-			return core.Tag{}, err
+			return driver.Tag{}, err
 		}
 		return tag(i), nil
 	}
@@ -261,20 +261,20 @@ func beginBatch(hid C.pp_producer, accepted *C.size_t) (*handle, error) {
 
 // tagger returns the tag of message i of a batch: the callback, and
 // user_data[i] when the caller gave user data.
-func tagger(cb C.uintptr_t, uds *C.uintptr_t, count C.size_t) func(int) core.Tag {
+func tagger(cb C.uintptr_t, uds *C.uintptr_t, count C.size_t) func(int) driver.Tag {
 	var data []C.uintptr_t
 	if uds != nil {
 		data = unsafe.Slice(uds, int(count))
 	}
-	return func(i int) core.Tag {
+	return func(i int) driver.Tag {
 		if data == nil {
-			return core.Tag{A: uint64(cb)}
+			return driver.Tag{A: uint64(cb)}
 		}
-		return core.Tag{A: uint64(cb), B: uint64(data[i])}
+		return driver.Tag{A: uint64(cb), B: uint64(data[i])}
 	}
 }
 
-func (h *handle) sendBatch(n int, fill func(int, *engine.Message) (core.Tag, error), accepted *C.size_t, errbuf *C.char, errsize C.size_t) C.int {
+func (h *handle) sendBatch(n int, fill func(int, *engine.Message) (driver.Tag, error), accepted *C.size_t, errbuf *C.char, errsize C.size_t) C.int {
 	h.accepted.Add(int64(n))
 	done, err := h.producer.SendTaggedBatch(context.Background(), n, fill, h.sink)
 	h.accepted.Add(int64(done - n))
@@ -471,12 +471,19 @@ var optionsJSON = func() *C.char {
 		Scope     string   `json:"scope"`
 		Type      string   `json:"type"`
 		Values    []string `json:"values,omitempty"`
+		Min       *int64   `json:"min,omitempty"`
+		Max       *int64   `json:"max,omitempty"`
+		Negative  string   `json:"negative,omitempty"`
 		Default   string   `json:"default"`
 		Doc       string   `json:"doc"`
 	}
 	rows := make([]row, 0, len(engine.OptionTable))
 	for _, o := range engine.OptionTable {
-		rows = append(rows, row{o.Name, o.SnakeName(), o.GoName, o.Scope, string(o.Type), o.Values, o.Default, o.Doc})
+		r := row{o.Name, o.SnakeName(), o.GoName, string(o.Scope), string(o.Type), o.Values, nil, nil, o.Negative, o.DefaultText(), o.Doc}
+		if o.Type == engine.OptInteger || o.Type == engine.OptMilliseconds {
+			r.Min, r.Max = &o.Min, &o.Max
+		}
+		rows = append(rows, r)
 	}
 	b, err := json.Marshal(rows)
 	if err != nil {

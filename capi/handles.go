@@ -12,7 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pulsar-producer/pulsar-producer/core"
+	"github.com/pulsar-producer/pulsar-producer/internal/driver"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 )
 
@@ -35,9 +35,9 @@ func init() {
 // handle is one started producer.
 type handle struct {
 	id       uint64
-	client   *core.Client
-	producer *core.Producer
-	sink     *core.Sink // delivers to h.complete
+	client   *driver.Client
+	producer *driver.Producer
+	sink     *driver.Sink // delivers to h.complete
 
 	// Messages accepted, and completions taken: pending is the difference.
 	// Senders count one, takers the other, each on its own cache line, so
@@ -115,7 +115,7 @@ func lookup(id uint64) (*handle, error) {
 
 // complete queues messages' outcomes. The core runtime calls it, in order,
 // from its completion goroutine, with as many as it has.
-func (h *handle) complete(done []core.Completed) {
+func (h *handle) complete(done []driver.Completed) {
 	h.mu.Lock()
 	for _, d := range done {
 		h.queue = append(h.queue, completion{cb: uintptr(d.Tag.A), ud: uintptr(d.Tag.B), id: d.ID, err: d.Err})

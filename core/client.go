@@ -1,365 +1,106 @@
-// Package core is the native Go Pulsar producer: the sans-I/O engine driven
-// by sockets, one timer and a few goroutines.
+// Clients and producers: the public API over the runtime.
 //
-// How it works: a Client owns one engine.Engine behind one mutex. Every
-// call (a user's Send, bytes read by a connection's reader goroutine, the
-// timer firing) takes the mutex, hands the engine the current time and the
-// input, then "pumps": it starts dials the engine asked for, moves output
-// to the connections' writer goroutines, re-arms the timer at the engine's
-// deadline, and turns receipts and failures into completions. Completions
-// are run by the client's deliverer goroutine, after the mutex is released,
-// one at a time and in the engine's order: callbacks never run under a
-// library lock, never run concurrently, and never hold up the goroutines
-// that read sockets or send.
+// Each method forwards to internal/driver, which holds the state; the types
+// here only keep the C ABI's plumbing (tagged sends, sinks) out of the Go
+// API.
 package core
 
 import (
 	"context"
-	"errors"
-	"math/rand/v2"
-	"net"
-	"sync"
-	"time"
 
-	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/internal/driver"
 )
 
-// Re-exported engine types: the option structs, messages, IDs and errors
-// are the engine's own, so every layer agrees on them.
-type (
-	ClientOptions   = engine.ClientOptions
-	ProducerOptions = engine.ProducerOptions
-	Message         = engine.Message
-	MessageID       = engine.MessageID
-	Error           = engine.Error
-	Code            = engine.Code
-	CompressionType = engine.CompressionType
-	RoutingMode     = engine.RoutingMode
-	HashingScheme   = engine.HashingScheme
-	AccessMode      = engine.AccessMode
-)
-
-// Client connects producers to one Pulsar cluster. It is safe for
-// concurrent use.
-type Client struct {
-	// mu guards every field below and the engine.
-	mu        sync.Mutex
-	eng       Engine
-	opts      engine.ClientOptions
-	conns     map[engine.ConnID]*netConn
-	producers map[engine.ProducerID]*Producer
-	timer     *time.Timer
-	timerAt   time.Time // when the timer fires; zero if stopped
-	closed    bool
-	closing   bool
-
-	// The completion queue: filled under mu, run outside it by the
-	// deliverer goroutine, or inline once the client is closed (see
-	// deliver).
-	doneQ      []completion
-	spareQ     []completion
-	delivering bool
-	wake       chan struct{} // capacity 1: the deliverer has work
-	retired    bool          // the deliverer has exited; deliver inline
-
-	sinkBuf  []Completed    // reused by the deliverer for sink batches
-	scratch  engine.Message // what a non-native engine is handed (see send)
-	lastNow  time.Time      // the last time read from the clock
-	lastProd *Producer      // the producer of the last event, a cache
-
-	spare   [][]byte // written output buffers, for the engine to refill
-	evs     []engine.Event
-	spaceCh chan struct{} // closed when messages complete, for blocked senders
-}
-
-// completion is one callback to run, or a waiter to wake, in order.
-type completion struct {
-	cb   func(MessageID, error)
-	sink *Sink
-	tag  Tag
-	id   MessageID
-	err  error
-	wake chan struct{} // closed when this point of the queue is reached
-}
+// Client connects producers to one Pulsar cluster: its producers share its
+// connections (one per broker), its memory limit and its deliverer of
+// callbacks. It is safe for concurrent use.
+type Client struct{ c *driver.Client }
 
 // NewClient validates opts and creates a client. No connection is made
 // until a producer is created.
 func NewClient(opts ClientOptions) (*Client, error) {
-	eng, err := engine.New(opts, rand.Uint64(), time.Now())
+	c, err := driver.NewClient(opts)
 	if err != nil {
 		return nil, err
 	}
-	return NewClientWithEngine(eng), nil
+	return &Client{c}, nil
 }
 
 // NewClientWithEngine creates a client that drives eng, an engine the
 // caller created (the WASI host passes one that lives in a module).
-func NewClientWithEngine(eng Engine) *Client {
-	c := &Client{
-		eng:       eng,
-		opts:      eng.Options(),
-		conns:     make(map[engine.ConnID]*netConn),
-		producers: make(map[engine.ProducerID]*Producer),
-		wake:      make(chan struct{}, 1),
-	}
-	c.timer = time.AfterFunc(time.Hour, c.onTimer)
-	c.timer.Stop()
-	go c.deliverLoop()
-	return c
-}
-
-// now reads the clock. Called with mu held.
-func (c *Client) now() time.Time {
-	c.lastNow = time.Now()
-	return c.lastNow
-}
+func NewClientWithEngine(eng Engine) *Client { return &Client{driver.NewClientWithEngine(eng)} }
 
 // Options returns the client's options with defaults filled in.
-func (c *Client) Options() ClientOptions { return c.opts }
+func (c *Client) Options() ClientOptions { return c.c.Options() }
 
-// lock takes the client mutex.
-func (c *Client) lock() { c.mu.Lock() }
-
-// unlock pumps the engine, releases the mutex and hands completions to the
-// deliverer.
-func (c *Client) unlock() {
-	c.pump()
-	if len(c.doneQ) == 0 || c.delivering {
-		c.mu.Unlock()
-		return
-	}
-	if c.retired {
-		c.deliver()
-		return
-	}
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// deliverLoop is the deliverer goroutine: it runs completions as they are
-// queued, until the client is closed and its last completion has run.
-func (c *Client) deliverLoop() {
-	for range c.wake {
-		c.mu.Lock()
-		if len(c.doneQ) > 0 && !c.delivering {
-			c.deliver()
-			c.mu.Lock()
-		}
-		exit := c.closed && len(c.doneQ) == 0
-		if exit {
-			c.retired = true
-		}
-		c.mu.Unlock()
-		if exit {
-			return
-		}
-	}
-}
-
-// deliver runs queued completions; called with mu held, returns with it
-// released. Only one goroutine delivers at a time, so completions run in
-// queue order; a callback that sends adds to the queue and the same
-// deliverer runs those too. A panicking callback is not recovered: as
-// anywhere in Go, it ends the program with its own stack trace.
-func (c *Client) deliver() {
-	c.delivering = true
-	for len(c.doneQ) > 0 {
-		batch := c.doneQ
-		c.doneQ = c.spareQ[:0]
-		c.mu.Unlock()
-		for i := 0; i < len(batch); i++ {
-			d := &batch[i]
-			switch {
-			case d.wake != nil:
-				close(d.wake)
-			case d.cb != nil:
-				d.cb(d.id, d.err)
-			case d.sink != nil:
-				// Hand the sink every consecutive outcome of its own.
-				out := c.sinkBuf[:0]
-				j := i
-				for ; j < len(batch) && batch[j].sink == d.sink; j++ {
-					out = append(out, Completed{Tag: batch[j].tag, ID: batch[j].id, Err: batch[j].err})
-				}
-				d.sink.fn(out)
-				clear(out)
-				c.sinkBuf = out[:0]
-				clear(batch[i:j])
-				i = j - 1
-				continue
-			}
-			batch[i] = completion{}
-		}
-		c.mu.Lock()
-		c.spareQ = batch[:0]
-		c.pump()
-	}
-	c.delivering = false
-	c.mu.Unlock()
-}
-
-// pump carries out what the engine asked for. Called with mu held.
-func (c *Client) pump() {
-	c.evs = c.eng.AppendEvents(c.evs[:0])
-	for i := range c.evs {
-		c.handleEvent(&c.evs[i])
-		c.evs[i] = engine.Event{}
-	}
-	for {
-		var spare []byte
-		if n := len(c.spare); n > 0 {
-			spare = c.spare[n-1]
-			c.spare = c.spare[:n-1]
-		}
-		id, data, ok := c.eng.TakeOutput(spare)
-		if !ok {
-			if spare != nil {
-				c.spare = append(c.spare, spare)
-			}
-			break
-		}
-		if c.opts.HostChecksums {
-			if err := engine.FillChecksums(data); err != nil {
-				// Only a broken engine (or module) writes this; drop
-				// the connection rather than send garbage.
-				c.eng.ConnClosed(id, err, c.lastNow)
-				continue
-			}
-		}
-		if nc := c.conns[id]; nc != nil {
-			nc.enqueue(data)
-		}
-	}
-	if d, ok := c.eng.Deadline(); ok {
-		if c.timerAt.IsZero() || d.Before(c.timerAt) {
-			c.timerAt = d
-			c.timer.Reset(max(time.Until(d), 0))
-		}
-	}
-}
-
-func (c *Client) handleEvent(ev *engine.Event) {
-	switch ev.Kind {
-	case engine.EventConnect:
-		nc := &netConn{c: c, id: ev.Conn, addr: ev.Text, wake: make(chan struct{}, 1)}
-		c.conns[ev.Conn] = nc
-		go nc.dial(c.opts.ConnectionTimeout)
-	case engine.EventConnClosed:
-		if nc := c.conns[ev.Conn]; nc != nil {
-			delete(c.conns, ev.Conn)
-			nc.shut()
-		}
-	case engine.EventReceipt, engine.EventSendFailed:
-		p := c.lastProd
-		if p == nil || p.id != ev.Producer {
-			if p = c.producers[ev.Producer]; p == nil {
-				return
-			}
-			c.lastProd = p
-		}
-		for i, tok := range ev.Tokens {
-			var id MessageID
-			if ev.Kind == engine.EventReceipt {
-				id = ev.MessageID(i)
-			}
-			p.complete(tok, id, ev.Err)
-		}
-	case engine.EventProducerReady:
-		if p := c.producers[ev.Producer]; p != nil {
-			p.name = ev.Text
-			p.partitions = c.eng.NumPartitions(ev.Producer)
-			close(p.ready)
-		}
-	case engine.EventProducerFailed:
-		if p := c.producers[ev.Producer]; p != nil {
-			p.setFailed(ev.Err)
-		}
-	case engine.EventProducerClosed:
-		if p := c.producers[ev.Producer]; p != nil {
-			p.setClosed()
-		}
-	}
-}
-
-func (c *Client) onTimer() {
-	c.lock()
-	c.timerAt = time.Time{}
-	if !c.closed {
-		c.eng.Tick(c.now())
-	}
-	c.unlock()
-}
-
-// enqueueDone adds a completion to the queue. Called with mu held.
-func (c *Client) enqueueDone(d completion) { c.doneQ = append(c.doneQ, d) }
-
-// spaceSignal returns a channel closed when some pending message
-// completes. Called with mu held.
-func (c *Client) spaceSignal() chan struct{} {
-	if c.spaceCh == nil {
-		c.spaceCh = make(chan struct{})
-	}
-	return c.spaceCh
-}
-
-func (c *Client) signalSpace() {
-	if c.spaceCh != nil {
-		close(c.spaceCh)
-		c.spaceCh = nil
-	}
-}
-
-// barrier returns a channel closed once every completion queued before it
-// has run. Called with mu held.
-func (c *Client) barrier() chan struct{} {
-	ch := make(chan struct{})
-	c.enqueueDone(completion{wake: ch})
-	return ch
-}
+// Stats reports the client's counters: those of every producer it has had,
+// and its connections.
+func (c *Client) Stats() ClientStats { return c.c.Stats() }
 
 // Close closes every producer, waiting up to the operation timeout for
-// their pending messages, then closes all connections. Later calls return
-// AlreadyClosed.
-func (c *Client) Close() error {
-	c.lock()
-	if c.closed || c.closing {
-		c.unlock()
-		return engine.Errorf(engine.CodeAlreadyClosed, "client is already closed")
+// their pending messages (those still pending then fail), then closes all
+// connections. Later calls return AlreadyClosed.
+func (c *Client) Close() error { return c.c.Close() }
+
+// Producer publishes to one topic. It is safe for concurrent use.
+//
+// Ordering: messages sent from one goroutine are stored in the order sent
+// (per partition, for a partitioned topic), and their callbacks run in that
+// order. Callbacks of one client run one at a time, on a library goroutine,
+// never while a library lock is held; they must not block, and must not
+// call Send, Flush or Close, which wait for callbacks (SendAsync is fine).
+type Producer struct{ p *driver.Producer }
+
+// CreateProducer registers a producer on opts.Topic and waits until it is
+// ready, creation fails, or ctx ends (creation is then abandoned and the
+// broker told so). Besides ctx, creation is bounded by opts.CreateTimeout
+// when set, else by the client's connectionTimeout and operationTimeout
+// for each step: a waitForExclusive producer waits for the topic until one
+// of those ends.
+func (c *Client) CreateProducer(ctx context.Context, opts ProducerOptions) (*Producer, error) {
+	p, err := c.c.CreateProducer(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
-	c.closing = true
-	producers := make([]*Producer, 0, len(c.producers))
-	for _, p := range c.producers {
-		producers = append(producers, p)
-	}
-	c.unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.OperationTimeout)
-	defer cancel()
-	for _, p := range producers {
-		_ = p.Close(ctx)
-	}
-	c.lock()
-	c.closed = true
-	c.eng.Close(c.now())
-	c.timer.Stop()
-	done := c.barrier()
-	c.unlock()
-	<-done
-	// Let the deliverer see the client closed and exit; completions queued
-	// from now on (sends on a closed client fail) run inline.
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-	return nil
+	return &Producer{p}, nil
 }
 
-// dialer is shared; its timeout comes from each call's context.
-var dialer net.Dialer
+// Topic is the topic the producer publishes to, as given.
+func (p *Producer) Topic() string { return p.p.Topic() }
 
-// errClientClosed is returned by calls on a closed client.
-var errClientClosed = engine.Errorf(engine.CodeAlreadyClosed, "client is closed")
+// Name is the producer's name, assigned by the broker unless given.
+func (p *Producer) Name() string { return p.p.Name() }
 
-func isClosedErr(err error) bool { return errors.Is(err, engine.ErrAlreadyClosed) }
+// NumPartitions is the topic's partition count, 0 for a plain topic.
+func (p *Producer) NumPartitions() int { return p.p.NumPartitions() }
+
+// Send publishes msg and waits for its message ID. It sends the open batch
+// at once rather than waiting for the batch to fill. If ctx ends first,
+// Send returns its error; the message itself may still be stored.
+func (p *Producer) Send(ctx context.Context, msg *Message) (MessageID, error) {
+	return p.p.Send(ctx, msg)
+}
+
+// SendAsync publishes msg and calls cb exactly once with its message ID or
+// an error. The payload is copied before SendAsync returns. ctx bounds only
+// the wait for room when BlockIfQueueFull is set.
+//
+// A message written again after a reconnect, which the broker's
+// deduplication recognises as already stored, completes with an ID for
+// which IsDuplicate is true (-1:-1): it is stored once.
+func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(MessageID, error)) {
+	p.p.SendAsync(ctx, msg, cb)
+}
+
+// Flush sends every open batch and waits until every message sent before
+// the call has completed and its callback has run.
+func (p *Producer) Flush(ctx context.Context) error { return p.p.Flush(ctx) }
+
+// Close sends what is pending, waits for its receipts, and unregisters the
+// producer. If ctx ends first, the remaining messages fail with the
+// context's error and Close returns it. Closing twice is an error.
+func (p *Producer) Close(ctx context.Context) error { return p.p.Close(ctx) }
+
+// Stats reports the producer's counters since it was created; after it
+// closed or failed, its last counters.
+func (p *Producer) Stats() ProducerStats { return p.p.Stats() }

@@ -64,7 +64,7 @@ func TestABIMalformedOptions(t *testing.T) {
 		fragments []string
 	}{
 		{`{"connectionTimeout":`, []string{"not a valid JSON object"}},
-		{`[1,2]`, []string{"not a valid JSON object"}},
+		{`[1,2]`, []string{"must be a JSON object, not an array"}},
 		{`{"noSuchOption":1}`, []string{`"noSuchOption" is unknown`}},
 		{`{"operationTimeout":"soon"}`, []string{`"operationTimeout" must be an integer`}},
 		{`{"batchingMaxMessages":10}`, []string{`"batchingMaxMessages" is a producer option`}},

@@ -1,5 +1,5 @@
 // The byte formats that cross the module boundary, host side: message
-// metadata out, event records in (option JSON is optjson's). ABI.md
+// metadata out, event records in (option JSON is the engine's: AppendOptionsJSON and ParseOptionsJSON). ABI.md
 // defines them.
 //
 // How this works: metadata is appended field by field into a reused

@@ -27,7 +27,6 @@ import (
 
 	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-	"github.com/pulsar-producer/pulsar-producer/wasm/internal/optjson"
 )
 
 // A WASI-hosted client is a core.Client, with core's (the engine's) options,
@@ -101,7 +100,7 @@ func (m *Module) NewEngine(opts ClientOptions) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := optjson.Append(nil, optjson.Client, &opts, nil)
+	js, err := engine.AppendOptionsJSON(nil, engine.ScopeClient, &opts, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +272,7 @@ func (e *Engine) CreateProducer(opts engine.ProducerOptions, now time.Time) (eng
 	if opts.Router != nil {
 		return 0, engine.Errorf(engine.CodeOperationNotSupported, "option Router: a Go routing function cannot run inside the WASI module")
 	}
-	js, err := optjson.Append(nil, optjson.Producer, nil, &opts)
+	js, err := engine.AppendOptionsJSON(nil, engine.ScopeProducer, nil, &opts)
 	if err != nil {
 		return 0, err
 	}
@@ -471,3 +470,16 @@ func (e *Engine) breakDown(cause error) {
 	}
 	clear(e.conns)
 }
+
+// Room reports the room of producer id. (Stub until the module reports it.)
+func (e *Engine) Room(id engine.ProducerID) (int, int64) { return -1, -1 }
+
+// ProducerStats reports producer id's counters. (Stub until the module
+// reports them.)
+func (e *Engine) ProducerStats(id engine.ProducerID) (engine.ProducerStats, bool) {
+	return engine.ProducerStats{}, false
+}
+
+// ClientStats reports the client's counters. (Stub until the module
+// reports them.)
+func (e *Engine) ClientStats() engine.ClientStats { return engine.ClientStats{} }

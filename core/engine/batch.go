@@ -30,8 +30,13 @@ type Message struct {
 	// from an empty payload. Payload must be empty.
 	NullValue bool
 	// Key is the partition key: it picks the partition and is what
-	// compaction and Key_Shared subscriptions group by. Empty means none.
+	// compaction and Key_Shared subscriptions group by. Empty means none,
+	// unless HasKey is set.
 	Key string
+	// HasKey sends Key even when it is empty: an empty key is a key, as in
+	// the Java client (it routes by its hash and compaction keeps it apart
+	// from keyless messages). A non-empty Key is always sent.
+	HasKey bool
 	// OrderingKey, when set, replaces Key for Key_Shared ordering.
 	OrderingKey []byte
 	// Properties are string pairs attached to the message.
@@ -67,6 +72,7 @@ type entry struct {
 	buf     []byte
 	created time.Time // when its first message was sent
 	bytes   int       // payload bytes, for the memory limit
+	tooBig  *Error    // over the limit of the broker it was to be resent to
 }
 
 // openBatch is the batch being filled.
@@ -123,7 +129,7 @@ func clustersOf(m *Message) []string {
 // payloadOnly reports whether m carries nothing but its payload: the
 // common case, which addPayload handles without looking at any other field.
 func (m *Message) payloadOnly() bool {
-	return m.Key == "" && len(m.Properties) == 0 && len(m.OrderingKey) == 0 && m.EventTime.IsZero() &&
+	return m.Key == "" && !m.HasKey && len(m.Properties) == 0 && len(m.OrderingKey) == 0 && m.EventTime.IsZero() &&
 		!m.NullValue && m.DeliverAt.IsZero() && m.DeliverAfter == 0 && m.SequenceID == nil &&
 		len(m.ReplicationClusters) == 0 && !m.DisableReplication
 }
@@ -138,10 +144,10 @@ func (pt *partition) addPayload(payload []byte, token uint64, now time.Time) {
 		pt.lastSeq = seq
 	}
 	size := len(payload)
-	pt.p.pending++
+	pt.p.accepted(size)
 	pt.e.memUsed += int64(size)
 	b := &pt.batch
-	if b.count > 0 && (len(b.clusters) > 0 || len(b.buf)-b.start+size > o.BatchingMaxBytes) {
+	if b.count > 0 && (len(b.clusters) > 0 || len(b.buf)-b.start+size > o.BatchingMaxBytes || pt.overflows(size+payloadOnlyMetaMax)) {
 		pt.flushBatch(now)
 	}
 	if b.count == 0 {
@@ -201,7 +207,7 @@ func (pt *partition) add(m *Message, token uint64, now time.Time) error {
 	}
 	pt.lastSeq = max(pt.lastSeq, seq)
 	size := len(m.Payload)
-	pt.p.pending++
+	pt.p.accepted(size)
 	pt.e.memUsed += int64(size)
 
 	if o.DisableBatching || deliverAt > 0 {
@@ -211,7 +217,7 @@ func (pt *partition) add(m *Message, token uint64, now time.Time) error {
 		return nil
 	}
 	b := &pt.batch
-	if b.count > 0 && (!slices.Equal(b.clusters, clustersOf(m)) || len(b.buf)-b.start+size > o.BatchingMaxBytes) {
+	if b.count > 0 && (!slices.Equal(b.clusters, clustersOf(m)) || len(b.buf)-b.start+size > o.BatchingMaxBytes || pt.overflows(size+singleMetaMax(m))) {
 		pt.flushBatch(now)
 	}
 	if b.count == 0 {
@@ -324,11 +330,74 @@ func (pt *partition) seal(ent *entry, buf []byte, payloadAt int, em *entryMeta, 
 	writeSendFrame(buf, start, payloadAt, cmd, meta, e.opts.HostChecksums)
 	ent.buf = buf
 	ent.frame = buf[start:]
-	if size := len(buf) - payloadAt; size > pt.maxMessageSize {
-		pt.failEntry(ent, Errorf(CodeMessageTooBig, "entry of %d bytes exceeds the broker's limit of %d bytes", size, pt.maxMessageSize))
+	if err := pt.checkFrame(ent); err != nil {
+		pt.failEntry(ent, err)
 		return
 	}
 	pt.enqueue(ent)
+}
+
+// The size limit. The broker announces maxMessageSize in CONNECTED and
+// drops a frame larger than that plus some slack, closing the connection;
+// writing it again after the reconnect would fail the same way, forever.
+// So the engine counts the whole frame after its size prefix (command,
+// checksum, metadata and payload) and never writes one larger than the
+// limit: a message that cannot fit fails with MessageTooBig before anything
+// is written, and a batch closes before the message that would overflow it.
+// Closing batches uses upper bounds of the metadata (below); whether an
+// entry fits is decided on its sealed frame, exactly.
+
+// payloadOnlyMetaMax bounds what a payload-only message adds to a batch
+// besides its payload: the size prefix and a SingleMessageMetadata of
+// payload size and sequence ID.
+const payloadOnlyMetaMax = 4 + 2*(1+10)
+
+// entryOverheadMax bounds the frame of an entry besides its messages:
+// size prefixes, the SEND command, magic and checksum, and the entry's
+// MessageMetadata without the producer name and replication clusters.
+const entryOverheadMax = 160
+
+// singleMetaMax bounds what m adds to a batch besides its payload.
+func singleMetaMax(m *Message) int {
+	n := payloadOnlyMetaMax + 2*11 + 2*(6+len(m.Key)+len(m.OrderingKey))
+	for k, v := range m.Properties {
+		n += 3*6 + len(k) + len(v)
+	}
+	return n
+}
+
+// metaLowerBound is what m's metadata takes at the least: its key,
+// ordering key and properties are written in full.
+func metaLowerBound(m *Message) int {
+	n := len(m.Key) + len(m.OrderingKey)
+	for k, v := range m.Properties {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// overflows reports whether adding n more bytes to the open batch could
+// make its frame larger than the broker's limit.
+func (pt *partition) overflows(n int) bool {
+	b := &pt.batch
+	over := entryOverheadMax + len(pt.name)
+	for _, c := range b.clusters {
+		over += len(c) + 2
+	}
+	return len(b.buf)-b.start+n+over > pt.maxMessageSize
+}
+
+// checkFrame refuses an entry whose frame is larger than the limit.
+func (pt *partition) checkFrame(ent *entry) *Error {
+	if size := len(ent.frame) - 4; size > pt.maxMessageSize {
+		what := "a message"
+		if ent.count > 1 {
+			what = "a batch of " + itoa(int64(ent.count)) + " messages"
+		}
+		return Errorf(CodeMessageTooBig, "%s of %d bytes of payload makes a frame of %d bytes with its metadata, over the broker's limit of %d bytes",
+			what, ent.bytes, size, pt.maxMessageSize)
+	}
+	return nil
 }
 
 // enqueue adds a sealed entry to the pending queue and writes it if the

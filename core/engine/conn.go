@@ -10,6 +10,7 @@
 package engine
 
 import (
+	"slices"
 	"time"
 )
 
@@ -43,8 +44,7 @@ type conn struct {
 	serverVersion   string
 
 	connectBy   time.Time // the handshake must finish by then
-	lastRecv    time.Time
-	nextPing    time.Time // when to check for silence
+	lastRecv    time.Time // when the broker last sent anything
 	pingPending bool      // a PING went out and nothing came back since
 
 	requests map[uint64]*request // sent, by request ID
@@ -73,6 +73,28 @@ type request struct {
 	// epoch is the partition's connection attempt the request belongs to;
 	// a reply to an older attempt is dropped.
 	epoch uint64
+	// hostsTried counts the service URL's hosts that could not be reached
+	// for this request.
+	hostsTried int
+}
+
+// retryOnAnotherHost moves a request that never left a connection to a
+// service URL host that could not be reached (refused, timed out, or not
+// speaking the protocol) on to the URL's next host, until every host was
+// tried once. Lookups and metadata requests may go to any broker.
+func (e *Engine) retryOnAnotherHost(c *conn, r *request, cause *Error) bool {
+	if e.closed || cause.Code != CodeConnectError || c.serverVersion != "" ||
+		(r.kind != reqPartitionedMetadata && r.kind != reqLookup) || !slices.Contains(e.addrs, c.addr) {
+		return false
+	}
+	r.hostsTried++
+	if r.hostsTried >= len(e.addrs) {
+		return false
+	}
+	next := e.serviceConn()
+	e.log(LogWarn, LogRecord{Addr: c.addr, Conn: c.id}, "%v; trying %s, the service URL's next host", cause, next.addr)
+	e.request(next, r)
+	return true
 }
 
 // connTo returns the connection to addr, asking the driver to open one if
@@ -96,6 +118,7 @@ func (e *Engine) connTo(addr string) *conn {
 	e.connsByAddr[addr] = c
 	e.wake(c.connectBy)
 	e.emit(Event{Kind: EventConnect, Conn: c.id, Text: addr})
+	e.log(LogInfo, LogRecord{Addr: addr, Conn: c.id}, "connecting to %s", addr)
 	return c
 }
 
@@ -177,13 +200,23 @@ func (e *Engine) closeConn(c *conn, cause *Error) {
 		e.addrIndex++ // try the next service address next time
 	}
 	e.emit(Event{Kind: EventConnClosed, Conn: c.id, Err: cause})
+	level := LogWarn
+	switch cause.Code {
+	case CodeAlreadyClosed:
+		level = LogDebug // the client is closing
+	case CodeProtocolError, CodeChecksumError:
+		level = LogError
+	}
+	e.log(level, LogRecord{Addr: c.addr, Conn: c.id}, "connection to %s closed: %v", c.addr, cause)
 	reqs := c.queued
 	for _, r := range c.requests {
 		reqs = append(reqs, r)
 	}
 	c.queued, c.requests = nil, nil
 	for _, r := range reqs {
-		e.failRequest(r, cause)
+		if !e.retryOnAnotherHost(c, r, cause) {
+			e.failRequest(r, cause)
+		}
 	}
 	parts := c.parts
 	c.parts = nil
@@ -251,13 +284,19 @@ func (e *Engine) failRequest(r *request, err *Error) {
 }
 
 // deadline is c's next timer.
-func (c *conn) deadline() time.Time {
+func (c *conn) deadline(e *Engine) time.Time {
 	var d time.Time
 	switch c.state {
 	case connDialing, connHandshaking:
 		d = c.connectBy
 	case connReady:
-		d = c.nextPing
+		// A PING after one silent interval; dead after two. Receiving
+		// moves lastRecv on without touching the engine's cached
+		// deadline, which is then early: an early Tick is harmless.
+		d = c.lastRecv.Add(e.opts.KeepAliveInterval)
+		if c.pingPending {
+			d = c.lastRecv.Add(2 * e.opts.KeepAliveInterval)
+		}
 	}
 	for _, r := range c.requests {
 		if !r.deadline.IsZero() {
@@ -275,17 +314,14 @@ func (c *conn) tick(e *Engine, now time.Time) {
 			return
 		}
 	case connReady:
-		if !now.Before(c.nextPing) {
-			if c.pingPending {
-				e.closeConn(c, Errorf(CodeDisconnected, "connection to %s silent for %v: keepalive timed out", c.addr, 2*e.opts.KeepAliveInterval))
-				return
-			}
-			if now.Sub(c.lastRecv) >= e.opts.KeepAliveInterval {
-				c.pingPending = true
-				c.out = appendPing(c.out)
-				e.markDirty(c)
-			}
-			c.nextPing = now.Add(e.opts.KeepAliveInterval)
+		switch silent := now.Sub(c.lastRecv); {
+		case silent >= 2*e.opts.KeepAliveInterval:
+			e.closeConn(c, Errorf(CodeDisconnected, "connection to %s silent for %v (two keepAliveIntervals): keepalive timed out", c.addr, silent.Round(time.Millisecond)))
+			return
+		case silent >= e.opts.KeepAliveInterval && !c.pingPending:
+			c.pingPending = true
+			c.out = appendPing(c.out)
+			e.markDirty(c)
 		}
 	}
 	for id, r := range c.requests {
@@ -315,6 +351,10 @@ func (e *Engine) Receive(id ConnID, p []byte, now time.Time) {
 	}
 	c.lastRecv = now
 	c.pingPending = false
+	if c.state == connHandshaking && len(c.in) == 0 && looksLikeHTTP(p) {
+		e.closeConn(c, Errorf(CodeConnectError, "%s answered in HTTP, not the Pulsar binary protocol: the service URL points at an HTTP port (such as the admin port 8080); use the broker's binary port (6650 by default)", c.addr))
+		return
+	}
 	data := p
 	if len(c.in) > 0 {
 		c.in = append(c.in, p...)
@@ -465,14 +505,16 @@ func (e *Engine) onConnected(c *conn, m connectedCmd) {
 		return
 	}
 	c.state = connReady
+	e.connects++
 	c.serverVersion = m.serverVersion
 	c.protocolVersion = min(m.protocolVersion, protocolVersion)
 	if n := int(m.maxMessageSize); n > 0 {
 		c.maxMessageSize = n
 		c.maxFrame = n + frameSlack
 	}
-	c.nextPing = e.now.Add(e.opts.KeepAliveInterval)
-	e.wake(c.nextPing)
+	e.wake(c.lastRecv.Add(e.opts.KeepAliveInterval))
+	e.log(LogInfo, LogRecord{Addr: c.addr, Conn: c.id}, "connected to %s (%s, protocol version %d, maximum message size %d bytes)",
+		c.addr, c.serverVersion, c.protocolVersion, c.maxMessageSize)
 	queued := c.queued
 	c.queued = nil
 	for _, r := range queued {
@@ -531,4 +573,12 @@ func (e *Engine) onReceipt(c *conn, rc receipt) {
 		return // a late receipt for a producer that moved or closed
 	}
 	pt.onReceipt(c, rc)
+}
+
+// looksLikeHTTP reports whether the first bytes a broker sent are an HTTP
+// response ("HTTP/1.1 400 ..."): the URL names an HTTP port.
+func looksLikeHTTP(p []byte) bool {
+	const prefix = "HTTP/"
+	n := min(len(p), len(prefix))
+	return n >= 4 && string(p[:n]) == prefix[:n]
 }

@@ -61,9 +61,18 @@ const (
 	EventProducerFailed
 	// EventProducerClosed: Producer finished closing.
 	EventProducerClosed
+	// EventLog: something worth telling the application happened; Log
+	// holds the record. Only records at or above ClientOptions.LogLevel
+	// are made.
+	EventLog
+	// EventEngineFailed: the engine itself failed (a WASI module trapped):
+	// nothing it held will complete, and every later call fails with Err.
+	// The native engine never emits it; a driver that does must fail
+	// what it has outstanding itself.
+	EventEngineFailed
 )
 
-var eventNames = []string{"", "Connect", "ConnClosed", "Receipt", "SendFailed", "ProducerReady", "ProducerFailed", "ProducerClosed"}
+var eventNames = []string{"", "Connect", "ConnClosed", "Receipt", "SendFailed", "ProducerReady", "ProducerFailed", "ProducerClosed", "Log", "EngineFailed"}
 
 func (k EventKind) String() string { return enumName(eventNames, int(k)) }
 
@@ -81,7 +90,9 @@ type Event struct {
 	Tokens   []uint64
 	ID       MessageID // EventReceipt: the ID of the first message
 	Err      error
-	Text     string // EventConnect: the address; EventProducerReady: the producer name
+	Text     string         // EventConnect: the address; EventProducerReady: the producer name
+	Log      *LogRecord     // EventLog
+	Stats    *ProducerStats // EventProducerClosed and EventProducerFailed: the final counters
 }
 
 // MessageID returns the ID of the i-th message of an EventReceipt.
@@ -120,6 +131,9 @@ type Engine struct {
 
 	memUsed int64 // payload bytes of pending messages
 
+	closedStats ProducerStats // the sums of producers that are gone
+	connects    int64         // handshakes completed
+
 	deadline      time.Time
 	deadlineValid bool
 
@@ -137,7 +151,7 @@ type Engine struct {
 // New creates an engine for a client. seed feeds the engine's random
 // choices (reconnect jitter, round robin start); pass any varying number.
 func New(opts ClientOptions, seed uint64, now time.Time) (*Engine, error) {
-	o, addrs, err := opts.resolve()
+	o, addrs, err := ResolveClientOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +173,22 @@ func New(opts ClientOptions, seed uint64, now time.Time) (*Engine, error) {
 func (e *Engine) Options() ClientOptions { return e.opts }
 
 func (e *Engine) emit(ev Event) { e.events = append(e.events, ev) }
+
+// logs reports whether a record at level would be made.
+func (e *Engine) logs(level LogLevel) bool {
+	return level.Severity() >= e.opts.LogLevel.Severity()
+}
+
+// log emits a record at level, if the level is enabled. Records are rare
+// (connections, registrations, failures), never per message.
+func (e *Engine) log(level LogLevel, rec LogRecord, format string, args ...any) {
+	if !e.logs(level) {
+		return
+	}
+	rec.Level = level
+	rec.Msg = sprintf(format, args...)
+	e.emit(Event{Kind: EventLog, Log: &rec})
+}
 
 // emitTokens queues a receipt or failure for the messages of tokens.
 func (e *Engine) emitTokens(kind EventKind, p ProducerID, tokens []uint64, id MessageID, err error) {
@@ -264,9 +294,12 @@ func earliest(a, b time.Time) time.Time {
 func (e *Engine) computeDeadline() time.Time {
 	var d time.Time
 	for _, c := range e.conns {
-		d = earliest(d, c.deadline())
+		d = earliest(d, c.deadline(e))
 	}
 	for _, p := range e.producers {
+		if p.state == prodCreating {
+			d = earliest(d, p.createBy)
+		}
 		for _, pt := range p.parts {
 			d = earliest(d, pt.deadline())
 		}
@@ -282,6 +315,14 @@ func (e *Engine) Tick(now time.Time) {
 		c.tick(e, now)
 	}
 	for _, p := range e.producers {
+		if p.state == prodCreating && !p.createBy.IsZero() && !now.Before(p.createBy) {
+			what := "ready"
+			if p.waitingForExclusive() {
+				what = "given exclusive access to the topic"
+			}
+			p.fail(Errorf(CodeTimeout, "producer for %s was not %s within createTimeout %v", p.topic.full, what, p.opts.CreateTimeout))
+			continue
+		}
 		for _, pt := range p.parts {
 			pt.tick(now)
 		}

@@ -38,6 +38,7 @@ type harness struct {
 	e      *Engine
 	now    time.Time
 	events []Event
+	logs   []LogRecord // EventLog records, kept apart from the other events
 	inbox  map[ConnID][]sent
 }
 
@@ -70,6 +71,10 @@ func (h *harness) drain() {
 		ev, ok := h.e.NextEvent()
 		if !ok {
 			break
+		}
+		if ev.Kind == EventLog {
+			h.logs = append(h.logs, *ev.Log)
+			continue
 		}
 		if ev.Kind != EventReceipt && ev.Kind != EventSendFailed {
 			h.events = append(h.events, ev)

@@ -110,3 +110,11 @@ func DeserializeMessageID(b []byte) (MessageID, error) {
 func (id MessageID) GoString() string {
 	return fmt.Sprintf("MessageID{%d:%d p%d b%d/%d}", id.LedgerID, id.EntryID, id.Partition, id.BatchIndex, id.BatchSize)
 }
+
+// IsDuplicate reports whether this is the ID of a message that the
+// broker's deduplication recognised as already stored when it was written
+// again after a reconnect: the broker then says it has the message but not
+// where, and the ID is -1:-1 (the Java client reports the same). The
+// message is stored exactly once, under an ID the original receipt would
+// have carried.
+func (id MessageID) IsDuplicate() bool { return id.LedgerID == -1 && id.EntryID == -1 }

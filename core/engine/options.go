@@ -1,12 +1,13 @@
-// Options: the one table of client and producer settings.
+// Options: the client and producer settings, and their resolution.
 //
 // ClientOptions and ProducerOptions are plain structs whose zero values mean
-// "the default", so Go callers set only what they change. OptionTable lists
-// every setting once, with its name, type, default and meaning; the JSON and
-// key/value parsers used by the C ABI, the WASI module and the bindings are
-// driven by it, and docs/OPTIONS.md is generated from it. Validation and
-// defaulting happen in exactly one place each: ClientOptions.resolve and
-// ProducerOptions.resolve.
+// "the default", so Go callers set only what they change. Everything else
+// about an option (its name outside Go, type, range, default and meaning)
+// is in OptionTable (optiontable.go), the one source that the JSON parser,
+// the documentation and the bindings' validators are built from.
+// ResolveClientOptions and ResolveProducerOptions validate the structs and
+// fill in the defaults from the table; they are pure functions, so a driver
+// may call them without creating an engine.
 //
 // Names are the same everywhere, only the case differs: the Go field
 // BatchingMaxMessages is batchingMaxMessages in JSON, C and Node and
@@ -14,6 +15,7 @@
 package engine
 
 import (
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -80,6 +82,37 @@ var accessNames = []string{"shared", "exclusive", "waitForExclusive", "exclusive
 
 func (a AccessMode) String() string { return enumName(accessNames, int(a)) }
 
+// LogLevel is the least severe log record a client produces. The zero
+// value is LogWarn, the default.
+type LogLevel int32
+
+const (
+	LogWarn  LogLevel = 0
+	LogError LogLevel = 1
+	LogInfo  LogLevel = 2
+	LogDebug LogLevel = 3
+	LogOff   LogLevel = 4
+)
+
+var logLevelNames = []string{"warn", "error", "info", "debug", "off"}
+
+func (l LogLevel) String() string { return enumName(logLevelNames, int(l)) }
+
+// Severity orders levels: debug 0, info 1, warn 2, error 3, off 4.
+func (l LogLevel) Severity() int {
+	switch l {
+	case LogDebug:
+		return 0
+	case LogInfo:
+		return 1
+	case LogError:
+		return 3
+	case LogOff:
+		return 4
+	}
+	return 2
+}
+
 func enumName(names []string, i int) string {
 	if i >= 0 && i < len(names) {
 		return names[i]
@@ -88,36 +121,45 @@ func enumName(names []string, i int) string {
 }
 
 // ClientOptions configure the connection side, shared by every producer of
-// one client.
+// one client. The comment of each field repeats its row of OptionTable (a
+// test keeps the two equal).
 type ClientOptions struct {
 	// ServiceURL is where to find the cluster: pulsar://host:port, or
 	// several hosts as pulsar://h1:6650,h2:6650. Required.
 	ServiceURL string
-	// ConnectionTimeout bounds a TCP connect plus the protocol handshake.
-	// Defaults to 10s.
+	// ConnectionTimeout bounds a TCP connect plus the protocol handshake,
+	// for each host of the service URL in turn. Defaults to 10000 ms.
 	ConnectionTimeout time.Duration
-	// OperationTimeout bounds a lookup or producer registration request.
-	// Defaults to 30s.
+	// OperationTimeout bounds each lookup, producer registration or close
+	// request. Defaults to 30000 ms.
 	OperationTimeout time.Duration
 	// KeepAliveInterval is how often an idle connection is probed with a
 	// PING; a connection silent for two intervals is declared dead.
-	// Defaults to 30s.
+	// Defaults to 30000 ms.
 	KeepAliveInterval time.Duration
 	// MemoryLimitBytes bounds the payload bytes of all pending messages of
-	// the client. Defaults to 64 MiB; negative means no limit.
+	// the client, over all its producers; negative means no limit.
+	// Defaults to 67108864.
 	MemoryLimitBytes int64
 	// MaxLookupRedirects bounds how many lookup redirects are followed.
 	// Defaults to 20.
 	MaxLookupRedirects int
 	// InitialBackoff is the first delay before reconnecting a producer.
-	// Defaults to 100ms.
+	// Defaults to 100 ms.
 	InitialBackoff time.Duration
 	// MaxBackoff caps the reconnect delay, which doubles per failure.
-	// Defaults to 60s.
+	// Defaults to 60000 ms.
 	MaxBackoff time.Duration
 	// ListenerName asks lookups for a named advertised listener. Defaults
 	// to none.
 	ListenerName string
+	// LogLevel is the least severe log record produced. Defaults to warn.
+	LogLevel LogLevel
+	// Logger receives the client's log records (those at LogLevel and
+	// above), with the structured fields topic, producer, broker and
+	// conn. Go only. Defaults to slog.Default(). The engine only makes the
+	// records; the runtime hands them to Logger.
+	Logger *slog.Logger
 	// HostChecksums leaves the CRC32C of every SEND frame zero, for the
 	// driver to fill with FillChecksums before writing. A WASI host sets
 	// it: the module has no CRC instruction, the host does. Not an option
@@ -125,43 +167,47 @@ type ClientOptions struct {
 	HostChecksums bool
 }
 
-// ProducerOptions configure one producer.
+// ProducerOptions configure one producer. The comment of each field
+// repeats its row of OptionTable (a test keeps the two equal).
 type ProducerOptions struct {
 	// Topic to publish to, such as persistent://public/default/t or t.
 	// Required.
 	Topic string
-	// ProducerName is the name the broker knows the producer by; it must
-	// be unique on the topic. Defaults to a name the broker assigns.
+	// ProducerName is the producer's name on the topic; it must be unique
+	// there. Defaults to a name the broker assigns.
 	ProducerName string
-	// Properties are attached to the producer, visible in topic stats.
+	// Properties are string properties attached to the producer, visible
+	// in topic stats. Defaults to none.
 	Properties map[string]string
-	// SendTimeout fails a message not acknowledged in time; when it fires,
-	// every pending message of that partition fails, in order. Defaults to
-	// 30s; negative disables it.
+	// SendTimeout fails a message not acknowledged in time, and with it
+	// every later pending message of its partition; negative disables.
+	// Defaults to 30000 ms.
 	SendTimeout time.Duration
-	// MaxPendingMessages bounds the messages awaiting acknowledgement per
-	// producer. Defaults to 0: no bound besides MemoryLimitBytes.
+	// MaxPendingMessages bounds the messages awaiting acknowledgement of
+	// the producer; 0 means no bound besides memoryLimitBytes. Defaults to
+	// 0.
 	MaxPendingMessages int
 	// BlockIfQueueFull makes a send wait for room instead of failing with
 	// ProducerQueueIsFull or MemoryBufferIsFull. Defaults to false.
 	BlockIfQueueFull bool
 	// DisableBatching sends every message as its own entry. Defaults to
-	// false (batching on).
+	// false.
 	DisableBatching bool
 	// BatchingMaxMessages closes a batch at this many messages. Defaults to
 	// 1000.
 	BatchingMaxMessages int
 	// BatchingMaxBytes closes a batch at this many bytes of messages.
-	// Defaults to 131072 (128 KiB).
+	// Defaults to 131072.
 	BatchingMaxBytes int
 	// BatchingMaxPublishDelay sends a batch this long after its first
-	// message at the latest. Defaults to 1ms.
+	// message at the latest. Defaults to 1 ms.
 	BatchingMaxPublishDelay time.Duration
 	// CompressionType compresses each entry. Defaults to none.
 	CompressionType CompressionType
-	// InitialSequenceID makes the first message's sequence ID
-	// InitialSequenceID+1. Defaults to resuming after the broker's last
-	// stored sequence ID (deduplication), else starting at 0.
+	// InitialSequenceID makes the first message's sequence ID this plus
+	// one. Defaults to none: with deduplication enabled on the topic, the
+	// producer resumes after the broker's last stored sequence ID;
+	// otherwise it starts at 0.
 	InitialSequenceID *int64
 	// RoutingMode picks the partition of keyless messages on a partitioned
 	// topic. Defaults to roundRobin.
@@ -169,81 +215,44 @@ type ProducerOptions struct {
 	// HashingScheme picks the partition of keyed messages. Defaults to
 	// javaStringHash.
 	HashingScheme HashingScheme
-	// AccessMode claims shared or exclusive access. Defaults to shared.
+	// AccessMode claims shared or exclusive access to the topic. Defaults
+	// to shared.
 	AccessMode AccessMode
+	// CreateTimeout bounds the whole creation of the producer, including a
+	// waitForExclusive producer's wait for the topic; 0 means no bound
+	// besides connectionTimeout and operationTimeout for each step.
+	// Defaults to 0 ms.
+	CreateTimeout time.Duration
 	// Router, when set, picks the partition of every message; it must
 	// return an index in [0, numPartitions). Go only.
 	Router func(msg *Message, numPartitions int) int
 }
 
-// Defaults, in one place.
-const (
-	DefaultConnectionTimeout       = 10 * time.Second
-	DefaultOperationTimeout        = 30 * time.Second
-	DefaultKeepAliveInterval       = 30 * time.Second
-	DefaultMemoryLimitBytes        = 64 << 20
-	DefaultMaxLookupRedirects      = 20
-	DefaultInitialBackoff          = 100 * time.Millisecond
-	DefaultMaxBackoff              = 60 * time.Second
-	DefaultSendTimeout             = 30 * time.Second
-	DefaultBatchingMaxMessages     = 1000
-	DefaultBatchingMaxBytes        = 128 << 10
-	DefaultBatchingMaxPublishDelay = time.Millisecond
-)
-
-func configError(name, format string, args ...any) *Error {
-	return Errorf(CodeInvalidConfiguration, "option "+name+": "+format, args...)
-}
-
-func durationOption(name string, d, def time.Duration) (time.Duration, error) {
-	switch {
-	case d == 0:
-		return def, nil
-	case d < 0:
-		return 0, configError(name, "must not be negative, got %v", d)
-	case d < time.Millisecond:
-		return 0, configError(name, "must be at least 1ms, got %v", d)
-	}
-	return d, nil
-}
-
-// resolve validates the options and fills in defaults.
-func (o ClientOptions) resolve() (ClientOptions, []string, error) {
+// ResolveClientOptions validates o and returns it with every default
+// filled in, and the broker addresses of its service URL. It is pure: a
+// driver may call it to learn what an engine would use.
+func ResolveClientOptions(o ClientOptions) (ClientOptions, []string, error) {
 	addrs, err := parseServiceURL(o.ServiceURL)
 	if err != nil {
 		return o, nil, err
 	}
-	if o.ConnectionTimeout, err = durationOption("connectionTimeout", o.ConnectionTimeout, DefaultConnectionTimeout); err != nil {
-		return o, nil, err
-	}
-	if o.OperationTimeout, err = durationOption("operationTimeout", o.OperationTimeout, DefaultOperationTimeout); err != nil {
-		return o, nil, err
-	}
-	if o.KeepAliveInterval, err = durationOption("keepAliveInterval", o.KeepAliveInterval, DefaultKeepAliveInterval); err != nil {
-		return o, nil, err
-	}
-	if o.InitialBackoff, err = durationOption("initialBackoff", o.InitialBackoff, DefaultInitialBackoff); err != nil {
-		return o, nil, err
-	}
-	if o.MaxBackoff, err = durationOption("maxBackoff", o.MaxBackoff, DefaultMaxBackoff); err != nil {
+	if err := resolveScope(ScopeClient, &o, nil); err != nil {
 		return o, nil, err
 	}
 	if o.MaxBackoff < o.InitialBackoff {
 		return o, nil, configError("maxBackoff", "%v is below initialBackoff %v", o.MaxBackoff, o.InitialBackoff)
 	}
-	switch {
-	case o.MemoryLimitBytes == 0:
-		o.MemoryLimitBytes = DefaultMemoryLimitBytes
-	case o.MemoryLimitBytes < 0:
-		o.MemoryLimitBytes = 0 // no limit
-	}
-	switch {
-	case o.MaxLookupRedirects == 0:
-		o.MaxLookupRedirects = DefaultMaxLookupRedirects
-	case o.MaxLookupRedirects < 0:
-		return o, nil, configError("maxLookupRedirects", "must not be negative, got %d", o.MaxLookupRedirects)
+	if o.MemoryLimitBytes < 0 {
+		o.MemoryLimitBytes = -1 // no limit
 	}
 	return o, addrs, nil
+}
+
+// ResolveProducerOptions validates o and returns it with every default
+// filled in and the topic name completed (persistent://public/default/t).
+func ResolveProducerOptions(o ProducerOptions) (ProducerOptions, error) {
+	o, _, err := o.resolve()
+	return o, err
 }
 
 // resolve validates the options and fills in defaults.
@@ -253,46 +262,11 @@ func (o ProducerOptions) resolve() (ProducerOptions, topicName, error) {
 		return o, tn, err
 	}
 	o.Topic = tn.full
-	switch {
-	case o.SendTimeout == 0:
-		o.SendTimeout = DefaultSendTimeout
-	case o.SendTimeout < 0:
-		o.SendTimeout = -1 // disabled
-	case o.SendTimeout < time.Millisecond:
-		return o, tn, configError("sendTimeout", "must be at least 1ms, got %v", o.SendTimeout)
-	}
-	if o.MaxPendingMessages < 0 {
-		return o, tn, configError("maxPendingMessages", "must not be negative, got %d", o.MaxPendingMessages)
-	}
-	switch {
-	case o.BatchingMaxMessages == 0:
-		o.BatchingMaxMessages = DefaultBatchingMaxMessages
-	case o.BatchingMaxMessages < 0 || o.BatchingMaxMessages > 1<<20:
-		return o, tn, configError("batchingMaxMessages", "must be between 1 and 1048576, got %d", o.BatchingMaxMessages)
-	}
-	switch {
-	case o.BatchingMaxBytes == 0:
-		o.BatchingMaxBytes = DefaultBatchingMaxBytes
-	case o.BatchingMaxBytes < 0 || o.BatchingMaxBytes > DefaultMaxMessageSize:
-		return o, tn, configError("batchingMaxBytes", "must be between 1 and %d, got %d", DefaultMaxMessageSize, o.BatchingMaxBytes)
-	}
-	if o.BatchingMaxPublishDelay, err = durationOption("batchingMaxPublishDelay", o.BatchingMaxPublishDelay, DefaultBatchingMaxPublishDelay); err != nil {
+	if err := resolveScope(ScopeProducer, nil, &o); err != nil {
 		return o, tn, err
 	}
-	if o.CompressionType < CompressionNone || o.CompressionType > CompressionSnappy {
-		return o, tn, configError("compressionType", "unknown value %d", o.CompressionType)
-	}
-	if o.RoutingMode < RoundRobin || o.RoutingMode > SinglePartition {
-		return o, tn, configError("routingMode", "unknown value %d", o.RoutingMode)
-	}
-	if o.HashingScheme < JavaStringHash || o.HashingScheme > Murmur3Hash {
-		return o, tn, configError("hashingScheme", "unknown value %d", o.HashingScheme)
-	}
-	if o.AccessMode < AccessShared || o.AccessMode > AccessExclusiveWithFencing {
-		return o, tn, configError("accessMode", "unknown value %d", o.AccessMode)
-	}
-	if o.InitialSequenceID != nil && *o.InitialSequenceID < -1 {
-		return o, tn, configError("initialSequenceId", "must be -1 or more, got %d", *o.InitialSequenceID)
+	if o.SendTimeout < 0 {
+		o.SendTimeout = -1 // disabled
 	}
 	for k := range o.Properties {
 		if k == "" {
@@ -303,4 +277,8 @@ func (o ProducerOptions) resolve() (ProducerOptions, topicName, error) {
 		return o, tn, configError("producerName", "contains a NUL character")
 	}
 	return o, tn, nil
+}
+
+func configError(name, format string, args ...any) *Error {
+	return Errorf(CodeInvalidConfiguration, "option "+name+": "+format, args...)
 }

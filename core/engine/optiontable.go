@@ -1,16 +1,17 @@
-// The option table and the parsers it drives.
+// The option table: every client and producer option, once.
 //
-// Each row names one setting of ClientOptions or ProducerOptions as it is
-// spelled outside Go (camelCase), its type, its default and what it does.
-// ParseOptionsJSON and SetOption turn JSON objects and key/value strings
-// into the structs, naming the key in every error; the structs' own resolve
-// methods then validate ranges and fill in defaults. The service URL and
-// the topic are not options: every API takes them as arguments.
+// Each row names one setting as it is spelled outside Go (camelCase), its
+// Go field, scope, type, accepted range, default and meaning. Everything
+// else is derived from it: ResolveClientOptions and ResolveProducerOptions
+// take their defaults and ranges from it, the JSON and key/value parsers
+// (optjson.go) their names and types, docs/OPTIONS.md is generated from it
+// (optiondoc.go), and the C ABI hands it to the Python and Node bindings
+// (pp_options_json), which check arguments with it before calling the
+// library. The service URL and the topic are not options: every API takes
+// them as arguments.
 package engine
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -29,20 +30,37 @@ const (
 	OptStringMap    OptionType = "object"
 )
 
+// Scope says which struct an option belongs to.
+type Scope string
+
+const (
+	ScopeClient   Scope = "client"
+	ScopeProducer Scope = "producer"
+)
+
 // OptionSpec describes one option.
 type OptionSpec struct {
-	Name    string     // camelCase: JSON, C and Node
-	GoName  string     // the Go struct field
-	Scope   string     // "client" or "producer"
-	Type    OptionType // the value's type outside Go
-	Values  []string   // the accepted values of an enum
-	Default string     // the default, as documentation
+	Name   string     // camelCase: JSON, C and Node
+	GoName string     // the Go struct field
+	Scope  Scope      // client or producer
+	Type   OptionType // the value's type outside Go
+	Values []string   // the accepted values of an enum; the first is the zero value
+	// Min and Max bound an integer or milliseconds value given explicitly.
+	Min, Max int64
+	// Negative, when set, says what any negative value means (it is then
+	// accepted besides [Min, Max]).
+	Negative string
+	// Default is the value used when the option is not given: JSON text
+	// for numbers, booleans and enums (and what resolution sets), or a
+	// description for options without one.
+	Default string
 	Doc     string
-	set     func(c *ClientOptions, p *ProducerOptions, v optionValue)
+	// field returns a pointer to the option's Go field in c or p.
+	field func(c *ClientOptions, p *ProducerOptions) any
 }
 
 // SnakeName is the option's name in Python.
-func (s OptionSpec) SnakeName() string {
+func (s *OptionSpec) SnakeName() string {
 	var b strings.Builder
 	for i, r := range s.Name {
 		if r >= 'A' && r <= 'Z' {
@@ -56,238 +74,222 @@ func (s OptionSpec) SnakeName() string {
 	return b.String()
 }
 
-// optionValue is a parsed value; which field is meaningful depends on the
-// option's type.
-type optionValue struct {
-	s string
-	i int64
-	b bool
-	d time.Duration
-	m map[string]string
-}
+const (
+	maxMillis = math.MaxInt64 / int64(time.Millisecond)
+	maxInt32  = math.MaxInt32
+)
 
-// OptionTable lists every option. Keep it in the order of the structs.
+// OptionTable lists every option, in the order of the structs.
 var OptionTable = []OptionSpec{
-	{Name: "connectionTimeout", GoName: "ConnectionTimeout", Scope: "client", Type: OptMilliseconds, Default: "10000",
-		Doc: "Bounds a TCP connect plus the protocol handshake.",
-		set: func(c *ClientOptions, _ *ProducerOptions, v optionValue) { c.ConnectionTimeout = v.d }},
-	{Name: "operationTimeout", GoName: "OperationTimeout", Scope: "client", Type: OptMilliseconds, Default: "30000",
-		Doc: "Bounds a lookup or producer registration request.",
-		set: func(c *ClientOptions, _ *ProducerOptions, v optionValue) { c.OperationTimeout = v.d }},
-	{Name: "keepAliveInterval", GoName: "KeepAliveInterval", Scope: "client", Type: OptMilliseconds, Default: "30000",
-		Doc: "How often an idle connection is probed; silent for two intervals means dead.",
-		set: func(c *ClientOptions, _ *ProducerOptions, v optionValue) { c.KeepAliveInterval = v.d }},
-	{Name: "memoryLimitBytes", GoName: "MemoryLimitBytes", Scope: "client", Type: OptInteger, Default: "67108864",
-		Doc: "Bounds the payload bytes of all pending messages of the client; negative means no limit.",
-		set: func(c *ClientOptions, _ *ProducerOptions, v optionValue) { c.MemoryLimitBytes = v.i }},
-	{Name: "maxLookupRedirects", GoName: "MaxLookupRedirects", Scope: "client", Type: OptInteger, Default: "20",
-		Doc: "How many lookup redirects are followed.",
-		set: func(c *ClientOptions, _ *ProducerOptions, v optionValue) { c.MaxLookupRedirects = int(v.i) }},
-	{Name: "initialBackoff", GoName: "InitialBackoff", Scope: "client", Type: OptMilliseconds, Default: "100",
-		Doc: "The first delay before reconnecting a producer.",
-		set: func(c *ClientOptions, _ *ProducerOptions, v optionValue) { c.InitialBackoff = v.d }},
-	{Name: "maxBackoff", GoName: "MaxBackoff", Scope: "client", Type: OptMilliseconds, Default: "60000",
-		Doc: "Caps the reconnect delay, which doubles per failure.",
-		set: func(c *ClientOptions, _ *ProducerOptions, v optionValue) { c.MaxBackoff = v.d }},
-	{Name: "listenerName", GoName: "ListenerName", Scope: "client", Type: OptString, Default: "none",
-		Doc: "Asks lookups for a named advertised listener.",
-		set: func(c *ClientOptions, _ *ProducerOptions, v optionValue) { c.ListenerName = v.s }},
+	{Name: "connectionTimeout", GoName: "ConnectionTimeout", Scope: ScopeClient, Type: OptMilliseconds, Min: 1, Max: maxMillis, Default: "10000",
+		Doc:   "Bounds a TCP connect plus the protocol handshake, for each host of the service URL in turn.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.ConnectionTimeout }},
+	{Name: "operationTimeout", GoName: "OperationTimeout", Scope: ScopeClient, Type: OptMilliseconds, Min: 1, Max: maxMillis, Default: "30000",
+		Doc:   "Bounds each lookup, producer registration or close request.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.OperationTimeout }},
+	{Name: "keepAliveInterval", GoName: "KeepAliveInterval", Scope: ScopeClient, Type: OptMilliseconds, Min: 1000, Max: maxMillis, Default: "30000",
+		Doc:   "Is how often an idle connection is probed with a PING; a connection silent for two intervals is declared dead.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.KeepAliveInterval }},
+	{Name: "memoryLimitBytes", GoName: "MemoryLimitBytes", Scope: ScopeClient, Type: OptInteger, Min: 1, Max: math.MaxInt64, Negative: "no limit", Default: "67108864",
+		Doc:   "Bounds the payload bytes of all pending messages of the client, over all its producers; negative means no limit.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.MemoryLimitBytes }},
+	{Name: "maxLookupRedirects", GoName: "MaxLookupRedirects", Scope: ScopeClient, Type: OptInteger, Min: 1, Max: 1000, Default: "20",
+		Doc:   "Bounds how many lookup redirects are followed.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.MaxLookupRedirects }},
+	{Name: "initialBackoff", GoName: "InitialBackoff", Scope: ScopeClient, Type: OptMilliseconds, Min: 1, Max: maxMillis, Default: "100",
+		Doc:   "Is the first delay before reconnecting a producer.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.InitialBackoff }},
+	{Name: "maxBackoff", GoName: "MaxBackoff", Scope: ScopeClient, Type: OptMilliseconds, Min: 1, Max: maxMillis, Default: "60000",
+		Doc:   "Caps the reconnect delay, which doubles per failure.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.MaxBackoff }},
+	{Name: "listenerName", GoName: "ListenerName", Scope: ScopeClient, Type: OptString, Default: "none",
+		Doc:   "Asks lookups for a named advertised listener.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.ListenerName }},
+	{Name: "logLevel", GoName: "LogLevel", Scope: ScopeClient, Type: OptEnum, Values: logLevelNames, Default: "warn",
+		Doc:   "Is the least severe log record produced.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.LogLevel }},
 
-	{Name: "producerName", GoName: "ProducerName", Scope: "producer", Type: OptString, Default: "assigned by the broker",
-		Doc: "The producer's name on the topic; must be unique there.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.ProducerName = v.s }},
-	{Name: "properties", GoName: "Properties", Scope: "producer", Type: OptStringMap, Default: "none",
-		Doc: "String properties attached to the producer, visible in topic stats.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.Properties = v.m }},
-	{Name: "sendTimeout", GoName: "SendTimeout", Scope: "producer", Type: OptMilliseconds, Default: "30000",
-		Doc: "Fails a message not acknowledged in time, and with it every later pending message of its partition; negative disables.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.SendTimeout = v.d }},
-	{Name: "maxPendingMessages", GoName: "MaxPendingMessages", Scope: "producer", Type: OptInteger, Default: "0 (no bound besides memoryLimitBytes)",
-		Doc: "Bounds the messages awaiting acknowledgement per producer.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.MaxPendingMessages = int(v.i) }},
-	{Name: "blockIfQueueFull", GoName: "BlockIfQueueFull", Scope: "producer", Type: OptBoolean, Default: "false",
-		Doc: "Makes a send wait for room instead of failing with ProducerQueueIsFull or MemoryBufferIsFull.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.BlockIfQueueFull = v.b }},
-	{Name: "disableBatching", GoName: "DisableBatching", Scope: "producer", Type: OptBoolean, Default: "false",
-		Doc: "Sends every message as its own entry.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.DisableBatching = v.b }},
-	{Name: "batchingMaxMessages", GoName: "BatchingMaxMessages", Scope: "producer", Type: OptInteger, Default: "1000",
-		Doc: "Closes a batch at this many messages.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.BatchingMaxMessages = int(v.i) }},
-	{Name: "batchingMaxBytes", GoName: "BatchingMaxBytes", Scope: "producer", Type: OptInteger, Default: "131072",
-		Doc: "Closes a batch at this many bytes of messages.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.BatchingMaxBytes = int(v.i) }},
-	{Name: "batchingMaxPublishDelay", GoName: "BatchingMaxPublishDelay", Scope: "producer", Type: OptMilliseconds, Default: "1",
-		Doc: "Sends a batch this long after its first message at the latest.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.BatchingMaxPublishDelay = v.d }},
-	{Name: "compressionType", GoName: "CompressionType", Scope: "producer", Type: OptEnum, Values: compressionNames, Default: "none",
-		Doc: "Compresses each entry.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.CompressionType = CompressionType(v.i) }},
-	{Name: "initialSequenceId", GoName: "InitialSequenceID", Scope: "producer", Type: OptInteger, Default: "resume after the broker's last stored sequence ID",
-		Doc: "The first message gets this sequence ID plus one.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { n := v.i; p.InitialSequenceID = &n }},
-	{Name: "routingMode", GoName: "RoutingMode", Scope: "producer", Type: OptEnum, Values: routingNames, Default: "roundRobin",
-		Doc: "Picks the partition of keyless messages on a partitioned topic.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.RoutingMode = RoutingMode(v.i) }},
-	{Name: "hashingScheme", GoName: "HashingScheme", Scope: "producer", Type: OptEnum, Values: hashingNames, Default: "javaStringHash",
-		Doc: "Picks the partition of keyed messages.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.HashingScheme = HashingScheme(v.i) }},
-	{Name: "accessMode", GoName: "AccessMode", Scope: "producer", Type: OptEnum, Values: accessNames, Default: "shared",
-		Doc: "Claims shared or exclusive access to the topic.",
-		set: func(_ *ClientOptions, p *ProducerOptions, v optionValue) { p.AccessMode = AccessMode(v.i) }},
+	{Name: "producerName", GoName: "ProducerName", Scope: ScopeProducer, Type: OptString, Default: "a name the broker assigns",
+		Doc:   "Is the producer's name on the topic; it must be unique there.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.ProducerName }},
+	{Name: "properties", GoName: "Properties", Scope: ScopeProducer, Type: OptStringMap, Default: "none",
+		Doc:   "Are string properties attached to the producer, visible in topic stats.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.Properties }},
+	{Name: "sendTimeout", GoName: "SendTimeout", Scope: ScopeProducer, Type: OptMilliseconds, Min: 1, Max: maxMillis, Negative: "disabled", Default: "30000",
+		Doc:   "Fails a message not acknowledged in time, and with it every later pending message of its partition; negative disables.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.SendTimeout }},
+	{Name: "maxPendingMessages", GoName: "MaxPendingMessages", Scope: ScopeProducer, Type: OptInteger, Min: 0, Max: maxInt32, Default: "0",
+		Doc:   "Bounds the messages awaiting acknowledgement of the producer; 0 means no bound besides memoryLimitBytes.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.MaxPendingMessages }},
+	{Name: "blockIfQueueFull", GoName: "BlockIfQueueFull", Scope: ScopeProducer, Type: OptBoolean, Default: "false",
+		Doc:   "Makes a send wait for room instead of failing with ProducerQueueIsFull or MemoryBufferIsFull.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.BlockIfQueueFull }},
+	{Name: "disableBatching", GoName: "DisableBatching", Scope: ScopeProducer, Type: OptBoolean, Default: "false",
+		Doc:   "Sends every message as its own entry.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.DisableBatching }},
+	{Name: "batchingMaxMessages", GoName: "BatchingMaxMessages", Scope: ScopeProducer, Type: OptInteger, Min: 1, Max: 1 << 20, Default: "1000",
+		Doc:   "Closes a batch at this many messages.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.BatchingMaxMessages }},
+	{Name: "batchingMaxBytes", GoName: "BatchingMaxBytes", Scope: ScopeProducer, Type: OptInteger, Min: 1, Max: DefaultMaxMessageSize, Default: "131072",
+		Doc:   "Closes a batch at this many bytes of messages.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.BatchingMaxBytes }},
+	{Name: "batchingMaxPublishDelay", GoName: "BatchingMaxPublishDelay", Scope: ScopeProducer, Type: OptMilliseconds, Min: 1, Max: maxMillis, Default: "1",
+		Doc:   "Sends a batch this long after its first message at the latest.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.BatchingMaxPublishDelay }},
+	{Name: "compressionType", GoName: "CompressionType", Scope: ScopeProducer, Type: OptEnum, Values: compressionNames, Default: "none",
+		Doc:   "Compresses each entry.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.CompressionType }},
+	{Name: "initialSequenceId", GoName: "InitialSequenceID", Scope: ScopeProducer, Type: OptInteger, Min: -1, Max: math.MaxInt64, Default: "none: with deduplication enabled on the topic, the producer resumes after the broker's last stored sequence ID; otherwise it starts at 0",
+		Doc:   "Makes the first message's sequence ID this plus one.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.InitialSequenceID }},
+	{Name: "routingMode", GoName: "RoutingMode", Scope: ScopeProducer, Type: OptEnum, Values: routingNames, Default: "roundRobin",
+		Doc:   "Picks the partition of keyless messages on a partitioned topic.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.RoutingMode }},
+	{Name: "hashingScheme", GoName: "HashingScheme", Scope: ScopeProducer, Type: OptEnum, Values: hashingNames, Default: "javaStringHash",
+		Doc:   "Picks the partition of keyed messages.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.HashingScheme }},
+	{Name: "accessMode", GoName: "AccessMode", Scope: ScopeProducer, Type: OptEnum, Values: accessNames, Default: "shared",
+		Doc:   "Claims shared or exclusive access to the topic.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.AccessMode }},
+	{Name: "createTimeout", GoName: "CreateTimeout", Scope: ScopeProducer, Type: OptMilliseconds, Min: 0, Max: maxMillis, Default: "0",
+		Doc:   "Bounds the whole creation of the producer, including a waitForExclusive producer's wait for the topic; 0 means no bound besides connectionTimeout and operationTimeout for each step.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.CreateTimeout }},
 }
 
-func findOption(name string) (*OptionSpec, error) {
+// FindOption returns the row of the option called name (camelCase).
+func FindOption(name string) (*OptionSpec, bool) {
 	for i := range OptionTable {
 		if OptionTable[i].Name == name {
-			return &OptionTable[i], nil
+			return &OptionTable[i], true
 		}
 	}
-	return nil, Errorf(CodeInvalidConfiguration, "option %q is unknown", name)
+	return nil, false
 }
 
-// ParseOptionsJSON applies a JSON object of options to c and p. An empty
-// input applies nothing.
-func ParseOptionsJSON(data []byte, c *ClientOptions, p *ProducerOptions) error {
-	if len(bytes.TrimSpace(data)) == 0 {
+// getInt reads an integer-like field (integers, durations, enums) and
+// whether it is set (nonzero; for a pointer, non-nil).
+func getInt(f any) (int64, bool) {
+	switch p := f.(type) {
+	case *int:
+		return int64(*p), *p != 0
+	case *int64:
+		return *p, *p != 0
+	case **int64:
+		if *p == nil {
+			return 0, false
+		}
+		return **p, true
+	case *time.Duration:
+		return int64(*p), *p != 0
+	case *CompressionType:
+		return int64(*p), true
+	case *RoutingMode:
+		return int64(*p), true
+	case *HashingScheme:
+		return int64(*p), true
+	case *AccessMode:
+		return int64(*p), true
+	case *LogLevel:
+		return int64(*p), true
+	}
+	panic("engine: option field of unexpected type")
+}
+
+// setInt stores n in an integer-like field.
+func setInt(f any, n int64) {
+	switch p := f.(type) {
+	case *int:
+		*p = int(n)
+	case *int64:
+		*p = n
+	case **int64:
+		*p = &n
+	case *time.Duration:
+		*p = time.Duration(n)
+	case *CompressionType:
+		*p = CompressionType(n)
+	case *RoutingMode:
+		*p = RoutingMode(n)
+	case *HashingScheme:
+		*p = HashingScheme(n)
+	case *AccessMode:
+		*p = AccessMode(n)
+	case *LogLevel:
+		*p = LogLevel(n)
+	default:
+		panic("engine: option field of unexpected type")
+	}
+}
+
+// unit is how many Go units one unit of the option's outside value is.
+func (s *OptionSpec) unit() int64 {
+	if s.Type == OptMilliseconds {
+		return int64(time.Millisecond)
+	}
+	return 1
+}
+
+// rangeText says which values are accepted, for errors.
+func (s *OptionSpec) rangeText() string {
+	var t string
+	switch {
+	case s.Max == math.MaxInt64 || s.Type == OptMilliseconds && s.Max == maxMillis:
+		t = "at least " + itoa(s.Min)
+	default:
+		t = "between " + itoa(s.Min) + " and " + itoa(s.Max)
+	}
+	if s.Type == OptMilliseconds {
+		t += " ms"
+	}
+	if s.Negative != "" {
+		t += ", or negative for " + s.Negative
+	}
+	return t
+}
+
+// checkRange checks an explicit value n, in the option's outside unit.
+func (s *OptionSpec) checkRange(n int64) error {
+	if n < 0 && s.Negative != "" {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return Errorf(CodeInvalidConfiguration, "options are not a valid JSON object: %v", err)
-	}
-	if obj == nil {
-		return Errorf(CodeInvalidConfiguration, "options must be a JSON object, not null")
-	}
-	if dec.More() {
-		return Errorf(CodeInvalidConfiguration, "options hold more than one JSON value")
-	}
-	for name, raw := range obj {
-		spec, err := findOption(name)
-		if err != nil {
-			return err
-		}
-		v, err := spec.fromJSON(raw)
-		if err != nil {
-			return err
-		}
-		spec.set(c, p, v)
+	if n < s.Min || n > s.Max {
+		return configError(s.Name, "must be %s, got %d", s.rangeText(), n)
 	}
 	return nil
 }
 
-// SetOption applies one option given as a string, the form of the C ABI's
-// key/value arrays. Objects are written as JSON.
-func SetOption(name, value string, c *ClientOptions, p *ProducerOptions) error {
-	spec, err := findOption(name)
-	if err != nil {
-		return err
-	}
-	var raw any = value
-	switch spec.Type {
-	case OptInteger, OptMilliseconds:
-		raw = json.Number(strings.TrimSpace(value))
-	case OptBoolean:
-		switch strings.ToLower(strings.TrimSpace(value)) {
-		case "true", "1", "yes":
-			raw = true
-		case "false", "0", "no":
-			raw = false
+// resolveScope fills defaults into, and checks the ranges of, every option
+// of scope in c or p.
+func resolveScope(scope Scope, c *ClientOptions, p *ProducerOptions) error {
+	for i := range OptionTable {
+		s := &OptionTable[i]
+		if s.Scope != scope {
+			continue
 		}
-	case OptStringMap:
-		dec := json.NewDecoder(strings.NewReader(value))
-		dec.UseNumber()
-		if err := dec.Decode(&raw); err != nil {
-			return Errorf(CodeInvalidConfiguration, "option %q must be a JSON object of strings: %v", name, err)
+		f := s.field(c, p)
+		switch s.Type {
+		case OptInteger, OptMilliseconds:
+			n, set := getInt(f)
+			if !set {
+				if def, err := strconv.ParseInt(s.Default, 10, 64); err == nil {
+					setInt(f, def*s.unit())
+				}
+				continue
+			}
+			if s.Type == OptMilliseconds && n > 0 && n < int64(time.Millisecond) {
+				return configError(s.Name, "must be %s, got %v", s.rangeText(), time.Duration(n))
+			}
+			if err := s.checkRange(n / s.unit()); err != nil {
+				if s.Type == OptMilliseconds {
+					return configError(s.Name, "must be %s, got %v", s.rangeText(), time.Duration(n))
+				}
+				return err
+			}
+		case OptEnum:
+			if n, _ := getInt(f); n < 0 || n >= int64(len(s.Values)) {
+				return configError(s.Name, "unknown value %d", n)
+			}
 		}
 	}
-	v, err := spec.fromJSON(raw)
-	if err != nil {
-		return err
-	}
-	spec.set(c, p, v)
 	return nil
-}
-
-func describeJSON(raw any) string {
-	switch x := raw.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "string " + strconv.Quote(x)
-	case bool:
-		return "boolean " + strconv.FormatBool(x)
-	case json.Number:
-		return "number " + x.String()
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return "an unsupported value"
-}
-
-func (s *OptionSpec) fromJSON(raw any) (optionValue, error) {
-	var v optionValue
-	bad := func(want string) (optionValue, error) {
-		return v, Errorf(CodeInvalidConfiguration, "option %q must be %s, got %s", s.Name, want, describeJSON(raw))
-	}
-	switch s.Type {
-	case OptString:
-		str, ok := raw.(string)
-		if !ok {
-			return bad("a string")
-		}
-		v.s = str
-	case OptBoolean:
-		b, ok := raw.(bool)
-		if !ok {
-			return bad("true or false")
-		}
-		v.b = b
-	case OptInteger, OptMilliseconds:
-		num, ok := raw.(json.Number)
-		if !ok {
-			return bad("an integer")
-		}
-		n, err := strconv.ParseInt(num.String(), 10, 64)
-		if err != nil {
-			return bad("an integer")
-		}
-		v.i = n
-		if s.Type == OptMilliseconds {
-			if n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
-				return bad("a number of milliseconds that fits 64 bits of nanoseconds")
-			}
-			v.d = time.Duration(n) * time.Millisecond
-		}
-	case OptEnum:
-		str, ok := raw.(string)
-		if !ok {
-			return bad("one of " + strings.Join(s.Values, ", "))
-		}
-		for i, name := range s.Values {
-			if strings.EqualFold(name, str) {
-				v.i = int64(i)
-				return v, nil
-			}
-		}
-		return bad("one of " + strings.Join(s.Values, ", "))
-	case OptStringMap:
-		obj, ok := raw.(map[string]any)
-		if !ok {
-			return bad("an object of strings")
-		}
-		v.m = make(map[string]string, len(obj))
-		for k, x := range obj {
-			str, ok := x.(string)
-			if !ok {
-				return v, Errorf(CodeInvalidConfiguration, "option %q: the value of %q must be a string, got %s", s.Name, k, describeJSON(x))
-			}
-			v.m[k] = str
-		}
-	}
-	return v, nil
 }

@@ -15,6 +15,7 @@
 package engine
 
 import (
+	"strings"
 	"time"
 )
 
@@ -53,6 +54,8 @@ type partition struct {
 	migrateTo     string // broker URL to use on the next reconnect
 	retryAt       time.Time
 	bo            backoff
+	retries       int // connection attempts since the last registration
+	busyRetries   int // ProducerBusy answers in a row
 
 	name           string
 	registeredOnce bool
@@ -128,6 +131,7 @@ func (pt *partition) lookupDone(r *request, m lookupResponseCmd) {
 			return
 		}
 		pt.authoritative = m.authoritative
+		e.log(LogDebug, pt.logRecord(), "lookup of %s redirected to %s", pt.topic, addr)
 		e.request(e.connTo(addr), &request{kind: reqLookup, part: pt, epoch: pt.attempt})
 	default: // connect
 		addr, err := brokerAddress(m.brokerURL)
@@ -158,8 +162,23 @@ func (pt *partition) attemptFailed(err *Error) {
 		pt.p.fail(err)
 		return
 	}
-	pt.scheduleRetry()
+	if err.Code == CodeProducerBusy {
+		// Re-registering after a reconnect may briefly meet the broker's
+		// record of our own previous registration; that clears within a
+		// moment. A topic taken by an exclusive producer (fencing) does
+		// not: fail for good, promptly, with the broker's reason.
+		pt.busyRetries++
+		if pt.busyRetries >= maxBusyRetries || strings.Contains(strings.ToLower(err.Msg), "exclusive") {
+			pt.p.fail(err)
+			return
+		}
+	}
+	pt.scheduleRetry(err)
 }
+
+// maxBusyRetries is how many ProducerBusy answers in a row a registered
+// producer takes before it fails.
+const maxBusyRetries = 3
 
 func (pt *partition) connectTo(addr string) {
 	c := pt.e.connTo(addr)
@@ -231,13 +250,26 @@ func (pt *partition) registered(r *request, m producerSuccessCmd) {
 		}
 	}
 	pt.bo.reset()
+	pt.retries = 0
+	pt.busyRetries = 0
+	pt.e.log(LogInfo, pt.logRecord(), "producer %s registered on %s at %s (epoch %d, %d entries to resend)",
+		pt.name, pt.topic, c.addr, pt.epoch, len(pt.queue)-pt.head)
 	// Write everything pending again, in order, with its sequence IDs.
+	// An entry over this broker's limit (it may be lower than the last
+	// one's) is not written: it fails when it reaches the head of the
+	// queue, so that failures keep the order of sends.
 	for _, ent := range pt.queue[pt.head:] {
-		c.out = append(c.out, ent.frame...)
+		if ent.tooBig == nil {
+			ent.tooBig = pt.checkFrame(ent)
+		}
+		if ent.tooBig == nil {
+			c.out = append(c.out, ent.frame...)
+		}
 	}
 	if pt.head < len(pt.queue) {
 		pt.e.markDirty(c)
 	}
+	pt.failTooBigHead()
 	pt.p.partReady()
 	if pt.p.state == prodClosing {
 		pt.p.maybeFinishClose()
@@ -262,10 +294,23 @@ func (pt *partition) detach() {
 	pt.attempt++
 }
 
-func (pt *partition) scheduleRetry() {
+// scheduleRetry waits out a backoff before the next connection attempt.
+func (pt *partition) scheduleRetry(cause *Error) {
 	pt.state = ptBackoff
-	pt.retryAt = pt.e.now.Add(pt.bo.delay(&pt.e.rand))
+	d := pt.bo.delay(&pt.e.rand)
+	pt.retryAt = pt.e.now.Add(d)
 	pt.e.wake(pt.retryAt)
+	pt.retries++
+	pt.e.log(LogWarn, pt.logRecord(), "producer on %s reconnects in %v (attempt %d): %v", pt.topic, d.Round(time.Millisecond), pt.retries, cause)
+}
+
+// logRecord is a log record about pt, its fields filled in.
+func (pt *partition) logRecord() LogRecord {
+	r := LogRecord{Topic: pt.topic, ProducerName: pt.name}
+	if pt.conn != nil {
+		r.Addr, r.Conn = pt.conn.addr, pt.conn.id
+	}
+	return r
 }
 
 // disconnected is called when pt's connection closes.
@@ -297,7 +342,8 @@ func (pt *partition) lost(cause *Error) {
 		return
 	}
 	pt.epoch++
-	pt.scheduleRetry()
+	pt.p.stats.Reconnects++
+	pt.scheduleRetry(cause)
 }
 
 // closedByBroker handles CLOSE_PRODUCER from the broker: the topic moved or
@@ -313,6 +359,8 @@ func (pt *partition) closedByBroker(c *conn, assigned string) {
 	if assigned != "" {
 		pt.migrateTo = assigned
 	}
+	pt.e.log(LogInfo, pt.logRecord(), "the broker closed the producer on %s (the topic was unloaded or moved); reconnecting", pt.topic)
+	pt.p.stats.Reconnects++
 	// Stay in c.parts, so late receipts on c still reach this partition.
 	pt.conn = nil
 	pt.attempt++
@@ -399,6 +447,8 @@ func (pt *partition) tick(now time.Time) {
 			// As the Java client does: once the oldest message times out,
 			// every pending message of the partition fails, so none of
 			// them can overtake it.
+			n := pt.p.pendingOn(pt)
+			pt.e.log(LogWarn, pt.logRecord(), "%d messages to %s failed: not acknowledged within sendTimeout %v", n, pt.topic, t)
 			pt.failAll(Errorf(CodeTimeout, "message to %s not acknowledged within sendTimeout %v", pt.topic, t))
 		}
 	}
@@ -433,7 +483,18 @@ func (pt *partition) onReceipt(c *conn, rc receipt) {
 		id.BatchIndex, id.BatchSize = 0, int32(ent.count)
 	}
 	pt.e.emitTokens(EventReceipt, pt.p.id, ent.tokens, id, nil)
+	pt.p.entryDone(ent, nil, pt.e.now)
 	pt.release(ent)
+	pt.failTooBigHead()
+}
+
+// failTooBigHead fails the entries at the head of the queue that are over
+// the broker's limit and were never written.
+func (pt *partition) failTooBigHead() {
+	for pt.head < len(pt.queue) && pt.queue[pt.head].tooBig != nil {
+		ent := pt.popHead()
+		pt.failEntry(ent, ent.tooBig)
+	}
 }
 
 // onSendError handles the broker refusing an entry.
@@ -475,6 +536,7 @@ func (pt *partition) popHead() *entry {
 // failEntry reports every message of ent as failed.
 func (pt *partition) failEntry(ent *entry, err error) {
 	pt.e.emitTokens(EventSendFailed, pt.p.id, ent.tokens, MessageID{}, err)
+	pt.p.entryDone(ent, err, pt.e.now)
 	pt.release(ent)
 }
 
@@ -486,7 +548,7 @@ func (pt *partition) failAll(err error) {
 	if pt.batch.count > 0 {
 		e := pt.e
 		e.emitTokens(EventSendFailed, pt.p.id, pt.batch.tokens, MessageID{}, err)
-		pt.p.pending -= pt.batch.count
+		pt.p.completed(pt.batch.count, pt.batch.bytes, err)
 		e.memUsed -= int64(pt.batch.bytes)
 		pt.batch.reset(e)
 	}
@@ -497,6 +559,7 @@ func (pt *partition) failAll(err error) {
 func (pt *partition) release(ent *entry) {
 	e := pt.e
 	pt.p.pending -= ent.count
+	pt.p.pendingBytes -= int64(ent.bytes)
 	e.memUsed -= int64(ent.bytes)
 	e.putEntry(ent)
 	if pt.p.state == prodClosing && pt.p.pending == 0 {

@@ -40,6 +40,10 @@ type producer struct {
 	router  router
 	err     *Error // why the producer failed
 	pending int    // messages not yet completed, over all partitions
+
+	pendingBytes int64 // their payload bytes
+	stats        ProducerStats
+	createBy     time.Time // creation fails at this time; zero: no bound
 }
 
 // CreateProducer starts creating a producer; EventProducerReady or
@@ -56,6 +60,10 @@ func (e *Engine) CreateProducer(opts ProducerOptions, now time.Time) (ProducerID
 	}
 	e.nextProducer++
 	p := &producer{e: e, id: e.nextProducer, opts: o, topic: tn}
+	if o.CreateTimeout > 0 {
+		p.createBy = now.Add(o.CreateTimeout)
+		e.wake(p.createBy)
+	}
 	e.producers[p.id] = p
 	if tn.partition >= 0 {
 		// A single partition named directly: no metadata to ask for.
@@ -121,7 +129,8 @@ func (p *producer) fail(err *Error) {
 		delete(p.e.byWireID, pt.wireID)
 	}
 	p.e.deadlineValid = false
-	p.e.emit(Event{Kind: EventProducerFailed, Producer: p.id, Err: err})
+	p.e.log(LogError, LogRecord{Topic: p.topic.full, ProducerName: p.parts0Name()}, "producer on %s failed: %v", p.topic.full, err)
+	p.e.emit(Event{Kind: EventProducerFailed, Producer: p.id, Err: err, Stats: p.finalStats()})
 }
 
 // abort ends the producer at once, failing pending messages with err.
@@ -135,7 +144,7 @@ func (p *producer) abort(err *Error, now time.Time) {
 	}
 	p.state = prodClosed
 	p.shutdown(err)
-	p.e.emit(Event{Kind: EventProducerClosed, Producer: p.id})
+	p.e.emit(Event{Kind: EventProducerClosed, Producer: p.id, Stats: p.finalStats()})
 }
 
 // shutdown fails everything pending, unregisters every partition from the
@@ -149,6 +158,10 @@ func (p *producer) shutdown(err *Error) {
 }
 
 func (p *producer) forget() {
+	if _, ok := p.e.producers[p.id]; ok {
+		p.stats.PendingMsgs, p.stats.PendingBytes = 0, 0
+		p.e.closedStats.add(&p.stats)
+	}
 	delete(p.e.producers, p.id)
 	if p.e.lastProducer == p {
 		p.e.lastProducer = nil
@@ -178,7 +191,7 @@ func (p *producer) partClosed() {
 	if p.closed == len(p.parts) {
 		p.state = prodClosed
 		p.forget()
-		p.e.emit(Event{Kind: EventProducerClosed, Producer: p.id})
+		p.e.emit(Event{Kind: EventProducerClosed, Producer: p.id, Stats: p.finalStats()})
 	}
 }
 
@@ -275,6 +288,10 @@ func (p *producer) check(m *Message) error {
 		if _, ok := m.Properties[""]; ok {
 			return Errorf(CodeInvalidMessage, "a message property key is empty")
 		}
+	}
+	if limit := p.parts[0].maxMessageSize; size+metaLowerBound(m) > limit {
+		return Errorf(CodeMessageTooBig, "message of %d bytes of payload and %d of key and properties exceeds the broker's limit of %d bytes",
+			size, metaLowerBound(m), limit)
 	}
 	return p.checkLimits(size)
 }
@@ -439,4 +456,39 @@ func (e *Engine) Pending(id ProducerID) int {
 		return p.pending
 	}
 	return 0
+}
+
+// parts0Name is the producer's name, once a partition registered.
+func (p *producer) parts0Name() string {
+	if len(p.parts) > 0 {
+		return p.parts[0].name
+	}
+	return ""
+}
+
+// pendingOn counts the messages pending on partition pt.
+func (p *producer) pendingOn(pt *partition) int {
+	n := pt.batch.count
+	for _, ent := range pt.queue[pt.head:] {
+		n += ent.count
+	}
+	return n
+}
+
+// waitingForExclusive reports whether a partition waits for the broker to
+// give it the topic (accessMode waitForExclusive).
+func (p *producer) waitingForExclusive() bool {
+	for _, pt := range p.parts {
+		if pt.state == ptWaitingExclusive {
+			return true
+		}
+	}
+	return false
+}
+
+// finalStats are the producer's counters as it closes or fails.
+func (p *producer) finalStats() *ProducerStats {
+	s := p.stats
+	s.PendingMsgs, s.PendingBytes = int64(p.pending), p.pendingBytes
+	return &s
 }

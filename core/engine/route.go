@@ -112,7 +112,7 @@ func (rt *router) pick(m *Message, n int, now time.Time) (int, error) {
 		}
 		return i, nil
 	}
-	if m.Key != "" {
+	if m.Key != "" || m.HasKey {
 		h := javaStringHash(m.Key)
 		if rt.hashing == Murmur3Hash {
 			h = murmur3Hash(m.Key)

@@ -148,7 +148,7 @@ func appendProperties(b []byte, num protowire.Number, props map[string]string) [
 
 // appendSingleMeta appends the SingleMessageMetadata of one batched message.
 func appendSingleMeta(b []byte, m *Message, payloadSize int, seq int64) []byte {
-	if m.Key == "" && len(m.Properties) == 0 && len(m.OrderingKey) == 0 && m.EventTime.IsZero() && !m.NullValue {
+	if m.Key == "" && !m.HasKey && len(m.Properties) == 0 && len(m.OrderingKey) == 0 && m.EventTime.IsZero() && !m.NullValue {
 		// The common case: payload size and sequence ID only.
 		b = append(b, 3<<3|byte(protowire.VarintType))
 		b = appendVarint(b, uint64(payloadSize))
@@ -156,7 +156,7 @@ func appendSingleMeta(b []byte, m *Message, payloadSize int, seq int64) []byte {
 		return appendVarint(b, uint64(seq))
 	}
 	b = appendProperties(b, 1, m.Properties)
-	if m.Key != "" {
+	if m.Key != "" || m.HasKey {
 		b = appendStringField(b, 2, m.Key)
 	}
 	b = appendVarintField(b, 3, uint64(payloadSize))

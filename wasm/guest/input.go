@@ -1,7 +1,7 @@
 // What enters the module besides payloads: option JSON and per-message
 // metadata.
 //
-// Options are the engine's JSON, read by optjson.Parse, which checks them
+// Options are the engine's JSON, read by engine.ParseOptionsJSON, which checks them
 // as the engine does and also refuses a misplaced option (pp_client_new
 // takes only client options, pp_producer_create only producer options)
 // without linking encoding/json into the module. Message metadata is a compact tagged binary encoding (ABI.md,

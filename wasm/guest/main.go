@@ -24,7 +24,6 @@ import (
 	"unsafe"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-	"github.com/pulsar-producer/pulsar-producer/wasm/internal/optjson"
 )
 
 func main() {}
@@ -175,7 +174,7 @@ func ppClientNew(urlPtr, urlLen, optsPtr, optsLen uint32, nowNs int64, seed uint
 		return fail(err)
 	}
 	var co engine.ClientOptions
-	if err := optjson.Parse(js, optjson.Client, &co, nil); err != nil {
+	if err := engine.ParseOptionsJSON(js, &co, nil); err != nil {
 		return fail(err)
 	}
 	co.ServiceURL = url
@@ -225,7 +224,7 @@ func ppProducerCreate(topicPtr, topicLen, optsPtr, optsLen uint32, nowNs int64) 
 		return fail(err)
 	}
 	var po engine.ProducerOptions
-	if err := optjson.Parse(js, optjson.Producer, nil, &po); err != nil {
+	if err := engine.ParseOptionsJSON(js, nil, &po); err != nil {
 		return fail(err)
 	}
 	po.Topic = topic

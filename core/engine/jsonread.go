@@ -1,10 +1,12 @@
-// A small JSON reader: enough for option objects, strict about syntax.
+// A small JSON reader for option objects: strict about syntax, and without
+// encoding/json, which would make the WASI module 0.7 MB larger.
 //
 // How this works: value reads one JSON value recursively into a tree of
-// values (strings decoded, numbers kept as their text, object members in
-// document order). The first syntax error sticks in err, with the byte
-// offset, and every later step returns at once.
-package optjson
+// jsonValues (strings decoded, numbers kept as their text, object members
+// in document order, so that a repeated name can be reported). The first
+// syntax error sticks in err, with the byte offset, and every later step
+// returns at once.
+package engine
 
 import (
 	"strconv"
@@ -12,46 +14,46 @@ import (
 	"unicode/utf8"
 )
 
-type kind uint8
+type jsonKind uint8
 
 const (
-	kindNull kind = iota
-	kindBool
-	kindNumber
-	kindString
-	kindArray
-	kindObject
+	jsonNull jsonKind = iota
+	jsonBool
+	jsonNumber
+	jsonString
+	jsonArray
+	jsonObject
 )
 
-// value is a JSON value: s holds a string, a number's text or "true" or
+// jsonValue is a JSON value: s holds a string, a number's text or "true" or
 // "false"; obj holds an object's members.
-type value struct {
-	kind kind
+type jsonValue struct {
+	kind jsonKind
 	s    string
-	obj  []member
+	obj  []jsonMember
 }
 
-type member struct {
+type jsonMember struct {
 	key string
-	val value
+	val jsonValue
 }
 
 // maxDepth bounds nesting, so hostile input cannot exhaust the stack.
 const maxDepth = 64
 
-type reader struct {
+type jsonReader struct {
 	b   []byte
 	i   int
 	err string
 }
 
-func (r *reader) fail(what string) {
+func (r *jsonReader) fail(what string) {
 	if r.err == "" {
 		r.err = what + " at byte " + strconv.Itoa(r.i)
 	}
 }
 
-func (r *reader) space() {
+func (r *jsonReader) space() {
 	for r.i < len(r.b) {
 		switch r.b[r.i] {
 		case ' ', '\t', '\n', '\r':
@@ -63,7 +65,7 @@ func (r *reader) space() {
 }
 
 // next skips space and returns the next byte, 0 at the end.
-func (r *reader) next() byte {
+func (r *jsonReader) next() byte {
 	r.space()
 	if r.i == len(r.b) {
 		return 0
@@ -71,19 +73,19 @@ func (r *reader) next() byte {
 	return r.b[r.i]
 }
 
-func (r *reader) literal(word string, v value) value {
+func (r *jsonReader) literal(word string, v jsonValue) jsonValue {
 	if len(r.b)-r.i < len(word) || string(r.b[r.i:r.i+len(word)]) != word {
 		r.fail("invalid literal")
-		return value{}
+		return jsonValue{}
 	}
 	r.i += len(word)
 	return v
 }
 
-func (r *reader) value(depth int) value {
+func (r *jsonReader) value(depth int) jsonValue {
 	if depth > maxDepth {
 		r.fail("nesting too deep")
-		return value{}
+		return jsonValue{}
 	}
 	switch c := r.next(); {
 	case c == 0:
@@ -93,23 +95,23 @@ func (r *reader) value(depth int) value {
 	case c == '[':
 		return r.array(depth)
 	case c == '"':
-		return value{kind: kindString, s: r.str()}
+		return jsonValue{kind: jsonString, s: r.str()}
 	case c == 't':
-		return r.literal("true", value{kind: kindBool, s: "true"})
+		return r.literal("true", jsonValue{kind: jsonBool, s: "true"})
 	case c == 'f':
-		return r.literal("false", value{kind: kindBool, s: "false"})
+		return r.literal("false", jsonValue{kind: jsonBool, s: "false"})
 	case c == 'n':
-		return r.literal("null", value{kind: kindNull})
+		return r.literal("null", jsonValue{kind: jsonNull})
 	case c == '-' || c >= '0' && c <= '9':
 		return r.number()
 	default:
 		r.fail("unexpected character " + strconv.QuoteRune(rune(c)))
 	}
-	return value{}
+	return jsonValue{}
 }
 
-func (r *reader) object(depth int) value {
-	v := value{kind: kindObject}
+func (r *jsonReader) object(depth int) jsonValue {
+	v := jsonValue{kind: jsonObject}
 	r.i++ // {
 	if r.next() == '}' {
 		r.i++
@@ -117,7 +119,7 @@ func (r *reader) object(depth int) value {
 	}
 	for r.err == "" {
 		if r.next() != '"' {
-			r.fail("expected a member name")
+			r.fail("expected a jsonMember name")
 			break
 		}
 		key := r.str()
@@ -126,7 +128,7 @@ func (r *reader) object(depth int) value {
 			break
 		}
 		r.i++
-		v.obj = append(v.obj, member{key: key, val: r.value(depth + 1)})
+		v.obj = append(v.obj, jsonMember{key: key, val: r.value(depth + 1)})
 		switch r.next() {
 		case ',':
 			r.i++
@@ -140,11 +142,11 @@ func (r *reader) object(depth int) value {
 	return v
 }
 
-func (r *reader) array(depth int) value {
+func (r *jsonReader) array(depth int) jsonValue {
 	r.i++ // [
 	if r.next() == ']' {
 		r.i++
-		return value{kind: kindArray}
+		return jsonValue{kind: jsonArray}
 	}
 	for r.err == "" {
 		r.value(depth + 1)
@@ -153,15 +155,15 @@ func (r *reader) array(depth int) value {
 			r.i++
 		case ']':
 			r.i++
-			return value{kind: kindArray}
+			return jsonValue{kind: jsonArray}
 		default:
 			r.fail("expected ',' or ']'")
 		}
 	}
-	return value{kind: kindArray}
+	return jsonValue{kind: jsonArray}
 }
 
-func (r *reader) number() value {
+func (r *jsonReader) number() jsonValue {
 	start := r.i
 	digits := func() int {
 		n := 0
@@ -179,13 +181,13 @@ func (r *reader) number() value {
 		r.i++
 	case digits() == 0:
 		r.fail("invalid number")
-		return value{}
+		return jsonValue{}
 	}
 	if r.i < len(r.b) && r.b[r.i] == '.' {
 		r.i++
 		if digits() == 0 {
 			r.fail("invalid number")
-			return value{}
+			return jsonValue{}
 		}
 	}
 	if r.i < len(r.b) && (r.b[r.i] == 'e' || r.b[r.i] == 'E') {
@@ -195,15 +197,15 @@ func (r *reader) number() value {
 		}
 		if digits() == 0 {
 			r.fail("invalid number")
-			return value{}
+			return jsonValue{}
 		}
 	}
-	return value{kind: kindNumber, s: string(r.b[start:r.i])}
+	return jsonValue{kind: jsonNumber, s: string(r.b[start:r.i])}
 }
 
 // str reads a string at r.i (its opening quote). Invalid UTF-8 and lone
 // surrogates become U+FFFD, as encoding/json makes them.
-func (r *reader) str() string {
+func (r *jsonReader) str() string {
 	r.i++ // "
 	var out []byte
 	for r.i < len(r.b) {
@@ -269,7 +271,7 @@ func (r *reader) str() string {
 }
 
 // hex4 reads the four hex digits of a \u escape.
-func (r *reader) hex4() rune {
+func (r *jsonReader) hex4() rune {
 	if len(r.b)-r.i < 4 {
 		r.fail("invalid \\u escape")
 		return utf8.RuneError

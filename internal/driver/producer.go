@@ -4,7 +4,7 @@
 // engine hands back with the message's receipt or failure; the slot holds
 // the callback. Flush and Close wait on barriers in the completion queue, so
 // when they return, every callback of the messages they covered has run.
-package core
+package driver
 
 import (
 	"context"
@@ -49,6 +49,8 @@ type Producer struct {
 	genCount int            // outstanding sends of gen
 	oldGens  map[uint64]int // outstanding sends of earlier generations
 	flushers []flushWaiter
+	// lastStats are the counters last read, kept for after the close.
+	lastStats engine.ProducerStats
 }
 
 type slot struct {
@@ -446,4 +448,37 @@ func (p *Producer) setClosed() {
 	p.flushers = nil
 	p.c.enqueueDone(completion{wake: p.done})
 	p.c.signalSpace()
+}
+
+// Stats reports the producer's counters since it was created; after it
+// closed, the last counters it had.
+func (p *Producer) Stats() engine.ProducerStats {
+	c := p.c
+	c.lock()
+	defer c.unlock()
+	if s, ok := c.eng.ProducerStats(p.id); ok {
+		p.lastStats = s
+	}
+	return p.lastStats
+}
+
+// Room reports how many more messages, and payload bytes, the producer
+// takes before a send would block or fail with ProducerQueueIsFull or
+// MemoryBufferIsFull; -1 means no limit. Closed or not ready: 0, 0.
+func (p *Producer) Room() (messages int, bytes int64) {
+	c := p.c
+	c.lock()
+	defer c.unlock()
+	if p.state != stateReady {
+		return 0, 0
+	}
+	return c.eng.Room(p.id)
+}
+
+// keepStats keeps the final counters an event carries. Called with c.mu
+// held.
+func (p *Producer) keepStats(s *engine.ProducerStats) {
+	if s != nil {
+		p.lastStats = *s
+	}
 }

@@ -4,7 +4,7 @@
 // engine compiled into a WebAssembly module: it implements this interface
 // by calling the module's exports, and gets the whole runtime (sockets,
 // timer, completion delivery, the producer API) from this package.
-package core
+package driver
 
 import (
 	"time"
@@ -33,6 +33,9 @@ type Engine interface {
 	AbortProducer(id engine.ProducerID, cause error, now time.Time)
 	Close(now time.Time)
 	NumPartitions(id engine.ProducerID) int
+	Room(id engine.ProducerID) (messages int, bytes int64)
+	ProducerStats(id engine.ProducerID) (engine.ProducerStats, bool)
+	ClientStats() engine.ClientStats
 }
 
 var _ Engine = (*engine.Engine)(nil)

@@ -6,7 +6,7 @@
 // it at once and writes it with one vectored write, then hands the buffers
 // back for the engine to reuse. Either side failing tells the engine,
 // which closes the connection and reconnects what was on it.
-package core
+package driver
 
 import (
 	"context"
