@@ -2,13 +2,15 @@
 // (libpulsar_producer.so) or c-archive (libpulsar_producer.a).
 //
 // How it works: the public pp_* functions live in pp.c, which forwards each
-// to a ppgo_* export here; keeping them in C keeps the header const-correct
-// and gives the callback trampoline a home (a Go file with //export may not
-// define C functions). Each export recovers from panics so that nothing
-// unwinds into C, converts its arguments (copying what it must keep), and
-// drives a driver.Producer. Completions arrive from the core runtime in order
-// and wait in the handle's queue (handles.go) until pp_poll, pp_drain or
-// pp_stop takes them on the caller's thread (serve.go).
+// to a ppgo_* export in Go; keeping them in C keeps the header
+// const-correct, gives the callback trampoline a home (a Go file with
+// //export may not define C functions), and lets a forked child be refused
+// before it enters Go. Each export recovers from panics so that nothing
+// unwinds into C, checks every length and count before it takes a lock,
+// converts its arguments (copying what it must keep), and drives the
+// runtime (internal/driver). Handles are in handles.go, clients and
+// producers in client.go, their completion queues in queue.go and serve.go,
+// sends here.
 package main
 
 /*
@@ -26,8 +28,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/pulsar-producer/pulsar-producer/internal/driver"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/internal/driver"
 )
 
 func main() {}
@@ -35,7 +37,7 @@ func main() {}
 // writeErr writes err's text into the caller's buffer: always
 // NUL-terminated, and ending in "..." when it had to be cut.
 func writeErr(buf *C.char, size C.size_t, err error) {
-	if buf == nil || size == 0 || err == nil {
+	if buf == nil || size == 0 || err == nil || uint64(size) > maxLen {
 		return
 	}
 	writeText(buf, int(size), err.Error())
@@ -55,8 +57,11 @@ func writeText(buf *C.char, size int, msg string) {
 	dst[n] = 0
 }
 
-// fail returns err's code and writes its message.
+// fail returns err's code and writes its message; nil is PP_OK.
 func fail(err error, buf *C.char, size C.size_t) C.int {
+	if err == nil {
+		return 0
+	}
 	writeErr(buf, size, err)
 	return C.int(engine.CodeOf(err))
 }
@@ -81,81 +86,19 @@ func timeoutArg(ms C.int) (time.Duration, error) {
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
-//export ppgo_start
-func ppgo_start(url, topic, opts *C.char, keys, values **C.char, count C.size_t, kv C.int,
-	out *C.pp_producer, errbuf *C.char, errsize C.size_t) (res C.int) {
-	defer recoverInto(&res, errbuf, errsize)
-	if out != nil {
-		*out = 0
+// errorText is the message handed over for a failure.
+func errorText(err error) string {
+	if err == nil {
+		return ""
 	}
-	switch {
-	case out == nil:
-		return fail(invalidArg("out (where the handle goes) is NULL"), errbuf, errsize)
-	case url == nil:
-		return fail(engine.Errorf(engine.CodeInvalidURL, "service URL is NULL"), errbuf, errsize)
-	case topic == nil:
-		return fail(engine.Errorf(engine.CodeInvalidTopicName, "topic is NULL"), errbuf, errsize)
-	}
-	var co engine.ClientOptions
-	var po engine.ProducerOptions
-	if kv != 0 {
-		if count > 0 && (keys == nil || values == nil) {
-			return fail(invalidArg("keys or values is NULL with count %d", int(count)), errbuf, errsize)
-		}
-		ks := unsafe.Slice(keys, int(count))
-		vs := unsafe.Slice(values, int(count))
-		for i := range ks {
-			if ks[i] == nil || vs[i] == nil {
-				return fail(invalidArg("option key or value %d is NULL", i), errbuf, errsize)
-			}
-			if err := engine.SetOption(C.GoString(ks[i]), C.GoString(vs[i]), &co, &po); err != nil {
-				return fail(err, errbuf, errsize)
-			}
-		}
-	} else if opts != nil {
-		if err := engine.ParseOptionsJSON([]byte(C.GoString(opts)), &co, &po); err != nil {
-			return fail(err, errbuf, errsize)
-		}
-	}
-	co.ServiceURL = C.GoString(url)
-	po.Topic = C.GoString(topic)
-	client, err := driver.NewClient(co)
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	producer, err := client.CreateProducer(context.Background(), po)
-	if err != nil {
-		client.Close()
-		return fail(err, errbuf, errsize)
-	}
-	h := &handle{client: client, producer: producer}
-	h.sink = driver.NewSink(h.complete)
-	*out = C.pp_producer(register(h))
-	return 0
+	return fmt.Sprint(err)
 }
 
 // Pointers a caller may set to anything (user data, and a payload of
 // length 0) cross as integers: a small integer in a Go pointer variable can
 // crash the Go runtime when it copies a stack.
 
-//export ppgo_send
-func ppgo_send(hid C.pp_producer, payload C.uintptr_t, n C.size_t, cb, ud C.uintptr_t,
-	errbuf *C.char, errsize C.size_t) (res C.int) {
-	defer recoverInto(&res, errbuf, errsize)
-	h, err := lookup(uint64(hid))
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	if payload == 0 && n > 0 {
-		return fail(invalidArg("payload is NULL with a length of %d", uint64(n)), errbuf, errsize)
-	}
-	var msg engine.Message
-	// Borrowed: the engine copies the payload before Send returns.
-	msg.Payload = cBytes(payload, n)
-	return h.send(&msg, cb, ud, errbuf, errsize)
-}
-
-// cBytes views n bytes of C memory at p (nil when n is 0).
+// cBytes views n bytes of C memory at p (nil when n is 0). n was checked.
 func cBytes(p C.uintptr_t, n C.size_t) []byte {
 	if n == 0 {
 		return nil
@@ -164,38 +107,38 @@ func cBytes(p C.uintptr_t, n C.size_t) []byte {
 	return unsafe.Slice(*(**byte)(unsafe.Pointer(&ptr)), int(n))
 }
 
-func (h *handle) send(msg *engine.Message, cb, ud C.uintptr_t, errbuf *C.char, errsize C.size_t) C.int {
-	h.accepted.Add(1)
-	if err := h.producer.SendTagged(context.Background(), msg, driver.Tag{A: uint64(cb), B: uint64(ud)}, h.sink); err != nil {
-		h.accepted.Add(-1)
+//export ppgo_send
+func ppgo_send(hid C.pp_producer, payload C.uintptr_t, n C.size_t, cb, ud C.uintptr_t,
+	errbuf *C.char, errsize C.size_t) (res C.int) {
+	defer recoverInto(&res, errbuf, errsize)
+	if err := checkLen(n, "len"); err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	if payload == 0 && n > 0 {
+		return fail(invalidArg("payload is NULL with a length of %d", uint64(n)), errbuf, errsize)
+	}
+	p, err := lookupProducer(uint64(hid))
+	if err != nil {
+		return fail(err, errbuf, errsize)
+	}
+	var msg engine.Message
+	msg.Payload = cBytes(payload, n) // borrowed: the engine copies it before Send returns
+	p.accepted.Add(1)
+	if err := p.dp.SendTagged(context.Background(), &msg, driver.Tag{A: uint64(cb), B: uint64(ud)}, p.sink); err != nil {
+		p.accepted.Add(-1)
 		return fail(err, errbuf, errsize)
 	}
 	return 0
 }
 
-// minMessageSize is sizeof(pp_message) in the first version of the header.
-const minMessageSize = C.size_t(unsafe.Sizeof(C.pp_message{}))
-
-//export ppgo_send_message
-func ppgo_send_message(hid C.pp_producer, m *C.pp_message, cb, ud C.uintptr_t,
-	errbuf *C.char, errsize C.size_t) (res C.int) {
-	defer recoverInto(&res, errbuf, errsize)
-	h, err := lookup(uint64(hid))
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	var msg engine.Message
-	if err := convertMessage(m, &msg); err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	return h.send(&msg, cb, ud, errbuf, errsize)
-}
-
 //export ppgo_send_batch
-func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count C.size_t, cb C.uintptr_t,
+func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count C.size_t, flags C.int, cb C.uintptr_t,
 	uds *C.uintptr_t, accepted *C.size_t, errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
-	h, err := beginBatch(hid, accepted)
+	if count > maxCount {
+		return fail(invalidArg("count %d is larger than any array", uint64(count)), errbuf, errsize)
+	}
+	p, err := lookupProducer(uint64(hid))
 	if err != nil || count == 0 {
 		return fail(err, errbuf, errsize)
 	}
@@ -203,11 +146,16 @@ func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count 
 		return fail(invalidArg("lens is NULL with a count of %d", uint64(count)), errbuf, errsize)
 	}
 	sizes := unsafe.Slice(lens, int(count))
-	if data == 0 {
-		for i, n := range sizes {
-			if n > 0 {
-				return fail(invalidArg("data is NULL but message %d has %d bytes", i, uint64(n)), errbuf, errsize)
-			}
+	var total uint64
+	for i, n := range sizes {
+		if err := checkLen(n, "lens["+itoa(i)+"]"); err != nil {
+			return fail(err, errbuf, errsize)
+		}
+		if total += uint64(n); total > maxLen {
+			return fail(invalidArg("lens[0..%d] add up to %d bytes: no buffer has that many", i, total), errbuf, errsize)
+		}
+		if data == 0 && n > 0 {
+			return fail(invalidArg("data is NULL but lens[%d] is %d", i, uint64(n)), errbuf, errsize)
 		}
 	}
 	tag := tagger(cb, uds, count)
@@ -220,43 +168,66 @@ func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count 
 		m.Payload = cBytes(data+off, sizes[i])
 		return tag(i), nil
 	}
-	return h.sendBatch(int(count), fill, accepted, errbuf, errsize)
+	return p.sendBatch(int(count), fill, flags, accepted, errbuf, errsize)
+}
+
+// minMessageSize is sizeof(pp_message) in the first version of the ABI.
+const minMessageSize = C.size_t(unsafe.Sizeof(C.pp_message{}))
+
+// ptrOf turns an address that crossed as an integer back into a pointer.
+func ptrOf(u C.uintptr_t) unsafe.Pointer {
+	p := uintptr(u)
+	return *(*unsafe.Pointer)(unsafe.Pointer(&p))
+}
+
+// messageAt returns message i of an array with the given stride.
+func messageAt(msgs C.uintptr_t, i int, stride C.size_t) *C.pp_message {
+	return (*C.pp_message)(ptrOf(msgs + C.uintptr_t(i)*C.uintptr_t(stride)))
 }
 
 //export ppgo_send_messages
-func ppgo_send_messages(hid C.pp_producer, msgs C.uintptr_t, count C.size_t, cb C.uintptr_t,
-	uds *C.uintptr_t, accepted *C.size_t, errbuf *C.char, errsize C.size_t) (res C.int) {
+func ppgo_send_messages(hid C.pp_producer, msgs C.uintptr_t, count C.size_t, flags C.int, cb C.uintptr_t,
+	uds C.uintptr_t, single C.int, accepted *C.size_t, errbuf *C.char, errsize C.size_t) (res C.int) {
 	defer recoverInto(&res, errbuf, errsize)
-	h, err := beginBatch(hid, accepted)
+	if count > maxCount {
+		return fail(invalidArg("count %d is larger than any array", uint64(count)), errbuf, errsize)
+	}
+	p, err := lookupProducer(uint64(hid))
 	if err != nil || count == 0 {
 		return fail(err, errbuf, errsize)
 	}
 	if msgs == 0 {
-		return fail(invalidArg("msgs is NULL with a count of %d", uint64(count)), errbuf, errsize)
+		what := "msgs is NULL with a count of " + itoa(int(count))
+		if single != 0 {
+			what = "message is NULL"
+		}
+		return fail(invalidArg("%s", what), errbuf, errsize)
 	}
-	first := (*C.pp_message)(*(*unsafe.Pointer)(unsafe.Pointer(&msgs)))
-	stride := C.uintptr_t(first.struct_size)
-	if first.struct_size < minMessageSize {
-		return fail(invalidArg("message struct_size is %d, want %d: initialize it with pp_message_init()",
-			uint64(first.struct_size), uint64(minMessageSize)), errbuf, errsize)
+	first := messageAt(msgs, 0, 0)
+	stride := first.struct_size
+	if stride < minMessageSize || stride > 1<<16 {
+		return fail(invalidArg("message struct_size is %d, want at least %d: initialize it with pp_message_init()",
+			uint64(stride), uint64(minMessageSize)), errbuf, errsize)
 	}
-	tag := tagger(cb, uds, count)
+	// Check every length and count first, before any lock.
+	for i := 0; i < int(count); i++ {
+		if err := checkMessage(messageAt(msgs, i, stride), i, single != 0); err != nil {
+			return fail(err, errbuf, errsize)
+		}
+	}
+	var tag func(int) driver.Tag
+	if single != 0 {
+		tag = func(int) driver.Tag { return driver.Tag{A: uint64(cb), B: uint64(uds)} }
+	} else {
+		tag = tagger(cb, (*C.uintptr_t)(ptrOf(uds)), count)
+	}
 	fill := func(i int, m *engine.Message) (driver.Tag, error) {
-		addr := msgs + C.uintptr_t(i)*stride
-		if err := convertMessage((*C.pp_message)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), m); err != nil {
+		if err := convertMessage(messageAt(msgs, i, stride), m); err != nil {
 			return driver.Tag{}, err
 		}
 		return tag(i), nil
 	}
-	return h.sendBatch(int(count), fill, accepted, errbuf, errsize)
-}
-
-// beginBatch starts a batch send: it clears *accepted and finds the handle.
-func beginBatch(hid C.pp_producer, accepted *C.size_t) (*handle, error) {
-	if accepted != nil {
-		*accepted = 0
-	}
-	return lookup(uint64(hid))
+	return p.sendBatch(int(count), fill, flags, accepted, errbuf, errsize)
 }
 
 // tagger returns the tag of message i of a batch: the callback, and
@@ -274,70 +245,133 @@ func tagger(cb C.uintptr_t, uds *C.uintptr_t, count C.size_t) func(int) driver.T
 	}
 }
 
-func (h *handle) sendBatch(n int, fill func(int, *engine.Message) (driver.Tag, error), accepted *C.size_t, errbuf *C.char, errsize C.size_t) C.int {
-	h.accepted.Add(int64(n))
-	done, err := h.producer.SendTaggedBatch(context.Background(), n, fill, h.sink)
-	h.accepted.Add(int64(done - n))
+func (p *producer) sendBatch(n int, fill func(int, *engine.Message) (driver.Tag, error), flags C.int, accepted *C.size_t, errbuf *C.char, errsize C.size_t) C.int {
+	var f driver.SendFlags
+	if flags&C.PP_SEND_NONBLOCK != 0 {
+		f |= driver.NoBlock
+	}
+	if flags&C.PP_SEND_FLUSH != 0 {
+		f |= driver.FlushAfter
+	}
+	if flags&^(C.PP_SEND_NONBLOCK|C.PP_SEND_FLUSH) != 0 {
+		return fail(invalidArg("flags 0x%x: unknown bits", int(flags)), errbuf, errsize)
+	}
+	p.accepted.Add(int64(n))
+	done, err := p.dp.SendTaggedBatch(context.Background(), n, fill, p.sink, f)
+	p.accepted.Add(int64(done - n))
 	if accepted != nil {
 		*accepted = C.size_t(done)
 	}
-	if err != nil {
-		return fail(err, errbuf, errsize) // *accepted says which message it was
-	}
-	return 0
+	return fail(err, errbuf, errsize) // *accepted says which message it was
 }
 
-// convertMessage copies a pp_message into msg, checking every pointer
-// against its count.
+// checkMessage checks the lengths and counts of message i, so that
+// converting it cannot fail on them under the client's lock.
+func checkMessage(m *C.pp_message, i int, single bool) error {
+	where := ""
+	if !single {
+		where = "message " + itoa(i) + ": "
+	}
+	bad := func(format string, args ...any) error { return invalidArg(where+format, args...) }
+	switch {
+	case m.struct_size < minMessageSize:
+		return bad("struct_size is %d, want at least %d: initialize it with pp_message_init()", uint64(m.struct_size), uint64(minMessageSize))
+	case uint64(m.payload_len) > maxLen:
+		return bad("payload_len is %d: no buffer has that many bytes", uint64(m.payload_len))
+	case m.payload == nil && m.payload_len > 0:
+		return bad("payload is NULL with a payload_len of %d", uint64(m.payload_len))
+	case m.key != nil && uint64(m.key_len) != ntsLen && uint64(m.key_len) > maxLen:
+		return bad("key_len is %d: no buffer has that many bytes", uint64(m.key_len))
+	case uint64(m.ordering_key_len) > maxLen:
+		return bad("ordering_key_len is %d: no buffer has that many bytes", uint64(m.ordering_key_len))
+	case m.ordering_key == nil && m.ordering_key_len > 0:
+		return bad("ordering_key is NULL with an ordering_key_len of %d", uint64(m.ordering_key_len))
+	case uint64(m.property_count) > maxCount:
+		return bad("property_count is %d: larger than any array", uint64(m.property_count))
+	case m.properties == nil && m.property_count > 0:
+		return bad("properties is NULL with a property_count of %d", uint64(m.property_count))
+	case uint64(m.replication_cluster_count) > maxCount:
+		return bad("replication_cluster_count is %d: larger than any array", uint64(m.replication_cluster_count))
+	case m.replication_clusters == nil && m.replication_cluster_count > 0:
+		return bad("replication_clusters is NULL with a replication_cluster_count of %d", uint64(m.replication_cluster_count))
+	}
+	if m.property_count > 0 {
+		for j, pr := range unsafe.Slice(m.properties, int(m.property_count)) {
+			switch {
+			case pr.key == nil || pr.value == nil:
+				return bad("property %d has a NULL key or value", j)
+			case uint64(pr.key_len) != ntsLen && uint64(pr.key_len) > maxLen:
+				return bad("property %d: key_len is %d: no buffer has that many bytes", j, uint64(pr.key_len))
+			case uint64(pr.value_len) != ntsLen && uint64(pr.value_len) > maxLen:
+				return bad("property %d: value_len is %d: no buffer has that many bytes", j, uint64(pr.value_len))
+			}
+		}
+	}
+	if m.replication_cluster_count > 0 {
+		for j, c := range unsafe.Slice(m.replication_clusters, int(m.replication_cluster_count)) {
+			if c == nil {
+				return bad("replication cluster %d is NULL", j)
+			}
+		}
+	}
+	return nil
+}
+
+// lenString reads a string of n bytes (or up to its NUL for PP_NTS); the
+// lengths were checked.
+func lenString(s *C.char, n C.size_t) string {
+	if uint64(n) == ntsLen {
+		return C.GoString(s)
+	}
+	if n == 0 {
+		return ""
+	}
+	return C.GoStringN(s, C.int(n))
+}
+
+// convertMessage copies a checked pp_message into msg. Invalid values (as
+// opposed to lengths) fail with InvalidMessage naming the C field.
 func convertMessage(m *C.pp_message, msg *engine.Message) error {
-	if m == nil {
-		return invalidArg("message is NULL")
-	}
-	if m.struct_size < minMessageSize {
-		return invalidArg("message struct_size is %d, want %d: initialize it with pp_message_init()", uint64(m.struct_size), uint64(minMessageSize))
-	}
 	*msg = engine.Message{NullValue: m.null_value != 0, DisableReplication: m.disable_replication != 0}
-	if m.payload == nil && m.payload_len > 0 {
-		return invalidArg("payload is NULL with a length of %d", uint64(m.payload_len))
-	}
 	if m.payload_len > 0 {
 		msg.Payload = unsafe.Slice((*byte)(m.payload), int(m.payload_len))
 	}
 	if m.key != nil {
-		msg.Key = C.GoString(m.key)
-	}
-	if m.ordering_key == nil && m.ordering_key_len > 0 {
-		return invalidArg("ordering_key is NULL with a length of %d", uint64(m.ordering_key_len))
+		msg.Key = lenString(m.key, m.key_len)
+		msg.HasKey = true
 	}
 	if m.ordering_key_len > 0 {
 		msg.OrderingKey = C.GoBytes(m.ordering_key, C.int(m.ordering_key_len))
 	}
 	if m.property_count > 0 {
-		if m.properties == nil {
-			return invalidArg("properties is NULL with a count of %d", uint64(m.property_count))
-		}
 		props := unsafe.Slice(m.properties, int(m.property_count))
 		msg.Properties = make(map[string]string, len(props))
-		for i, p := range props {
-			if p.key == nil || p.value == nil {
-				return invalidArg("property %d has a NULL key or value", i)
+		for j, p := range props {
+			k := lenString(p.key, p.key_len)
+			if _, dup := msg.Properties[k]; dup {
+				return engine.Errorf(engine.CodeInvalidMessage, "property %d: key %q is given twice", j, k)
 			}
-			msg.Properties[C.GoString(p.key)] = C.GoString(p.value)
+			msg.Properties[k] = lenString(p.value, p.value_len)
 		}
 	}
 	if m.replication_cluster_count > 0 {
-		if m.replication_clusters == nil {
-			return invalidArg("replication_clusters is NULL with a count of %d", uint64(m.replication_cluster_count))
-		}
-		for i, c := range unsafe.Slice(m.replication_clusters, int(m.replication_cluster_count)) {
-			if c == nil {
-				return invalidArg("replication cluster %d is NULL", i)
-			}
+		for _, c := range unsafe.Slice(m.replication_clusters, int(m.replication_cluster_count)) {
 			msg.ReplicationClusters = append(msg.ReplicationClusters, C.GoString(c))
 		}
 	}
-	if m.event_time_ms < 0 || m.deliver_at_ms < 0 {
-		return engine.Errorf(engine.CodeInvalidMessage, "event_time_ms and deliver_at_ms must not be negative")
+	switch {
+	case m.event_time_ms < 0:
+		return engine.Errorf(engine.CodeInvalidMessage, "event_time_ms must not be negative, got %d", int64(m.event_time_ms))
+	case m.deliver_at_ms < 0:
+		return engine.Errorf(engine.CodeInvalidMessage, "deliver_at_ms must not be negative, got %d", int64(m.deliver_at_ms))
+	case m.deliver_after_ms < 0:
+		return engine.Errorf(engine.CodeInvalidMessage, "deliver_after_ms must not be negative, got %d", int64(m.deliver_after_ms))
+	case m.deliver_after_ms > 0 && m.deliver_at_ms > 0:
+		return engine.Errorf(engine.CodeInvalidMessage, "set deliver_at_ms or deliver_after_ms, not both")
+	case m.deliver_after_ms > C.int64_t(maxMillis):
+		return engine.Errorf(engine.CodeInvalidMessage, "deliver_after_ms %d is out of range", int64(m.deliver_after_ms))
+	case m.sequence_id < -1:
+		return engine.Errorf(engine.CodeInvalidMessage, "sequence_id must be -1 (automatic) or at least 0, got %d", int64(m.sequence_id))
 	}
 	if m.event_time_ms > 0 {
 		msg.EventTime = time.UnixMilli(int64(m.event_time_ms))
@@ -349,118 +383,11 @@ func convertMessage(m *C.pp_message, msg *engine.Message) error {
 	if m.sequence_id >= 0 {
 		seq := int64(m.sequence_id)
 		msg.SequenceID = &seq
-	} else if m.sequence_id != -1 {
-		return engine.Errorf(engine.CodeInvalidMessage, "sequence_id must be -1 (automatic) or at least 0, got %d", int64(m.sequence_id))
 	}
 	return nil
 }
 
-// handleWithTimeout checks the arguments pp_flush, pp_close and pp_stop
-// share.
-func handleWithTimeout(hid C.pp_producer, timeout C.int) (*handle, time.Duration, error) {
-	d, err := timeoutArg(timeout)
-	if err != nil {
-		return nil, 0, err
-	}
-	h, err := lookup(uint64(hid))
-	return h, d, err
-}
-
-//export ppgo_flush
-func ppgo_flush(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_t) (res C.int) {
-	defer recoverInto(&res, errbuf, errsize)
-	h, d, err := handleWithTimeout(hid, timeout)
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if err := h.producer.Flush(ctx); err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	return 0
-}
-
-//export ppgo_close
-func ppgo_close(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_t) (res C.int) {
-	defer recoverInto(&res, errbuf, errsize)
-	h, d, err := handleWithTimeout(hid, timeout)
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	h.mu.Lock()
-	already := h.closed
-	h.closed = true
-	h.mu.Unlock()
-	if already {
-		return fail(engine.Errorf(engine.CodeAlreadyClosed, "producer %d is already closed", uint64(hid)), errbuf, errsize)
-	}
-	err = h.shut(d)
-	h.mu.Lock()
-	h.drained = true
-	h.wakeWaiters()
-	h.mu.Unlock()
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	return 0
-}
-
-// shut closes the producer (waiting up to d for pending messages) and its
-// client.
-func (h *handle) shut(d time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	err := h.producer.Close(ctx)
-	h.client.Close()
-	return err
-}
-
-//export ppgo_stop
-func ppgo_stop(hid C.pp_producer, timeout C.int, errbuf *C.char, errsize C.size_t) (res C.int) {
-	defer recoverInto(&res, errbuf, errsize)
-	h, d, err := handleWithTimeout(hid, timeout)
-	if err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	if err := h.stop(d); err != nil {
-		return fail(err, errbuf, errsize)
-	}
-	return 0
-}
-
-//export ppgo_producer_name
-func ppgo_producer_name(hid C.pp_producer, buf *C.char, size C.size_t, needed *C.size_t) (res C.int) {
-	defer recoverInto(&res, nil, 0)
-	h, err := lookup(uint64(hid))
-	if err != nil {
-		return fail(err, nil, 0)
-	}
-	name := h.producer.Name()
-	if needed != nil {
-		*needed = C.size_t(len(name) + 1)
-	}
-	if buf == nil || int(size) < len(name)+1 {
-		return fail(engine.Errorf(engine.CodeBufferTooSmall, "the name needs %d bytes", len(name)+1), nil, 0)
-	}
-	dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
-	dst[copy(dst, name)] = 0
-	return 0
-}
-
-//export ppgo_producer_partitions
-func ppgo_producer_partitions(hid C.pp_producer, out *C.int32_t) (res C.int) {
-	defer recoverInto(&res, nil, 0)
-	h, err := lookup(uint64(hid))
-	if err != nil {
-		return fail(err, nil, 0)
-	}
-	if out == nil {
-		return fail(invalidArg("partitions is NULL"), nil, 0)
-	}
-	*out = C.int32_t(h.producer.NumPartitions())
-	return 0
-}
+const maxMillis = int64(^uint64(0)>>1) / int64(time.Millisecond)
 
 // optionsJSON is the option table for bindings, built once.
 var optionsJSON = func() *C.char {
@@ -495,28 +422,18 @@ var optionsJSON = func() *C.char {
 //export ppgo_options_json
 func ppgo_options_json() *C.char { return optionsJSON }
 
-//export ppgo_pending
-func ppgo_pending(hid C.pp_producer, out *C.size_t) (res C.int) {
-	defer recoverInto(&res, nil, 0)
-	h, err := lookup(uint64(hid))
-	if err != nil {
-		return fail(err, nil, 0)
-	}
-	if out == nil {
-		return fail(invalidArg("pending is NULL"), nil, 0)
-	}
-	*out = C.size_t(max(0, h.pending()))
-	return 0
-}
-
 func toCID(id engine.MessageID) C.pp_message_id {
-	return C.pp_message_id{
+	cid := C.pp_message_id{
 		ledger_id:   C.int64_t(id.LedgerID),
 		entry_id:    C.int64_t(id.EntryID),
 		partition:   C.int32_t(id.Partition),
 		batch_index: C.int32_t(id.BatchIndex),
 		batch_size:  C.int32_t(id.BatchSize),
 	}
+	if id.IsDuplicate() {
+		cid.flags |= C.PP_ID_DUPLICATE
+	}
+	return cid
 }
 
 func fromCID(id *C.pp_message_id) engine.MessageID {
@@ -529,26 +446,14 @@ func fromCID(id *C.pp_message_id) engine.MessageID {
 	}
 }
 
-//export ppgo_message_id_str
-func ppgo_message_id_str(id *C.pp_message_id, buf *C.char, size C.size_t) (n C.size_t) {
-	defer func() { _ = recover() }()
-	if id == nil {
-		return 0
-	}
-	s := fromCID(id).String()
-	if buf != nil && size > 0 {
-		dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
-		k := copy(dst[:size-1], s)
-		dst[k] = 0
-	}
-	return C.size_t(len(s))
-}
-
 //export ppgo_message_id_serialize
 func ppgo_message_id_serialize(id *C.pp_message_id, buf unsafe.Pointer, size C.size_t, needed *C.size_t) (res C.int) {
 	defer recoverInto(&res, nil, 0)
 	if id == nil {
 		return fail(invalidArg("message ID is NULL"), nil, 0)
+	}
+	if err := checkLen(size, "size"); err != nil {
+		return fail(err, nil, 0)
 	}
 	b := fromCID(id).Serialize()
 	if needed != nil {
@@ -570,6 +475,9 @@ func ppgo_message_id_deserialize(buf unsafe.Pointer, n C.size_t, out *C.pp_messa
 	if out == nil || (buf == nil && n > 0) {
 		return fail(invalidArg("buffer or out is NULL"), nil, 0)
 	}
+	if err := checkLen(n, "len"); err != nil {
+		return fail(err, nil, 0)
+	}
 	var b []byte
 	if n > 0 {
 		b = unsafe.Slice((*byte)(buf), int(n))
@@ -582,48 +490,56 @@ func ppgo_message_id_deserialize(buf unsafe.Pointer, n C.size_t, out *C.pp_messa
 	return 0
 }
 
-// The result table, built once in C memory: the strings live as long as
-// the library.
-var (
-	resultTable *C.pp_result_info
-	resultCount C.size_t
-)
-
-func init() {
-	n := len(engine.Codes)
-	resultTable = (*C.pp_result_info)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.pp_result_info{}))))
-	rows := unsafe.Slice(resultTable, n)
-	for i, c := range engine.Codes {
-		rows[i] = C.pp_result_info{
-			result:      C.pp_result(c.Code),
-			name:        C.CString(c.Name),
-			kind:        C.CString(c.Kind.String()),
-			retriable:   boolInt(c.Retriable),
-			description: C.CString(c.Description),
+//export ppgo_stats
+func ppgo_stats(hid C.uint64_t, out *C.pp_stats, ofClient C.int) (res C.int) {
+	defer recoverInto(&res, nil, 0)
+	if out == nil {
+		return fail(invalidArg("out is NULL"), nil, 0)
+	}
+	if out.struct_size < C.size_t(unsafe.Offsetof(out.msgs_sent)) {
+		return fail(invalidArg("struct_size is %d: set it to sizeof(pp_stats)", uint64(out.struct_size)), nil, 0)
+	}
+	var s engine.ClientStats
+	if ofClient != 0 {
+		cl, err := lookupClient(uint64(hid), false)
+		if err != nil {
+			return fail(err, nil, 0)
 		}
+		s = cl.dc.Stats()
+	} else {
+		p, err := lookupProducer(uint64(hid))
+		if err != nil {
+			return fail(err, nil, 0)
+		}
+		s.ProducerStats = p.dp.Stats()
 	}
-	resultCount = C.size_t(n)
-}
-
-func boolInt(b bool) C.int {
-	if b {
-		return 1
+	us := func(d time.Duration) C.int64_t { return C.int64_t(d.Microseconds()) }
+	l := &s.Latency
+	full := C.pp_stats{
+		struct_size:     C.size_t(unsafe.Sizeof(C.pp_stats{})),
+		msgs_sent:       C.int64_t(s.MsgsSent),
+		bytes_sent:      C.int64_t(s.BytesSent),
+		msgs_acked:      C.int64_t(s.MsgsAcked),
+		bytes_acked:     C.int64_t(s.BytesAcked),
+		msgs_failed:     C.int64_t(s.MsgsFailed),
+		bytes_failed:    C.int64_t(s.BytesFailed),
+		pending_msgs:    C.int64_t(s.PendingMsgs),
+		pending_bytes:   C.int64_t(s.PendingBytes),
+		reconnects:      C.int64_t(s.Reconnects),
+		latency_count:   C.int64_t(l.Count()),
+		latency_p50_us:  us(l.Percentile(0.5)),
+		latency_p95_us:  us(l.Percentile(0.95)),
+		latency_p99_us:  us(l.Percentile(0.99)),
+		latency_p999_us: us(l.Percentile(0.999)),
+		latency_max_us:  us(l.Max),
+		producers:       C.int32_t(s.Producers),
+		connections:     C.int32_t(s.Connections),
+		connects:        C.int64_t(s.Connects),
 	}
+	// Write only the fields the caller's struct has.
+	n := min(uint64(out.struct_size), uint64(unsafe.Sizeof(full)))
+	keep := out.struct_size
+	C.memcpy(unsafe.Pointer(out), unsafe.Pointer(&full), C.size_t(n))
+	out.struct_size = keep
 	return 0
-}
-
-//export ppgo_result_table
-func ppgo_result_table(count *C.size_t) *C.pp_result_info {
-	if count != nil {
-		*count = resultCount
-	}
-	return resultTable
-}
-
-// errorText is the message handed to callbacks for a failure.
-func errorText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return fmt.Sprint(err)
 }

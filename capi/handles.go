@@ -1,18 +1,18 @@
 // Handles: the integers C callers hold instead of pointers.
 //
-// A handle names one producer (with its private client) and its completion
-// queue. Handles count up from handleBase and are never reused, so a stale
-// handle is recognisable: it is below the next number but not in the table.
-// The table is an immutable map swapped atomically on every start and stop
-// (rare), so the hot path (pp_send) looks a handle up without a lock. No
-// number a caller passes ever reaches an API that could panic on it.
+// A handle names a client or a producer. Handles of both kinds come from
+// one counter that starts at handleBase and never reuses a number, so a
+// stale handle is recognisable: it is below the next number but not in the
+// table. The table is an immutable map swapped atomically on every start
+// and stop (rare), so the hot path (pp_send) looks a handle up without a
+// lock. No number a caller passes ever reaches an API that could panic on
+// it, and a handle of the wrong kind is named as such.
 package main
 
 import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pulsar-producer/pulsar-producer/internal/driver"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 )
 
@@ -22,130 +22,95 @@ const handleBase = 0x5050_0000_0001
 
 var (
 	tableMu    sync.Mutex // serializes changes to table and nextHandle
-	table      atomic.Pointer[map[uint64]*handle]
+	table      atomic.Pointer[map[uint64]any]
 	nextHandle atomic.Uint64
 )
 
 func init() {
-	empty := map[uint64]*handle{}
+	empty := map[uint64]any{}
 	table.Store(&empty)
 	nextHandle.Store(handleBase)
 }
 
-// handle is one started producer.
-type handle struct {
-	id       uint64
-	client   *driver.Client
-	producer *driver.Producer
-	sink     *driver.Sink // delivers to h.complete
-
-	// Messages accepted, and completions taken: pending is the difference.
-	// Senders count one, takers the other, each on its own cache line, so
-	// the two threads do not fight over one counter per message.
-	accepted atomic.Int64
-	_        [56]byte
-	taken    atomic.Int64
-	_        [56]byte
-
-	// mu guards every field below.
-	mu      sync.Mutex
-	queue   []completion // completions not yet taken, oldest at head
-	head    int
-	arrived chan struct{} // closed when a completion arrives; nil if no one waits
-	serving bool          // a thread is taking completions
-	idle    chan struct{} // closed when serving ends; nil if no one waits
-	closed  bool          // pp_close or pp_stop closed the producer
-	drained bool          // closing finished: no completion will come after the queued
-	stopped bool          // pp_stop freed the handle
-	errs    []cstring     // error strings handed out by the last pp_drain
-}
-
-// completion is one message's outcome, with the caller's callback and data.
-type completion struct {
-	cb  uintptr // pp_delivery_cb
-	ud  uintptr // user_data
-	id  engine.MessageID
-	err error
-}
-
-// register adds h to the table and assigns its number.
-func register(h *handle) uint64 {
+// register adds obj (a *client or *producer) to the table and returns its
+// number.
+func register(obj any) uint64 {
 	tableMu.Lock()
 	defer tableMu.Unlock()
-	h.id = nextHandle.Add(1) - 1
+	id := nextHandle.Add(1) - 1
 	old := *table.Load()
-	m := make(map[uint64]*handle, len(old)+1)
+	m := make(map[uint64]any, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
-	m[h.id] = h
+	m[id] = obj
 	table.Store(&m)
-	return h.id
+	return id
 }
 
-// unregister removes h from the table.
-func unregister(h *handle) {
+// unregister removes the handles ids from the table.
+func unregister(ids ...uint64) {
 	tableMu.Lock()
 	defer tableMu.Unlock()
 	old := *table.Load()
-	m := make(map[uint64]*handle, len(old))
+	m := make(map[uint64]any, len(old))
 	for k, v := range old {
-		if k != h.id {
-			m[k] = v
-		}
+		m[k] = v
+	}
+	for _, id := range ids {
+		delete(m, id)
 	}
 	table.Store(&m)
 }
 
-// lookup returns the live handle numbered id, or an error saying why there
-// is none.
-func lookup(id uint64) (*handle, error) {
-	if h := (*table.Load())[id]; h != nil {
-		return h, nil
-	}
+// missing explains why id names nothing.
+func missing(id uint64) error {
 	switch {
 	case id == 0:
-		return nil, engine.Errorf(engine.CodeInvalidHandle, "handle 0 is never valid")
+		return engine.Errorf(engine.CodeInvalidHandle, "handle 0 is never valid")
 	case id >= handleBase && id < nextHandle.Load():
-		return nil, engine.Errorf(engine.CodeInvalidHandle, "handle %d was stopped", id)
+		return engine.Errorf(engine.CodeInvalidHandle, "handle %d was stopped", id)
 	default:
-		return nil, engine.Errorf(engine.CodeInvalidHandle, "handle %d was never issued", id)
+		return engine.Errorf(engine.CodeInvalidHandle, "handle %d was never issued", id)
 	}
 }
 
-// complete queues messages' outcomes. The core runtime calls it, in order,
-// from its completion goroutine, with as many as it has.
-func (h *handle) complete(done []driver.Completed) {
-	h.mu.Lock()
-	for _, d := range done {
-		h.queue = append(h.queue, completion{cb: uintptr(d.Tag.A), ud: uintptr(d.Tag.B), id: d.ID, err: d.Err})
+// lookupProducer returns the live producer numbered id.
+func lookupProducer(id uint64) (*producer, error) {
+	switch h := (*table.Load())[id].(type) {
+	case *producer:
+		return h, nil
+	case *client:
+		return nil, engine.Errorf(engine.CodeInvalidHandle, "handle %d is a client, not a producer", id)
 	}
-	h.wakeWaiters()
-	h.mu.Unlock()
+	return nil, missing(id)
 }
 
-// pending is the number of accepted messages whose completion was not taken.
-func (h *handle) pending() int64 { return h.accepted.Load() - h.taken.Load() }
-
-// wakeWaiters wakes threads waiting for a completion. Called with mu held.
-func (h *handle) wakeWaiters() {
-	if h.arrived != nil {
-		close(h.arrived)
-		h.arrived = nil
+// lookupClient returns the live client numbered id. With ownerToo, the
+// handle of a producer from pp_start stands for its client.
+func lookupClient(id uint64, ownerToo bool) (*client, error) {
+	switch h := (*table.Load())[id].(type) {
+	case *client:
+		return h, nil
+	case *producer:
+		if ownerToo && h.owns {
+			return h.cl, nil
+		}
+		if ownerToo {
+			return nil, engine.Errorf(engine.CodeInvalidHandle, "handle %d is a producer of client %d, not a client: pass its client's handle (only a producer from pp_start stands for its client)", id, h.cl.id)
+		}
+		return nil, engine.Errorf(engine.CodeInvalidHandle, "handle %d is a producer, not a client", id)
 	}
+	return nil, missing(id)
 }
 
-// queued reports the completions waiting. Called with mu held.
-func (h *handle) queued() int { return len(h.queue) - h.head }
-
-// pop takes the oldest completion. Called with mu held and queued() > 0.
-func (h *handle) pop() completion {
-	c := h.queue[h.head]
-	h.queue[h.head] = completion{}
-	h.head++
-	if h.head == len(h.queue) {
-		h.queue = h.queue[:0]
-		h.head = 0
+// lookupAny returns the live client or producer numbered id.
+func lookupAny(id uint64) (*client, *producer, error) {
+	switch h := (*table.Load())[id].(type) {
+	case *client:
+		return h, nil, nil
+	case *producer:
+		return nil, h, nil
 	}
-	return c
+	return nil, nil, missing(id)
 }

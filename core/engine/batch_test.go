@@ -14,7 +14,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pulsar-producer/pulsar-producer/core/pb"
+	"github.com/pulsar-producer/pulsar-producer/internal/pb"
 )
 
 // splitBatch decodes a batch payload with the generated code.

@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pulsar-producer/pulsar-producer/core/pb"
+	"github.com/pulsar-producer/pulsar-producer/internal/pb"
 )
 
 // decodeFrame parses one frame built by the engine with the generated code.

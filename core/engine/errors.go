@@ -58,6 +58,7 @@ const (
 	CodeInvalidArgument Code = 101
 	CodeBufferTooSmall  Code = 102
 	CodeProtocolError   Code = 103
+	CodeForked          Code = 104
 )
 
 // Kind says who is at fault for a failure.
@@ -136,10 +137,11 @@ var Codes = []CodeInfo{
 	{CodeMemoryBufferIsFull, "MemoryBufferIsFull", KindUsage, true, "the client's memory limit for pending messages is reached"},
 	{CodeInterrupted, "Interrupted", KindUsage, false, "the operation was interrupted or cancelled"},
 	{CodeDisconnected, "Disconnected", KindNetwork, true, "the connection to the broker was lost"},
-	{CodeInvalidHandle, "InvalidHandle", KindUsage, false, "the handle is not valid: never issued, or already stopped"},
+	{CodeInvalidHandle, "InvalidHandle", KindUsage, false, "the handle is not valid: never issued, already stopped, or of the other kind"},
 	{CodeInvalidArgument, "InvalidArgument", KindUsage, false, "an argument is invalid"},
 	{CodeBufferTooSmall, "BufferTooSmall", KindUsage, false, "the caller's buffer is too small for the result"},
 	{CodeProtocolError, "ProtocolError", KindNetwork, true, "the broker sent bytes that break the Pulsar protocol"},
+	{CodeForked, "Forked", KindUsage, false, "the process was forked after the library started: it cannot run in the child"},
 }
 
 var codeIndex = func() map[Code]int {

@@ -11,7 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pulsar-producer/pulsar-producer/core/pb"
+	"github.com/pulsar-producer/pulsar-producer/internal/pb"
 )
 
 // expectClosed checks that conn was closed with code and a message

@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pulsar-producer/pulsar-producer/core/pb"
+	"github.com/pulsar-producer/pulsar-producer/internal/pb"
 )
 
 func TestSingleMetaMatchesGenerated(t *testing.T) {

@@ -272,6 +272,9 @@ func (c *Client) handleEvent(ev *engine.Event) {
 		if p := c.producers[ev.Producer]; p != nil {
 			p.name = ev.Text
 			p.partitions = c.eng.NumPartitions(ev.Producer)
+			if p.state == stateCreating {
+				p.state = stateReady
+			}
 			close(p.ready)
 		}
 	case engine.EventProducerFailed:

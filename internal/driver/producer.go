@@ -60,43 +60,47 @@ type slot struct {
 	gen  uint64
 }
 
-// Tag is two words of caller data carried with a message sent by SendTagged
-// and handed back with its outcome (the C ABI carries a callback pointer and
-// a user-data pointer in it).
-type Tag struct{ A, B uint64 }
-
-// Completed is the outcome of one message sent with SendTagged.
-type Completed struct {
-	Tag Tag
-	ID  MessageID
-	Err error
-}
-
-// Sink receives the outcomes of messages sent with SendTagged, in send
-// order, many at a time: a caller that queues them for another thread (the
-// C ABI) takes its lock once per batch, not once per message.
-type Sink struct{ fn func([]Completed) }
-
-// NewSink makes a Sink calling fn; fn runs on the client's deliverer, like
-// callbacks, and must not keep the slice it is given.
-func NewSink(fn func([]Completed)) *Sink { return &Sink{fn: fn} }
-
 type flushWaiter struct {
 	gen uint64
 	ch  chan struct{}
 }
 
 // CreateProducer registers a producer on opts.Topic and waits until it is
-// ready, ctx is done, or creation fails.
+// ready, ctx is done, or creation fails. If ctx ends first, creation is
+// abandoned (the broker is told) and its error returned.
 func (c *Client) CreateProducer(ctx context.Context, opts ProducerOptions) (*Producer, error) {
+	p, err := c.OpenProducer(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.WaitReady(ctx); err != nil {
+		if ctx.Err() != nil {
+			err = ctxError(ctx, "creating producer for "+opts.Topic)
+			c.lock()
+			c.eng.AbortProducer(p.id, err, c.now())
+			c.unlock()
+			<-p.done
+		}
+		p.forget()
+		return nil, err
+	}
+	return p, nil
+}
+
+// OpenProducer starts creating a producer on opts.Topic and returns it at
+// once; invalid options fail here. Sends fail with ProducerNotInitialized
+// until it is ready; WaitReady waits for that, and Close cancels creation.
+func (c *Client) OpenProducer(opts ProducerOptions) (*Producer, error) {
 	c.lock()
+	defer c.unlock()
 	if c.closed || c.closing {
-		c.unlock()
 		return nil, errClientClosed
+	}
+	if c.broken != nil {
+		return nil, c.broken
 	}
 	id, err := c.eng.CreateProducer(opts, c.now())
 	if err != nil {
-		c.unlock()
 		return nil, err
 	}
 	p := &Producer{
@@ -109,29 +113,38 @@ func (c *Client) CreateProducer(ctx context.Context, opts ProducerOptions) (*Pro
 		oldGens:   make(map[uint64]int),
 	}
 	c.producers[id] = p
-	c.unlock()
+	return p, nil
+}
+
+// WaitReady waits until the producer is ready (nil), creation fails (its
+// error), or ctx ends (ctx's error; creation goes on, and the caller may
+// wait again or Close).
+func (p *Producer) WaitReady(ctx context.Context) error {
 	select {
 	case <-p.ready:
-		c.lock()
-		if p.state == stateCreating {
-			p.state = stateReady
-		}
-		c.unlock()
-		return p, nil
+		return nil
 	case <-p.done:
+		select {
+		case <-p.ready:
+			return nil // ready first, closed since
+		default:
+		}
+		c := p.c
 		c.lock()
-		_ = c.eng.CloseProducer(id, c.now())
-		delete(c.producers, id)
-		c.unlock()
-		return nil, p.err
+		defer c.unlock()
+		return p.err
 	case <-ctx.Done():
-		err := ctxError(ctx, "creating producer for "+opts.Topic)
-		c.lock()
-		c.eng.AbortProducer(id, err, c.now())
-		c.unlock()
-		<-p.done
-		return nil, err
+		return ctxError(ctx, "waiting for producer for "+p.topic)
 	}
+}
+
+// forget drops a producer whose creation failed.
+func (p *Producer) forget() {
+	c := p.c
+	c.lock()
+	_ = c.eng.CloseProducer(p.id, c.now())
+	delete(c.producers, p.id)
+	c.unlock()
 }
 
 // Topic is the topic the producer publishes to, as given.
@@ -183,51 +196,6 @@ func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(MessageI
 		c.enqueueDone(completion{cb: cb, err: err})
 		c.unlock()
 	}
-}
-
-// SendTagged publishes msg like SendAsync, but reports the outcome to sink
-// with tag instead of calling a per-message closure, so that a caller that
-// sends millions of messages allocates nothing per send. An error returned
-// here means msg was not accepted and sink hears nothing of it.
-func (p *Producer) SendTagged(ctx context.Context, msg *Message, tag Tag, sink *Sink) error {
-	return p.sendSlot(ctx, msg, slot{sink: sink, tag: tag}, false)
-}
-
-// SendTaggedBatch queues n messages under one acquisition of the client
-// lock, for callers that pay per call (the C ABI, and the bindings above
-// it). fill(i, m) sets message i into m, which is reused (the engine copies
-// what it keeps), and returns its tag, or an error that ends the batch; it
-// may be called again for the same i, runs under the client lock and must
-// not call into the client. Messages are accepted in order until the first
-// one that is not: SendTaggedBatch returns how many were (each gets exactly
-// one completion) and the error of the next.
-func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, m *Message) (Tag, error), sink *Sink) (int, error) {
-	c := p.c
-	msg := new(Message)
-	c.lock()
-	for i := 0; i < n; {
-		*msg = Message{}
-		tag, err := fill(i, msg)
-		if err != nil {
-			c.unlock()
-			return i, err
-		}
-		wait, err := p.offer(msg, slot{sink: sink, tag: tag}, false)
-		if err == nil {
-			i++
-			continue
-		}
-		c.unlock()
-		if wait == nil {
-			return i, err
-		}
-		if err := waitForRoom(ctx, wait); err != nil {
-			return i, err
-		}
-		c.lock()
-	}
-	c.unlock()
-	return n, nil
 }
 
 // send hands msg to the engine, waiting for room if configured.
@@ -405,6 +373,17 @@ func (p *Producer) Close(ctx context.Context) error {
 		p.state = stateClosed
 		_ = c.eng.CloseProducer(p.id, c.now())
 		delete(c.producers, p.id)
+		c.unlock()
+		return nil
+	}
+	if p.state == stateCreating {
+		// Cancel the creation: waiters learn it was cancelled.
+		p.state = stateClosing
+		c.eng.AbortProducer(p.id, engine.Errorf(engine.CodeInterrupted, "creation of the producer for %s was cancelled", p.topic), c.now())
+		c.unlock()
+		<-p.done
+		c.lock()
+		_ = c.eng.CloseProducer(p.id, c.now()) // the engine keeps a failed producer until closed
 		c.unlock()
 		return nil
 	}

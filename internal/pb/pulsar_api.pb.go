@@ -3691,7 +3691,7 @@ const file_pulsar_api_proto_rawDesc = "" +
 	"\x03v18\x10\x12\x12\a\n" +
 	"\x03v19\x10\x13\x12\a\n" +
 	"\x03v20\x10\x14\x12\a\n" +
-	"\x03v21\x10\x15B4Z2github.com/pulsar-producer/pulsar-producer/core/pb"
+	"\x03v21\x10\x15B8Z6github.com/pulsar-producer/pulsar-producer/internal/pb"
 
 var (
 	file_pulsar_api_proto_rawDescOnce sync.Once
