@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
     int batch = argc > 4 && strcmp(argv[4], "batch") == 0;
     char err[512];
     const char *opts = "{\"batchingMaxMessages\": 1000, \"batchingMaxPublishDelay\": 10, \"blockIfQueueFull\": true}";
-    if (pp_start(argv[1], argv[2], opts, &producer, err, sizeof err) != PP_OK) {
+    if (pp_start(argv[1], PP_NTS, argv[2], PP_NTS, opts, &producer, err, sizeof err) != PP_OK) {
         fprintf(stderr, "start: %s\n", err);
         return 1;
     }
@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
         }
         for (long i = 0; i < total; i += chunk) {
             size_t n = total - i < chunk ? (size_t)(total - i) : chunk, accepted;
-            if (pp_send_batch(producer, data, lens, n, NULL, NULL, &accepted, err, sizeof err) != PP_OK) {
+            if (pp_send_batch(producer, data, lens, n, 0, NULL, NULL, &accepted, err, sizeof err) != PP_OK) {
                 fprintf(stderr, "send batch at %ld: %s\n", i, err);
                 return 1;
             }

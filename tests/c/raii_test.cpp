@@ -31,7 +31,7 @@ class Producer {
   public:
     Producer(const std::string &url, const std::string &topic, const std::string &options = "") {
         char err[512] = {0};
-        pp_result r = pp_start(url.c_str(), topic.c_str(), options.c_str(), &handle_, err, sizeof err);
+        pp_result r = pp_start(url.data(), url.size(), topic.data(), topic.size(), options.c_str(), &handle_, err, sizeof err);
         if (r != PP_OK) throw Error(r, err);
     }
     Producer(const Producer &) = delete;

@@ -77,9 +77,9 @@ type published struct {
 }
 
 // run runs a test program and returns the MSG lines it printed.
-func run(t *testing.T, prog, topic string) []published {
+func run(t *testing.T, prog, topic string, extra ...string) []published {
 	t.Helper()
-	cmd := exec.Command(prog, broker.ServiceURL(), topic)
+	cmd := exec.Command(prog, append([]string{broker.ServiceURL(), topic}, extra...)...)
 	cmd.Env = append(os.Environ(), "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS=print_stacktrace=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -157,6 +157,76 @@ func TestCProgram(t *testing.T) {
 	}
 }
 
+// httpURL names the broker's HTTP admin port as a pulsar:// URL.
+func httpURL() string {
+	u := broker.AdminURL()
+	return "pulsar://" + strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
+}
+
+// TestCClientProgram runs pp_client_test.c: clients with many producers and
+// the hardening of the ABI. Its field-* messages carry every metadata field;
+// the Java client must read each back as sent.
+func TestCClientProgram(t *testing.T) {
+	broker.Require(t)
+	prog := build(t, "pp_client_test.c", false)
+	topic := broker.NewTopic(t, "c-client")
+	msgs := run(t, prog, topic, httpURL())
+	// "after" (1), "slow" (20), "parent" (1), "fd" (1) and six field messages
+	got := javacheck.Consume(t, topic, 29, javacheck.Options{SubscriptionType: "shared"})
+	byPayload := map[string]javacheck.Message{}
+	for _, m := range got {
+		byPayload[string(m.Payload)] = m
+	}
+	for _, p := range msgs {
+		m, ok := byPayload[p.payload]
+		if !ok {
+			t.Errorf("%s: the Java client did not find it", p.payload)
+			continue
+		}
+		if id := [5]int64{m.LedgerID, m.EntryID, int64(m.Partition), int64(m.BatchIndex), int64(m.BatchSize)}; id != p.id {
+			t.Errorf("%s: the program got ID %v, the Java client read %v", p.payload, p.id, id)
+		}
+		checkFields(t, p.payload, m)
+	}
+}
+
+// checkFields compares the metadata of a field-* message with what
+// pp_client_test.c sent.
+func checkFields(t *testing.T, name string, m javacheck.Message) {
+	t.Helper()
+	bad := func(format string, args ...any) { t.Errorf(name+": "+format, args...) }
+	switch name {
+	case "field-emptykey":
+		if !m.HasKey || m.Key != "" {
+			bad("key: has %v %q, want an empty key", m.HasKey, m.Key)
+		}
+	case "field-seq":
+		if m.SequenceID != 777777 {
+			bad("sequence ID %d, want 777777", m.SequenceID)
+		}
+	case "field-local":
+		if len(m.ReplicateTo) != 1 || m.ReplicateTo[0] != "__local__" {
+			bad("replicate_to %v, want [__local__]", m.ReplicateTo)
+		}
+	case "field-deliver":
+		if m.DeliverAtTime == nil || *m.DeliverAtTime < m.PublishTime {
+			bad("deliver-at %v, publish time %d", m.DeliverAtTime, m.PublishTime)
+		}
+	case "field-binkey":
+		if !m.HasKey || m.Key != "a\x00b" || string(m.OrderingKey) != "\x01\x02" || m.Properties["k\x00ey"] != "v\x00al" {
+			bad("key %q, ordering key %q, properties %q", m.Key, m.OrderingKey, m.Properties)
+		}
+	case "field-clusters":
+		if len(m.ReplicateTo) != 1 || m.ReplicateTo[0] != "standalone" || m.EventTime != 1700000000999 {
+			bad("replicate_to %v, event time %d", m.ReplicateTo, m.EventTime)
+		}
+	default:
+		if m.HasKey || len(m.Properties) > 0 || m.DeliverAtTime != nil {
+			bad("unexpected metadata: key %v %q, properties %v", m.HasKey, m.Key, m.Properties)
+		}
+	}
+}
+
 func TestCxxProgram(t *testing.T) {
 	broker.Require(t)
 	for _, static := range []bool{false, true} {
@@ -210,6 +280,9 @@ func declared(t *testing.T) []string {
 	src := regexp.MustCompile(`(?s)/\*.*?\*/`).ReplaceAllString(string(b), "")
 	seen := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^[a-z_ ]*[ *](pp_[a-z0-9_]+)\(`).FindAllStringSubmatch(src, -1) {
+		if strings.HasSuffix(m[1], "_cb") || m[1] == "pp_delivery_cb" {
+			continue // a typedef of a callback, not a function
+		}
 		seen[m[1]] = true
 	}
 	var names []string

@@ -110,7 +110,7 @@ func checkJava(t *testing.T, i int, got javacheck.Message, want *sentMsg, produc
 			fail("property "+k, got.Properties[k], v)
 		}
 	}
-	if got.HasKey != (m.Key != "") || got.Key != m.Key {
+	if got.HasKey != (m.Key != "" || m.HasKey) || got.Key != m.Key {
 		fail("key", got.Key, m.Key)
 	}
 	if got.HasOrderingKey != (len(m.OrderingKey) > 0) || !bytes.Equal(got.OrderingKey, m.OrderingKey) {

@@ -46,11 +46,16 @@ func TestEveryMetadataField(t *testing.T) {
 	send(core.Message{Payload: []byte{}})
 	seqID := int64(100)
 	send(core.Message{Payload: []byte("user-seq"), SequenceID: &seqID})
+	send(core.Message{Payload: []byte("empty-key"), HasKey: true})
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Lone messages: each alone in its entry.
 	send(core.Message{Payload: []byte("alone"), Properties: map[string]string{"x": "y"}, Key: "k2", EventTime: ev})
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send(core.Message{Payload: []byte("alone-empty-key"), HasKey: true})
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +78,8 @@ func TestEveryMetadataField(t *testing.T) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if sent[0].id.BatchSize != 7 || sent[6].id.BatchIndex != 6 || sent[7].id.BatchIndex != -1 {
-		t.Fatalf("unexpected batching: %#v %#v %#v", sent[0].id, sent[6].id, sent[7].id)
+	if sent[0].id.BatchSize != 8 || sent[7].id.BatchIndex != 7 || sent[8].id.BatchIndex != -1 || sent[9].id.BatchIndex != -1 {
+		t.Fatalf("unexpected batching: %#v %#v %#v", sent[0].id, sent[7].id, sent[8].id)
 	}
 
 	// The Java client, on a Shared subscription so that delayed delivery
