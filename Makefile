@@ -9,13 +9,24 @@ CC        ?= gcc
 CXX       ?= g++
 BUILD     := build
 LIB       := $(BUILD)/lib
-SO        := $(LIB)/libpulsar_producer.so
+# The shared library's name and export list per platform: Linux (tested
+# here) uses an ELF version script; macOS a Mach-O dylib and ld64's
+# -exported_symbols_list, whose patterns may hold wildcards (`_pp_*`: the C
+# names get a leading underscore, and ppgo_/ppx_ helpers stay hidden).
+UNAME     := $(shell uname -s)
+ifeq ($(UNAME),Darwin)
+SOEXT     := dylib
+LDEXPORTS := -extldflags=-Wl,-exported_symbols_list,$(CURDIR)/capi/exports.darwin
+else
+SOEXT     := so
+LDEXPORTS := -extldflags=-Wl,--version-script=$(CURDIR)/capi/exports.map
+endif
+SO        := $(LIB)/libpulsar_producer.$(SOEXT)
 ARCHIVE   := $(LIB)/libpulsar_producer.a
 PC        := $(LIB)/pkgconfig/pulsar_producer.pc
 WASM      := $(BUILD)/wasm/pulsar_producer.wasm
-GOSRC     := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.map') include/pulsar_producer.h go.mod go.sum
+GOSRC     := $(shell find core capi internal -name '*.go' -o -name '*.c' -o -name '*.map') include/pulsar_producer.h go.mod go.sum
 VERSION   := $(shell sed -n 's/^\#define PP_VERSION_STR "\(.*\)"/\1/p' include/pulsar_producer.h)
-LDEXPORTS := -extldflags=-Wl,--version-script=$(CURDIR)/capi/exports.map
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 WAZERO        := github.com/tetratelabs/wazero/cmd/wazero@v1.12.0
 # Runs a wasip1 test binary under the wazero CLI (go test -exec); GOOS and
@@ -23,7 +34,7 @@ WAZERO        := github.com/tetratelabs/wazero/cmd/wazero@v1.12.0
 WASMEXEC      := env -u GOOS -u GOARCH $(GO) run $(WAZERO) run -mount=/:/:ro -env-inherit -cachedir=$(CURDIR)/$(BUILD)/wazero-cache
 
 NODE_PLAT     := $(shell node -p 'process.platform + "-" + process.arch' 2>/dev/null)
-NODE_PREBUILD := bindings/node/prebuilds/$(NODE_PLAT)/libpulsar_producer.so
+NODE_PREBUILD := bindings/node/prebuilds/$(NODE_PLAT)/libpulsar_producer.$(SOEXT)
 
 .PHONY: help demo test lib wasm wasm-test node bench check proto broker-start broker-stop clean
 
@@ -54,7 +65,7 @@ $(PC): include/pulsar_producer.h
 
 wasm: $(WASM) ## Build the WASI reactor module
 
-$(WASM): $(shell find core wasm/guest wasm/internal -name '*.go' 2>/dev/null) go.mod go.sum
+$(WASM): $(shell find core internal wasm/guest wasm/internal -name '*.go' 2>/dev/null) go.mod go.sum
 	@mkdir -p $(dir $@)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags="-s -w" -o $@ ./wasm/guest
 
@@ -73,15 +84,12 @@ bindings/node/node_modules/.package-lock.json: bindings/node/package-lock.json
 bench: lib wasm node ## Print benchmark figures: engine, native vs official Go client, C, Python, Node, WASI
 	@tests/bench.sh
 
-check: ## gofmt, go vet, exported symbols against the header
-	@test -z "$$(gofmt -l core capi cmd wasm tests)" || { gofmt -l core capi cmd wasm tests; exit 1; }
-	$(GO) vet ./...
-	GOOS=wasip1 GOARCH=wasm $(GO) vet ./wasm/guest/ ./wasm/internal/...
-	cd tests && $(GO) vet ./...
+check: lib node ## Static checks: gofmt, go vet (native, wasip1, tests), generated files current (docs/OPTIONS.md, the header's result enum), exported symbols = the header, mypy --strict, tsc
+	@tests/check.sh
 
-proto: ## Regenerate core/pb from core/pb/pulsar_api.proto (needs protoc)
+proto: ## Regenerate internal/pb from internal/pb/pulsar_api.proto (needs protoc)
 	GOBIN=$(CURDIR)/$(BUILD)/bin $(GO) install $(PROTOC_GEN_GO)
-	cd core/pb && PATH=$(CURDIR)/$(BUILD)/bin:$$PATH protoc --go_out=. --go_opt=paths=source_relative pulsar_api.proto
+	cd internal/pb && PATH=$(CURDIR)/$(BUILD)/bin:$$PATH protoc --go_out=. --go_opt=paths=source_relative pulsar_api.proto
 
 broker-start: ## Start the local test broker (downloads Pulsar on first use)
 	@tests/broker/broker.sh start

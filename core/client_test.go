@@ -1,6 +1,7 @@
 // Bad input on the Go API that needs no broker: each gets a clear error
-// that names the problem. Tests that need a broker (send after close, close
-// twice, publishing) live in the tests module and run against a real one.
+// that names the problem. Tests that need a broker (publishing, faults,
+// calls after close) are in faults_test.go and producer_test.go, against
+// internal/fakebroker; the tests module runs against a real one.
 package core
 
 import (

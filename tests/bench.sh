@@ -40,7 +40,7 @@ rates() { sed -n 's/.*[:=] \([0-9.]*\) msgs*\/s, \([0-9.]*\) cpu-s.*/\1 \2/p'; }
 : >build/bench/c-abi.txt
 for round in 1 2 3; do
   echo "native $(build/bench/ppgobench -url "$FAKE_URL" | rates)" >>build/bench/c-abi.txt
-  for mode in single batch; do
+  for mode in single batch many; do
     echo "$mode $(build/bench/c-bench "$FAKE_URL" "c-$mode-$round" 1000000 "$mode" | rates)" >>build/bench/c-abi.txt
   done
 done
@@ -50,11 +50,12 @@ wait "$FAKE_PID" 2>/dev/null || true
 median() { awk -v l="$1" -v f="$2" '$1 == l { print $f }' build/bench/c-abi.txt | sort -n | sed -n 2p; }
 nr=$(median native 2)
 printf 'native Go   %9.0f msg/s  %s cpu-s/Mmsg (median)\n' "$nr" "$(median native 3)"
-for mode in single batch; do
+for mode in single batch many; do
   r=$(median "$mode" 2)
   printf 'C %-9s %9.0f msg/s  %s cpu-s/Mmsg (median): %s%% of native throughput\n' "$mode" "$r" "$(median "$mode" 3)" \
     "$(awk -v a="$r" -v b="$nr" 'BEGIN { printf "%.0f", 100 * a / b }')"
 done
+echo "(single: pp_send, one producer; batch: pp_send_batch, one producer; many: pp_send_batch over 50 producers of one client, one pp_drain thread)"
 
 echo
 echo "== Node (1,000,000 x 100 B with send, promises in flight bounded), real broker"

@@ -15,7 +15,7 @@ if ! tests/broker/broker.sh status >/dev/null 2>&1; then
 fi
 
 echo "== Go (native producer)"
-go run ./cmd/ppdemo -url "$URL" -topic "$TOPIC"
+go run ./examples/go -url "$URL" -topic "$TOPIC"
 
 echo "== C (libpulsar_producer.so)"
 mkdir -p build/demo
@@ -30,4 +30,4 @@ echo "== Python (ctypes over libpulsar_producer.so)"
 python3 bindings/python/demo.py "$URL" "$TOPIC"
 
 echo "== WASI (build/wasm/pulsar_producer.wasm under wazero)"
-go run ./cmd/ppwasmdemo -url "$URL" -topic "$TOPIC"
+go run ./examples/wasi -url "$URL" -topic "$TOPIC"

@@ -45,11 +45,11 @@ func wantCode(t *testing.T, what string, err error, want engine.Code, fragments 
 
 func TestABICallsBeforeClient(t *testing.T) {
 	in := newTestInstance(t)
-	wantCode(t, "pp_tick", in.do(fnTick, nowNs(abiT0)), engine.CodeInvalidHandle, "pp_client_new")
-	wantCode(t, "pp_send", in.do(fnSend, 1, uint64(in.send.ptr), 1, 0, nowNs(abiT0)), engine.CodeInvalidHandle)
-	wantCode(t, "pp_free", in.do(fnFree, 12345), engine.CodeInvalidArgument, "pp_alloc")
-	wantCode(t, "pp_alloc(0)", in.alloc(&guestBlock{}, 0), engine.CodeInvalidArgument, "size 0")
-	wantCode(t, "pp_alloc(huge)", in.alloc(&guestBlock{}, 1<<30), engine.CodeInvalidArgument, "size")
+	wantCode(t, "ppw_tick", in.do(fnTick, nowNs(abiT0)), engine.CodeInvalidHandle, "ppw_client_new")
+	wantCode(t, "ppw_send", in.do(fnSend, 1, uint64(in.send.ptr), 1, 0, nowNs(abiT0)), engine.CodeInvalidHandle)
+	wantCode(t, "ppw_free", in.do(fnFree, 12345), engine.CodeInvalidArgument, "ppw_alloc")
+	wantCode(t, "ppw_alloc(0)", in.alloc(&guestBlock{}, 0), engine.CodeInvalidArgument, "size 0")
+	wantCode(t, "ppw_alloc(huge)", in.alloc(&guestBlock{}, 1<<30), engine.CodeInvalidArgument, "size")
 	wantCode(t, "unknown flags", in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1, 6), engine.CodeInvalidArgument, "unknown flags 0x6")
 	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1, flagHostChecksums); err != nil {
 		t.Fatalf("the instance is not usable after bad calls: %v", err)
@@ -101,7 +101,7 @@ func TestABIOversizeLengths(t *testing.T) {
 		return in.do(fnSend, uint64(p), ptr, n, 7, nowNs(abiT0))
 	}
 	blk := in.send
-	wantCode(t, "length past the block", send(uint64(blk.ptr), uint64(blk.cap)+1), engine.CodeInvalidArgument, "past the end of its pp_alloc block")
+	wantCode(t, "length past the block", send(uint64(blk.ptr), uint64(blk.cap)+1), engine.CodeInvalidArgument, "past the end of its ppw_alloc block")
 	wantCode(t, "length of 4 GiB", send(uint64(blk.ptr), 0xffffffff), engine.CodeInvalidArgument, "past the end")
 	wantCode(t, "pointer into the module's own heap", send(8, 16), engine.CodeInvalidArgument, "outside every block")
 	wantCode(t, "pointer past memory", send(0xfffffff0, 8), engine.CodeInvalidArgument, "outside every block")
@@ -189,7 +189,7 @@ func recordSizeForTest(tokens, textLen int) int {
 
 // takeEvents drains the instance's events through an Engine's decoder.
 func takeEvents(in *instance) []engine.Event {
-	e := &Engine{in: in, parts: map[engine.ProducerID]*prodInfo{}, conns: map[engine.ConnID]bool{}}
+	e := &Engine{in: in, parts: map[engine.ProducerID]*prodInfo{}}
 	return e.AppendEvents(nil)
 }
 
@@ -211,7 +211,7 @@ func TestABIGarbageInput(t *testing.T) {
 	}
 	garbage := bytes.Repeat([]byte{0xff, 0x00, 0x13, 0x37}, 64)
 	if err := in.receive(conn, garbage, abiT0); err != nil {
-		t.Fatalf("pp_receive of garbage returned %v; the engine should close the connection instead", err)
+		t.Fatalf("ppw_receive of garbage returned %v; the engine should close the connection instead", err)
 	}
 	evs = takeEvents(in)
 	if len(evs) == 0 || evs[0].Kind != engine.EventConnClosed || engine.CodeOf(evs[0].Err) != engine.CodeProtocolError {

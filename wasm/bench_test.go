@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
+	"github.com/pulsar-producer/pulsar-producer/internal/wasmtest"
 )
 
 // BenchmarkExportCall is one call of an export that does nothing
-// (pp_abi_version): wazero's cost of crossing into the module and back.
+// (ppw_abi_version): wazero's cost of crossing into the module and back.
 func BenchmarkExportCall(b *testing.B) {
 	in, err := newInstance(testModule(b))
 	if err != nil {

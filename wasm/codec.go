@@ -1,12 +1,15 @@
 // The byte formats that cross the module boundary, host side: message
-// metadata out, event records in (option JSON is the engine's: AppendOptionsJSON and ParseOptionsJSON). ABI.md
-// defines them.
+// metadata out, event records in (option JSON is the engine's own,
+// engine.AppendOptionsJSON, and the stats records are package abi's).
+// ABI.md defines them.
 //
 // How this works: metadata is appended field by field into a reused
 // buffer, only for messages that have any (a bare payload goes through
-// pp_send unencoded). Event records are decoded in bulk from the module's
+// ppw_send unencoded). Event records are decoded in bulk from the module's
 // memory into engine.Events, with the tokens of receipts and failures
-// copied into one reused slice that the events' Tokens alias.
+// copied into one reused slice that the events' Tokens alias. The rare
+// records with fields of their own (a Log record's, a closed or failed
+// producer's final stats) get them in a new allocation.
 package wasm
 
 import (
@@ -18,9 +21,9 @@ import (
 	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
-// hasMetadata reports whether m needs pp_send_msg.
+// hasMetadata reports whether m needs ppw_send_msg.
 func hasMetadata(m *engine.Message) bool {
-	return m.Key != "" || m.OrderingKey != nil || len(m.Properties) > 0 || !m.EventTime.IsZero() ||
+	return m.Key != "" || m.HasKey || m.OrderingKey != nil || len(m.Properties) > 0 || !m.EventTime.IsZero() ||
 		!m.DeliverAt.IsZero() || m.DeliverAfter != 0 || m.SequenceID != nil || m.NullValue ||
 		len(m.ReplicationClusters) > 0 || m.DisableReplication
 }
@@ -43,8 +46,8 @@ func appendInt64Field(b []byte, tag byte, v int64) []byte {
 
 // appendMetadata encodes everything of m but its payload.
 func appendMetadata(b []byte, m *engine.Message) []byte {
-	if m.Key != "" {
-		b = appendStringField(b, abi.TagKey, m.Key)
+	if m.Key != "" || m.HasKey {
+		b = appendStringField(b, abi.TagKey, m.Key) // the tag says "has a key", even an empty one
 	}
 	if m.OrderingKey != nil {
 		b = appendBytesField(b, abi.TagOrderingKey, m.OrderingKey)
@@ -100,7 +103,9 @@ func (e *Engine) decodeEvents(dst []engine.Event, b []byte, count int) ([]engine
 		size := uint64(le.Uint32(b[0:]))
 		textLen := uint64(le.Uint32(b[12:]))
 		ntok := uint64(le.Uint32(b[32:]))
-		textAt := eventHeaderSize + 8*ntok
+		extraLen := uint64(le.Uint32(b[36:]))
+		extraAt := eventHeaderSize + 8*ntok
+		textAt := extraAt + extraLen
 		if size < textAt+textLen || size > uint64(len(b)) {
 			return dst, engine.Errorf(engine.CodeProtocolError, "event record %d has a bad size %d", i, size)
 		}
@@ -112,7 +117,7 @@ func (e *Engine) decodeEvents(dst []engine.Event, b []byte, count int) ([]engine
 		if ntok > 0 {
 			start := len(e.tokens)
 			e.tokens = slices.Grow(e.tokens, int(ntok))
-			for t := b[eventHeaderSize:textAt]; len(t) > 0; t = t[8:] {
+			for t := b[eventHeaderSize:extraAt]; len(t) > 0; t = t[8:] {
 				e.tokens = append(e.tokens, le.Uint64(t))
 			}
 			ev.Tokens = e.tokens[start:len(e.tokens):len(e.tokens)]
@@ -130,10 +135,22 @@ func (e *Engine) decodeEvents(dst []engine.Event, b []byte, count int) ([]engine
 		if textLen > 0 {
 			text = string(b[textAt : textAt+textLen])
 		}
-		if code := engine.Code(int32(le.Uint32(b[8:]))); code != engine.CodeOK {
+		extra := b[extraAt:textAt]
+		switch code := engine.Code(int32(le.Uint32(b[8:]))); {
+		case ev.Kind == engine.EventLog:
+			ev.Log = &engine.LogRecord{Msg: text, Conn: ev.Conn}
+			ev.Conn = 0 // as the native engine's: the connection is the record's
+			if !abi.LogFieldsOf(extra, ev.Log) {
+				return dst, engine.Errorf(engine.CodeProtocolError, "event record %d: the log fields overrun their %d bytes", i, len(extra))
+			}
+		case code != engine.CodeOK:
 			ev.Err = &engine.Error{Code: code, Msg: text}
-		} else {
+		default:
 			ev.Text = text
+		}
+		if (ev.Kind == engine.EventProducerClosed || ev.Kind == engine.EventProducerFailed) && len(extra) >= abi.ProducerStatsSize {
+			s := abi.ProducerStatsOf(extra)
+			ev.Stats = &s
 		}
 		e.note(&ev, int(int32(le.Uint32(b[68:]))))
 		dst = append(dst, ev)

@@ -15,9 +15,12 @@
 // module is created with the host-checksums flag, and core fills them in
 // with engine.FillChecksums), since wasm has no CRC instruction.
 //
-// If the module itself fails (a trap), the Engine closes the instance and
-// reports, as events, every pending message failed, every producer failed
-// and every connection closed, so nothing waits forever; later calls fail.
+// The host drives the module and keeps no protocol state of its own: no
+// record of which messages are outstanding. If the module itself fails (a
+// trap), the Engine closes the instance and reports one EngineFailed event;
+// the runtime, which holds a completion slot for every message it handed
+// over, fails them all, fails the producers and closes the connections, so
+// nothing waits forever. Every later call fails with the same error.
 package wasm
 
 import (
@@ -27,6 +30,7 @@ import (
 
 	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
 // A WASI-hosted client is a core.Client, with core's (the engine's) options,
@@ -63,17 +67,18 @@ type Engine struct {
 	in     *instance
 	opts   engine.ClientOptions
 	closed bool  // Close was called
-	broken error // set when the module failed
+	broken error // set when the module failed; every later call fails with it
+
+	failedEvent bool // the EngineFailed event waits for AppendEvents
 
 	parts   map[engine.ProducerID]*prodInfo // open producers
-	conns   map[engine.ConnID]bool          // open connections
-	pending []engine.ProducerID             // by token: whose message is outstanding
-	bigPend map[uint64]engine.ProducerID    // the same, for tokens past maxDenseToken
 	tokens  []uint64                        // what the last events' Tokens alias
-	synth   []engine.Event                  // events made up by the host
+	refused []engine.Event                  // gathered sends the engine refused at hand-over (stage.go)
 	meta    []byte                          // metadata scratch
 	stage   stage                           // payload-only messages gathered (stage.go)
 	roomFor engine.ProducerID               // whose room the status block reports
+
+	lastStats engine.ClientStats // the client's counters as last read, for after the instance is gone
 
 	lastPart   *prodInfo // the producer canStage looked up last, a cache
 	lastPartID engine.ProducerID
@@ -88,15 +93,12 @@ type prodInfo struct {
 
 var _ core.Engine = (*Engine)(nil)
 
-// maxDenseToken bounds the token table; the core runtime's tokens are slot
-// indices, far below it.
-const maxDenseToken = 1 << 24
-
 // NewEngine creates an engine for opts in a new instance of m.
 func (m *Module) NewEngine(opts ClientOptions) (*Engine, error) {
-	// The runtime needs the resolved options (dial and close timeouts);
-	// the native engine's validation gives them, and the same errors.
-	resolved, err := engine.New(opts, 0, time.Now())
+	// The runtime needs the resolved options (dial and close timeouts, the
+	// logger); resolving them is a pure function of the engine's, which
+	// refuses what the module would, with the same errors.
+	resolved, _, err := engine.ResolveClientOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -114,10 +116,10 @@ func (m *Module) NewEngine(opts ClientOptions) (*Engine, error) {
 	}
 	e := &Engine{
 		in:    in,
-		opts:  resolved.Options(),
+		opts:  resolved,
 		parts: make(map[engine.ProducerID]*prodInfo),
-		conns: make(map[engine.ConnID]bool),
 	}
+	e.opts.Logger = opts.Logger // Go only: it never crosses into the module
 	e.opts.HostChecksums = true
 	return e, nil
 }
@@ -172,8 +174,10 @@ func (e *Engine) connEnded(fn int, id engine.ConnID, cause error, now time.Time)
 	e.check(e.in.withCause(fn, uint64(id), nil, text, now))
 }
 
+// Receive feeds bytes read from connection id; the module ignores bytes
+// for a connection it has closed.
 func (e *Engine) Receive(id engine.ConnID, p []byte, now time.Time) {
-	if e.usable() && e.conns[id] {
+	if e.usable() {
 		e.check(e.in.receive(id, p, now))
 	}
 }
@@ -198,10 +202,12 @@ func (e *Engine) TakeOutput(spare []byte) (engine.ConnID, []byte, bool) {
 	return id, data, ok
 }
 
-// Deadline is the module's deadline from the status block. After a failure
-// it is now while made-up events wait, so the runtime's timer collects them.
+// Deadline is the module's deadline from the status block, or the
+// gathered messages' if earlier. After a failure it is now while the
+// EngineFailed event waits, so that the runtime's timer collects it even if
+// no other call comes.
 func (e *Engine) Deadline() (time.Time, bool) {
-	if len(e.synth) > 0 {
+	if e.failedEvent {
 		return time.Now(), true
 	}
 	d, ok := e.stageDeadline()
@@ -214,7 +220,8 @@ func (e *Engine) Deadline() (time.Time, bool) {
 }
 
 // AppendEvents appends every waiting event. Their Tokens alias e.tokens,
-// valid until the next AppendEvents.
+// valid until the next AppendEvents. After the module failed, the one
+// EngineFailed event comes last, once.
 func (e *Engine) AppendEvents(dst []engine.Event) []engine.Event {
 	e.tokens = e.tokens[:0]
 	for e.usable() && e.in.st.events > 0 {
@@ -227,31 +234,25 @@ func (e *Engine) AppendEvents(dst []engine.Event) []engine.Event {
 			break
 		}
 	}
-	if len(e.synth) > 0 {
-		dst = append(dst, e.synth...)
-		e.synth = nil
+	if len(e.refused) > 0 {
+		dst = append(dst, e.refused...)
+		clear(e.refused)
+		e.refused = e.refused[:0]
 	}
-	if e.closed && !e.in.closed && e.in.st.events == 0 && !e.in.st.output {
-		e.in.close() // closed and drained: free the instance's memory
+	if e.failedEvent {
+		e.failedEvent = false
+		dst = append(dst, engine.Event{Kind: engine.EventEngineFailed, Err: e.broken})
+	}
+	if e.closed && e.usable() && e.in.st.events == 0 && !e.in.st.output {
+		e.readClientStats() // the last chance: the counters go with the instance
+		e.in.close()        // closed and drained: free the instance's memory
 	}
 	return dst
 }
 
-// note records what an event tells the host about its handles.
+// note records what an event tells the host about its producers.
 func (e *Engine) note(ev *engine.Event, partitions int) {
 	switch ev.Kind {
-	case engine.EventConnect:
-		e.conns[ev.Conn] = true
-	case engine.EventConnClosed:
-		delete(e.conns, ev.Conn)
-	case engine.EventReceipt, engine.EventSendFailed:
-		for _, tok := range ev.Tokens {
-			if tok < uint64(len(e.pending)) {
-				e.pending[tok] = 0
-			} else {
-				delete(e.bigPend, tok)
-			}
-		}
 	case engine.EventProducerReady:
 		if p := e.parts[ev.Producer]; p != nil {
 			p.partitions = partitions
@@ -294,8 +295,9 @@ func (e *Engine) CreateProducer(opts engine.ProducerOptions, now time.Time) (eng
 	return id, nil
 }
 
-// Send queues msg: a payload-only message is one pp_send call with no
-// encoding; anything else goes through pp_send_msg with its metadata.
+// Send queues msg: a payload-only message is gathered (stage.go) or is one
+// ppw_send call with no encoding; anything else goes through ppw_send_msg
+// with its metadata.
 func (e *Engine) Send(id engine.ProducerID, msg *engine.Message, token uint64, now time.Time) error {
 	if !e.usable() {
 		return e.callErr()
@@ -307,32 +309,18 @@ func (e *Engine) Send(id engine.ProducerID, msg *engine.Message, token uint64, n
 	if err := e.handOver(); err != nil {
 		return err
 	}
-	in := e.in
 	var err error
 	if meta {
 		e.meta = appendMetadata(e.meta[:0], msg)
-		err = in.sendMsg(id, msg.Payload, e.meta, token, now)
+		err = e.in.sendMsg(id, msg.Payload, e.meta, token, now)
 	} else {
 		err = e.sendPayload(id, msg.Payload, token, now)
 	}
 	e.roomFor = id
-	if err != nil {
-		return e.check(err)
-	}
-	e.track(token, id)
-	return nil
+	return e.check(err)
 }
 
-// track records that token's message of producer id is outstanding.
-func (e *Engine) track(token uint64, id engine.ProducerID) {
-	if token < uint64(len(e.pending)) {
-		e.pending[token] = id
-	} else {
-		e.trackToken(token, id)
-	}
-}
-
-// sendPayload is pp_send, the hot path.
+// sendPayload is ppw_send, the hot path.
 func (e *Engine) sendPayload(id engine.ProducerID, payload []byte, token uint64, now time.Time) error {
 	in := e.in
 	if uint64(len(payload)) > uint64(in.send.cap) {
@@ -352,20 +340,6 @@ func (e *Engine) sendPayload(id engine.ProducerID, payload []byte, token uint64,
 		return &trapError{export: exportNames[fnSend], err: err}
 	}
 	return in.finish()
-}
-
-// trackToken records an outstanding token that is past the dense table.
-func (e *Engine) trackToken(token uint64, id engine.ProducerID) {
-	if token < maxDenseToken {
-		n := max(2*len(e.pending), int(token)+1, 1024)
-		e.pending = append(e.pending, make([]engine.ProducerID, n-len(e.pending))...)
-		e.pending[token] = id
-		return
-	}
-	if e.bigPend == nil {
-		e.bigPend = make(map[uint64]engine.ProducerID)
-	}
-	e.bigPend[token] = id
 }
 
 // NeedsTime is false only for a message that joins messages already
@@ -391,9 +365,6 @@ func (e *Engine) CloseProducer(id engine.ProducerID, now time.Time) error {
 		delete(e.parts, id) // the module forgets a failed producer
 	}
 	if !e.usable() {
-		if e.broken != nil {
-			return nil // it has failed; there is nothing left to close
-		}
 		return e.callErr()
 	}
 	return e.check(e.in.do(fnProducerClose, uint64(id), nowNs(now)))
@@ -436,50 +407,63 @@ func (e *Engine) NumPartitions(id engine.ProducerID) int {
 	return 0
 }
 
+// Room reports how many more messages and payload bytes producer id takes
+// (-1: no limit; 0, 0 when it is not ready). Gathered messages are handed
+// over first, so that they count.
+func (e *Engine) Room(id engine.ProducerID) (int, int64) {
+	if e.handOver() != nil || !e.usable() {
+		return 0, 0
+	}
+	m, b, err := e.in.room(id)
+	if e.check(err) != nil {
+		return 0, 0
+	}
+	return m, b
+}
+
+// ProducerStats reports producer id's counters, counting gathered messages
+// (they are handed over first); ok is false for a producer that is closed
+// or was never created, and after the module failed.
+func (e *Engine) ProducerStats(id engine.ProducerID) (engine.ProducerStats, bool) {
+	if e.handOver() != nil || !e.usable() {
+		return engine.ProducerStats{}, false
+	}
+	b, err := e.in.stats(fnProducerStats, abi.ProducerStatsSize, uint64(id))
+	if e.check(err) != nil {
+		return engine.ProducerStats{}, false // InvalidHandle: not open
+	}
+	return abi.ProducerStatsOf(b), true
+}
+
+// ClientStats reports the client's counters; once the instance is gone
+// (closed, or failed) the last ones read.
+func (e *Engine) ClientStats() engine.ClientStats {
+	if e.handOver() == nil && e.usable() {
+		e.readClientStats()
+	}
+	return e.lastStats
+}
+
+// readClientStats reads the client's counters into lastStats.
+func (e *Engine) readClientStats() {
+	b, err := e.in.stats(fnClientStats, abi.ClientStatsSize)
+	if e.check(err) == nil {
+		e.lastStats = abi.ClientStatsOf(b)
+	}
+}
+
 // breakDown handles a trap, or events or output the module cannot hand
-// over: the instance is dropped, and made-up events fail every pending
-// message and open producer and close every connection.
+// over: the instance is dropped, and one EngineFailed event will tell the
+// runtime, which fails what it has outstanding (every message it took,
+// gathered here or queued in the module, and every producer) and closes
+// every connection. The host keeps no record of its own of what was
+// outstanding.
 func (e *Engine) breakDown(cause error) {
 	if e.broken != nil {
 		return
 	}
 	e.broken = engine.Errorf(engine.CodeUnknownError, "the WASI module failed; the client is unusable: %v", cause)
+	e.failedEvent = false
 	e.in.close()
-	e.stage.reset() // its messages are in the pending table: they fail below
-	byProducer := map[engine.ProducerID][]uint64{}
-	for tok, id := range e.pending {
-		if id != 0 {
-			byProducer[id] = append(byProducer[id], uint64(tok))
-		}
-	}
-	for tok, id := range e.bigPend {
-		byProducer[id] = append(byProducer[id], tok)
-	}
-	e.pending, e.bigPend = nil, nil
-	for id, toks := range byProducer {
-		e.synth = append(e.synth, engine.Event{Kind: engine.EventSendFailed, Producer: id, Tokens: toks, Err: e.broken})
-	}
-	for id, p := range e.parts {
-		if !p.failed {
-			p.failed = true
-			e.synth = append(e.synth, engine.Event{Kind: engine.EventProducerFailed, Producer: id, Err: e.broken})
-		}
-	}
-	for id := range e.conns {
-		e.synth = append(e.synth, engine.Event{Kind: engine.EventConnClosed, Conn: id, Err: e.broken})
-	}
-	clear(e.conns)
+	e.stage.reset()
 }
-
-// Room reports the room of producer id. (Stub until the module reports it.)
-func (e *Engine) Room(id engine.ProducerID) (int, int64) { return -1, -1 }
-
-// ProducerStats reports producer id's counters. (Stub until the module
-// reports them.)
-func (e *Engine) ProducerStats(id engine.ProducerID) (engine.ProducerStats, bool) {
-	return engine.ProducerStats{}, false
-}
-
-// ClientStats reports the client's counters. (Stub until the module
-// reports them.)
-func (e *Engine) ClientStats() engine.ClientStats { return engine.ClientStats{} }

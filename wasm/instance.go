@@ -1,12 +1,12 @@
 // One module instance and typed wrappers for its exports.
 //
 // How this works: an instance owns a few blocks of guest memory from
-// pp_alloc (for payloads, received bytes, output, events and error text)
+// ppw_alloc (for payloads, received bytes, output, events and error text)
 // and reuses them; a block grows when a call reports BufferTooSmall or an
 // input does not fit. Every call copies its arguments into one reused stack
 // (no allocation per call), runs the export, reads the status block (one
 // memory read, no call) into st, and turns a non-zero result code into an
-// *engine.Error whose message is pp_last_error's text, so errors read
+// *engine.Error whose message is ppw_last_error's text, so errors read
 // exactly as the native producer's. A trap (the module itself failed) comes
 // back as a *trapError. The instance is not safe for concurrent use: its
 // Engine's caller, the core runtime, serializes calls with its mutex.
@@ -24,16 +24,17 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
 // exportNames lists every export the host uses, in the order of the fn
 // indices below.
 var exportNames = []string{
-	"pp_abi_version", "pp_status", "pp_alloc", "pp_free", "pp_last_error",
-	"pp_client_new", "pp_client_close", "pp_producer_create", "pp_send", "pp_send_msg",
-	"pp_flush", "pp_producer_close", "pp_producer_abort", "pp_conn_opened", "pp_conn_failed",
-	"pp_conn_closed", "pp_receive", "pp_tick", "pp_deadline", "pp_take_output", "pp_next_events",
-	"pp_send_payloads",
+	"ppw_abi_version", "ppw_status", "ppw_alloc", "ppw_free", "ppw_last_error",
+	"ppw_client_new", "ppw_client_close", "ppw_producer_create", "ppw_send", "ppw_send_msg",
+	"ppw_flush", "ppw_producer_close", "ppw_producer_abort", "ppw_conn_opened", "ppw_conn_failed",
+	"ppw_conn_closed", "ppw_receive", "ppw_tick", "ppw_deadline", "ppw_take_output", "ppw_next_events",
+	"ppw_send_payloads", "ppw_room", "ppw_producer_stats", "ppw_client_stats",
 }
 
 const (
@@ -59,13 +60,16 @@ const (
 	fnTakeOutput
 	fnNextEvents
 	fnSendPayloads
+	fnRoom
+	fnProducerStats
+	fnClientStats
 	numFns
 )
 
-// wantABIVersion is the pp_abi_version this host speaks.
-const wantABIVersion = 3
+// wantABIVersion is the ppw_abi_version this host speaks.
+const wantABIVersion = abi.Version
 
-// flagHostChecksums is pp_client_new's flag: the host fills in SEND
+// flagHostChecksums is ppw_client_new's flag: the host fills in SEND
 // checksums (ABI.md, "Host checksums").
 const flagHostChecksums = 1
 
@@ -78,10 +82,10 @@ const (
 	errorBlock         = 4 << 10
 )
 
-// maxGuestBlock is the module's pp_alloc limit.
+// maxGuestBlock is the module's ppw_alloc limit.
 const maxGuestBlock = 256 << 20
 
-// guestBlock is a block of guest memory from pp_alloc.
+// guestBlock is a block of guest memory from ppw_alloc.
 type guestBlock struct {
 	ptr uint32
 	cap uint32
@@ -309,7 +313,7 @@ func (in *instance) put(args []uint64, parts ...[]byte) error {
 	return nil
 }
 
-// clientNew creates the instance's client; flags are pp_client_new's.
+// clientNew creates the instance's client; flags are ppw_client_new's.
 func (in *instance) clientNew(url string, optsJSON []byte, now time.Time, seed uint64, flags uint32) error {
 	var a [4]uint64
 	if err := in.put(a[:], []byte(url), optsJSON); err != nil {
@@ -329,7 +333,7 @@ func (in *instance) producerCreate(topic string, optsJSON []byte, now time.Time)
 	return engine.ProducerID(in.st.result[0]), nil
 }
 
-// sendMsg queues a message with encoded metadata (pp_send_msg).
+// sendMsg queues a message with encoded metadata (ppw_send_msg).
 func (in *instance) sendMsg(id engine.ProducerID, payload, meta []byte, token uint64, now time.Time) error {
 	var a [4]uint64
 	if uint64(len(payload))+uint64(len(meta)) > maxGuestBlock {
@@ -342,7 +346,7 @@ func (in *instance) sendMsg(id engine.ProducerID, payload, meta []byte, token ui
 }
 
 // withCause runs an export whose arguments are (handle, cause text, now),
-// with code, if not nil, inserted before the text (pp_producer_abort).
+// with code, if not nil, inserted before the text (ppw_producer_abort).
 func (in *instance) withCause(fn int, handle uint64, code *int32, cause string, now time.Time) error {
 	var a [2]uint64
 	if err := in.put(a[:], []byte(cause)); err != nil {
@@ -387,7 +391,31 @@ func (in *instance) takeOutput(dst []byte) (engine.ConnID, []byte, bool, error) 
 	}
 }
 
-// nextEvents runs pp_next_events and returns the records it wrote (a view
+// room runs ppw_room: the producer's room in messages and bytes, -1 for
+// no limit.
+func (in *instance) room(id engine.ProducerID) (int, int64, error) {
+	if err := in.do(fnRoom, uint64(id)); err != nil {
+		return 0, 0, err
+	}
+	return int(int64(in.st.result[0])), int64(in.st.result[1]), nil
+}
+
+// stats runs ppw_producer_stats (args: the producer) or ppw_client_stats
+// (no args) into the output block, and returns the record: a view of guest
+// memory, valid until the next call.
+func (in *instance) stats(fn int, size int, args ...uint64) ([]byte, error) {
+	if err := in.reserve(&in.out, uint64(size)); err != nil {
+		return nil, err
+	}
+	args = append(args, uint64(in.out.ptr), uint64(in.out.cap))
+	if err := in.do(fn, args...); err != nil {
+		return nil, err
+	}
+	b, _ := in.mem.Read(in.out.ptr, uint32(size))
+	return b, nil
+}
+
+// nextEvents runs ppw_next_events and returns the records it wrote (a view
 // of guest memory, valid until the next call) and their count.
 func (in *instance) nextEvents() ([]byte, int, error) {
 	for {

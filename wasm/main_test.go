@@ -12,7 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
-	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
+	"github.com/pulsar-producer/pulsar-producer/internal/wasmtest"
 )
 
 func TestMain(m *testing.M) {

@@ -2,7 +2,7 @@
 //
 // A call into the module costs about as much as the engine's own work for a
 // message, so messages that carry nothing but a payload are gathered on the
-// host side and handed over many at a time with pp_send_payloads, which
+// host side and handed over many at a time with ppw_send_payloads, which
 // runs the engine's SendPayloads. Gathering must not change what a send
 // means, so a message is gathered only when the engine is sure to accept it:
 // the module reports, in its status block, how many more messages and bytes
@@ -77,7 +77,6 @@ func (e *Engine) gather(id engine.ProducerID, payload []byte, token uint64, now 
 	s.lens = append(s.lens, uint32(len(payload)))
 	s.tokens = append(s.tokens, token)
 	s.now = now
-	e.track(token, id)
 	if len(s.lens) >= stageMaxMessages || len(s.data) >= stageMaxBytes {
 		return e.handOver()
 	}
@@ -111,9 +110,7 @@ func (e *Engine) handOver() error {
 			s.reset()
 			return e.check(err)
 		}
-		ev := engine.Event{Kind: engine.EventSendFailed, Producer: s.producer, Tokens: []uint64{s.tokens[n]}, Err: err}
-		e.note(&ev, 0)
-		e.synth = append(e.synth, ev)
+		e.refused = append(e.refused, engine.Event{Kind: engine.EventSendFailed, Producer: s.producer, Tokens: []uint64{s.tokens[n]}, Err: err})
 		var skip int
 		for _, l := range s.lens[:n+1] {
 			skip += int(l)
@@ -131,7 +128,7 @@ func (s *stage) reset() {
 }
 
 // sendPayloads writes the stage into the module (payloads, then the tokens
-// 8-aligned, then the lengths) and calls pp_send_payloads. It returns how
+// 8-aligned, then the lengths) and calls ppw_send_payloads. It returns how
 // many messages the engine accepted and the error of the next one.
 func (e *Engine) sendPayloads() (int, error) {
 	s := &e.stage

@@ -8,21 +8,19 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pulsar-producer/pulsar-producer/internal/fakebroker"
 	"github.com/pulsar-producer/pulsar-producer/internal/pb"
 )
 
-// decodeFrame parses one frame built by the engine with the generated code.
+// decodeFrame reads one frame built by the engine with the fake broker's
+// codec, which decodes the command with the generated code.
 func decodeFrame(t *testing.T, b []byte) *pb.BaseCommand {
 	t.Helper()
-	f, n, err := parseFrame(b, 1<<20)
+	f, n, err := fakebroker.ReadFrame(b)
 	if err != nil || n != len(b) {
-		t.Fatalf("frame: n=%d of %d, %v", n, len(b), err)
+		t.Fatalf("frame: n=%d of %d, %v (%x)", n, len(b), err, b)
 	}
-	cmd := &pb.BaseCommand{}
-	if err := proto.Unmarshal(f.cmd, cmd); err != nil {
-		t.Fatalf("generated code cannot read %x: %v", f.cmd, err)
-	}
-	return cmd
+	return f.Command
 }
 
 func TestOutgoingCommandsMatchGenerated(t *testing.T) {

@@ -1,30 +1,31 @@
 // A broker played by the test: it reads the frames the engine writes and
 // answers with frames built from the generated protobuf code, so every
 // engine test runs on bytes alone, with a clock the test moves by hand.
+//
+// How this works: the broker's side frames and unframes with the codec of
+// internal/fakebroker, the project's one way to build and read broker
+// frames. The engine's output is read back with fakebroker.ReadFrame,
+// which decodes commands and metadata with the generated code and checks
+// every checksum itself, so no engine test reads the engine's bytes with
+// the engine's own parser. The harness stays scripted: each test decides
+// every reply and its moment (fakebroker's Conn would answer on its own,
+// which would hide the steps these tests check).
 package engine
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pulsar-producer/pulsar-producer/internal/fakebroker"
 	"github.com/pulsar-producer/pulsar-producer/internal/pb"
 )
 
 // appendCommand frames a command built with the generated code: the broker
 // side of these tests shares no encoder with the engine.
-func appendCommand(b []byte, cmd *pb.BaseCommand) []byte {
-	body, err := proto.Marshal(cmd)
-	if err != nil {
-		panic(err)
-	}
-	b = binary.BigEndian.AppendUint32(b, uint32(4+len(body)))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
-	return append(b, body...)
-}
+var appendCommand = fakebroker.AppendCommand
 
 // sent is one frame the engine wrote, decoded by the generated code.
 type sent struct {
@@ -96,21 +97,17 @@ func (h *harness) drain() {
 			break
 		}
 		for len(data) > 0 {
-			f, n, err := parseFrame(data, 64<<20)
+			f, n, err := fakebroker.ReadFrame(data)
 			if err != nil || n == 0 {
-				h.t.Fatalf("engine wrote an unparseable frame: n=%d err=%v", n, err)
+				h.t.Fatalf("engine wrote an unreadable frame: n=%d err=%v", n, err)
+			}
+			if !f.ChecksumOK {
+				h.t.Fatalf("engine wrote a %v frame with a wrong checksum", f.Command.GetType())
 			}
 			data = data[n:]
-			s := sent{cmd: &pb.BaseCommand{}}
-			if err := proto.Unmarshal(f.cmd, s.cmd); err != nil {
-				h.t.Fatalf("engine wrote a bad command: %v", err)
-			}
-			if f.meta != nil {
-				s.meta = &pb.MessageMetadata{}
-				if err := proto.Unmarshal(f.meta, s.meta); err != nil {
-					h.t.Fatalf("engine wrote bad metadata: %v", err)
-				}
-				s.payload = append([]byte(nil), f.payload...)
+			s := sent{cmd: f.Command, meta: f.Metadata}
+			if f.Metadata != nil {
+				s.payload = append([]byte(nil), f.Payload...)
 			}
 			h.inbox[id] = append(h.inbox[id], s)
 		}
@@ -258,20 +255,13 @@ func (h *harness) send(p ProducerID, m *Message, token uint64) {
 }
 
 // rawFrame builds a frame with a payload section, as a broker would send a
-// MESSAGE; corrupt flips the checksum.
+// MESSAGE; corrupt flips a bit of the checksum.
 func rawFrame(cmd *pb.BaseCommand, meta, payload []byte, corrupt bool) []byte {
-	c, _ := proto.Marshal(cmd)
-	body := binary.BigEndian.AppendUint32(nil, uint32(len(meta)))
-	body = append(body, meta...)
-	body = append(body, payload...)
-	sum := crc32.Checksum(body, crcTable)
+	b := fakebroker.AppendMessage(nil, cmd, meta, payload)
 	if corrupt {
-		sum ^= 1
+		// The checksum follows the command and the 2-byte magic.
+		at := 8 + int(binary.BigEndian.Uint32(b[4:])) + 2
+		b[at+3] ^= 1
 	}
-	b := binary.BigEndian.AppendUint32(nil, uint32(4+len(c)+2+4+len(body)))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(c)))
-	b = append(b, c...)
-	b = binary.BigEndian.AppendUint16(b, magicCRC32C)
-	b = binary.BigEndian.AppendUint32(b, sum)
-	return append(b, body...)
+	return b
 }

@@ -1,5 +1,6 @@
 /*
- * demo.c - publishes a few messages through the C ABI and prints their IDs.
+ * demo.c - publishes a few messages through the C ABI and prints their IDs:
+ * a client, one producer on it, callbacks run by pp_poll on this thread.
  *
  *   cc -Iinclude examples/c/demo.c -Lbuild/lib -lpulsar_producer -o demo
  *   ./demo pulsar://127.0.0.1:6650 persistent://public/default/pp-demo
@@ -26,8 +27,10 @@ int main(int argc, char **argv) {
     const char *topic = argc > 2 ? argv[2] : "persistent://public/default/pp-demo";
     static const char *payloads[] = {"hello from c #0", "hello from c #1", "hello from c #2"};
     char err[512];
+    pp_client client;
     pp_producer producer;
-    if (pp_start(url, topic, NULL, &producer, err, sizeof err) != PP_OK) {
+    if (pp_client_start(url, PP_NTS, NULL, &client, err, sizeof err) != PP_OK ||
+        pp_producer_start(client, topic, PP_NTS, "{\"compressionType\": \"lz4\"}", &producer, err, sizeof err) != PP_OK) {
         fprintf(stderr, "c: %s\n", err);
         return 1;
     }
@@ -41,8 +44,8 @@ int main(int argc, char **argv) {
         }
     }
     /* Send what is batched, then run the delivery callbacks here. */
-    pp_flush(producer, 10000, err, sizeof err);
+    pp_flush(client, 10000, err, sizeof err);
     size_t served = 0;
-    pp_poll(producer, 1000, &served);
-    return pp_stop(producer, 10000, err, sizeof err) == PP_OK ? 0 : 1;
+    pp_poll(client, 1000, &served);
+    return pp_client_stop(client, 10000, err, sizeof err) == PP_OK ? 0 : 1;
 }

@@ -99,4 +99,3 @@ func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, 
 	c.unlock()
 	return n, nil
 }
-

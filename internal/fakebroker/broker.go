@@ -25,7 +25,8 @@
 // CRC32C is verified. Other commands are ignored.
 //
 // Faults, each documented at its method: DropAfterSends, SetReceiptDelay,
-// FailNextSend, RefuseProducers and SetSilent on the Broker; Unload on a
+// FailNextSend, RefuseProducers, IgnoreProducers and SetSilent on the
+// Broker; Unload on a
 // Conn; UnloadProducers, CloseConnections and Close on a Server; and the
 // options HTTP (answer like an HTTP port) and MaxMessageSize.
 //
@@ -37,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,6 +100,7 @@ var ErrHangUp = errors.New("fakebroker: the broker hangs up")
 type Stats struct {
 	Connections      int64 // connections opened (NewConn)
 	OpenConnections  int64 // connections not closed yet
+	Registrations    int64 // PRODUCER commands received, answered or not
 	Producers        int64 // PRODUCER commands answered with PRODUCER_SUCCESS
 	LiveProducers    int64 // producers registered now, over all connections
 	RefusedProducers int64 // PRODUCER commands answered with ERROR (RefuseProducers)
@@ -128,10 +131,11 @@ type Broker struct {
 	announce int32 // maxMessageSize in CONNECTED, 0 for none
 	maxFrame int
 
-	connections, openConns, producers, liveProducers, refused atomic.Int64
-	frames, messages, bytes, receipts, ackedMsgs              atomic.Int64
-	sendErrors, checksumErrors                                atomic.Int64
-	nextEntry, nextConnID, nextProducer, nextCloseReq         atomic.Uint64
+	connections, openConns, registrations, producers  atomic.Int64
+	liveProducers, refused                            atomic.Int64
+	frames, messages, bytes, receipts, ackedMsgs      atomic.Int64
+	sendErrors, checksumErrors                        atomic.Int64
+	nextEntry, nextConnID, nextProducer, nextCloseReq atomic.Uint64
 
 	// Fault settings, read as frames arrive.
 	dropAfter    atomic.Int64 // >0: SEND frames left before a connection drop
@@ -143,6 +147,7 @@ type Broker struct {
 	refuseLeft int        // PRODUCER commands still to refuse; <0: all
 	refuseCode pb.ServerError
 	refuseMsg  string
+	ignore     string // PRODUCER commands for topics containing it go unanswered
 	entries    []Entry
 }
 
@@ -189,6 +194,7 @@ func (b *Broker) Stats() Stats {
 	return Stats{
 		Connections:      b.connections.Load(),
 		OpenConnections:  b.openConns.Load(),
+		Registrations:    b.registrations.Load(),
 		Producers:        b.producers.Load(),
 		LiveProducers:    b.liveProducers.Load(),
 		RefusedProducers: b.refused.Load(),
@@ -277,6 +283,24 @@ func (b *Broker) takeRefusal() (pb.ServerError, string, bool) {
 		b.refuseLeft--
 	}
 	return b.refuseCode, b.refuseMsg, true
+}
+
+// IgnoreProducers leaves every PRODUCER command for a topic whose name
+// contains s unanswered, on every connection, so that those producers stay
+// in creation (for tests of creation timeouts and of failures meanwhile);
+// the broker answers everything else as usual. "" answers all again.
+// Stats.Registrations counts the commands left unanswered too.
+func (b *Broker) IgnoreProducers(s string) {
+	b.mu.Lock()
+	b.ignore = s
+	b.mu.Unlock()
+	b.logf("ignoring PRODUCER for topics containing %q", s)
+}
+
+func (b *Broker) ignores(topic string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ignore != "" && strings.Contains(topic, b.ignore)
 }
 
 // SetSilent makes the broker stop answering anything, PINGs included, on

@@ -401,7 +401,9 @@ func (c *Conn) control(raw []byte) error {
 			},
 		})
 	case pb.BaseCommand_PRODUCER:
-		reply(c.onProducer(cmd.GetProducer()))
+		if r := c.onProducer(cmd.GetProducer()); r != nil {
+			reply(r)
+		}
 	case pb.BaseCommand_CLOSE_PRODUCER:
 		m := cmd.GetCloseProducer()
 		if _, ok := c.producers[m.GetProducerId()]; ok {
@@ -419,9 +421,15 @@ func (c *Conn) control(raw []byte) error {
 	return nil
 }
 
-// onProducer registers a producer, or refuses it (RefuseProducers).
+// onProducer registers a producer, refuses it (RefuseProducers) or, with
+// a nil reply, ignores it (IgnoreProducers).
 func (c *Conn) onProducer(m *pb.CommandProducer) *pb.BaseCommand {
 	b := c.b
+	b.registrations.Add(1)
+	if b.ignores(m.GetTopic()) {
+		b.logf("conn %d: leaving PRODUCER %d on %s unanswered", c.id, m.GetProducerId(), m.GetTopic())
+		return nil
+	}
 	if code, msg, refuse := b.takeRefusal(); refuse {
 		b.refused.Add(1)
 		b.logf("conn %d: refusing PRODUCER %d on %s with %v", c.id, m.GetProducerId(), m.GetTopic(), code)

@@ -2,14 +2,15 @@
 // this project's native Go producer (package core) and of the official Go
 // client (pulsar-client-go), both against the in-process fake broker.
 //
-// How this works: Run starts a fakebroker that acknowledges every SEND at
-// once, creates a client and a producer (untimed), then publishes n
-// 100-byte messages with SendAsync and a callback that counts results, and
-// Flushes; the timed part is the send loop plus the Flush. Both producers
-// batch the same way (up to 1000 messages or 10ms per batch) and wait when
-// their queue is full instead of failing. Around the timed part Run reads
-// the wall clock, the process's CPU time (getrusage RUSAGE_SELF, user +
-// system) and the runtime's allocation count.
+// How this works: Run starts a fake broker (internal/fakebroker) that
+// acknowledges every SEND at once, creates a client and a producer
+// (untimed), then publishes n 100-byte messages with SendAsync and a
+// callback that counts results, and Flushes; the timed part is the send
+// loop plus the Flush. Both producers batch the same way (up to 1000
+// messages or 10ms per batch) and wait when their queue is full instead of
+// failing. Around the timed part Run reads the wall clock, the process's
+// CPU time (getrusage RUSAGE_SELF, user + system) and the runtime's
+// allocation count.
 //
 // The fake broker runs in the same process, so its CPU time (reading,
 // checksumming and acknowledging every frame) is included in both clients'
@@ -34,7 +35,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/pulsar-producer/pulsar-producer/core"
-	"github.com/pulsar-producer/pulsar-producer/tests/fakebroker"
+	"github.com/pulsar-producer/pulsar-producer/internal/fakebroker"
 )
 
 // Settings shared by both producers.
@@ -96,7 +97,7 @@ type Hooks struct {
 // Run publishes n messages with the given client against a fresh fake
 // broker and measures it.
 func Run(kind Client, n int, h Hooks) (Result, error) {
-	fb, err := fakebroker.New(fakebroker.Options{})
+	fb, err := fakebroker.Listen(fakebroker.Options{})
 	if err != nil {
 		return Result{}, err
 	}

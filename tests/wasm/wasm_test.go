@@ -24,8 +24,8 @@ import (
 
 	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/internal/wasmtest"
 	ppwasm "github.com/pulsar-producer/pulsar-producer/wasm"
-	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
 
 	"github.com/pulsar-producer/pulsar-producer/tests/broker"
 	"github.com/pulsar-producer/pulsar-producer/tests/verify"

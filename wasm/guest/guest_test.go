@@ -16,29 +16,29 @@ import (
 	"unsafe"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/internal/wasmtest"
 	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
-	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
 )
 
 // fakeHost plays the host and the broker at once.
 type fakeHost struct {
 	tb      testing.TB
-	flags   uint32 // pp_client_new flags
+	flags   uint32 // ppw_client_new flags
 	sends   int    // SEND frames answered
 	zeroCRC int    // of which with a zero checksum
 	now     int64
 	conn    uint64
-	out     []byte // pp_alloc'd output buffer
-	evs     []byte // pp_alloc'd event buffer
-	in      []byte // pp_alloc'd receive buffer
-	payload []byte // pp_alloc'd payload buffer
+	out     []byte // ppw_alloc'd output buffer
+	evs     []byte // ppw_alloc'd event buffer
+	in      []byte // ppw_alloc'd receive buffer
+	payload []byte // ppw_alloc'd payload buffer
 	broker  wasmtest.FakeBroker
 }
 
 func alloc(tb testing.TB, n int) []byte {
 	p := ppAlloc(uint32(n))
 	if p == 0 {
-		tb.Fatalf("pp_alloc(%d): %s", n, lastErr)
+		tb.Fatalf("ppw_alloc(%d): %s", n, lastErr)
 	}
 	b, err := hostBytes("test block", p, uint32(n))
 	if err != nil {
@@ -146,7 +146,7 @@ func TestGuestHeldEventsKeepTheirTokens(t *testing.T) {
 	if status.Events != 3 {
 		t.Fatalf("%d events waiting, want 3", status.Events)
 	}
-	one := uint32(recordSize(10, 0))
+	one := uint32(recordSize(10, 0, 0))
 	h.must(ppNextEvents(ptr(h.evs), one))
 	got := receiptTokens(t, h.evs[:status.Result[1]])
 	sendRange(1000, 1030) // three more receipts, while two are held
@@ -257,7 +257,7 @@ func appendTestMeta(b []byte) []byte {
 	return binary.LittleEndian.AppendUint64(b, 1_700_000_000_000)
 }
 
-// BenchmarkGuestSend is one message per op: pp_send, plus its share of
+// BenchmarkGuestSend is one message per op: ppw_send, plus its share of
 // sealing, receipts and events, in batches of 1000, all inside the module.
 func BenchmarkGuestSend(b *testing.B) {
 	h, id := newFakeHost(b, flagHostChecksums, `{"batchingMaxMessages":1000}`)
@@ -275,7 +275,7 @@ func BenchmarkGuestSend(b *testing.B) {
 }
 
 // BenchmarkGuestEngineOnly is BenchmarkGuestSend calling the engine's Send
-// directly instead of pp_send: the difference is the export's own cost.
+// directly instead of ppw_send: the difference is the export's own cost.
 func BenchmarkGuestEngineOnly(b *testing.B) {
 	h, id := newFakeHost(b, flagHostChecksums, `{"batchingMaxMessages":1000}`)
 	m := &engine.Message{Payload: h.payload[:100]}

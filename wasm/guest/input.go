@@ -2,8 +2,8 @@
 // metadata.
 //
 // Options are the engine's JSON, read by engine.ParseOptionsJSON, which checks them
-// as the engine does and also refuses a misplaced option (pp_client_new
-// takes only client options, pp_producer_create only producer options)
+// as the engine does and also refuses a misplaced option (ppw_client_new
+// takes only client options, ppw_producer_create only producer options)
 // without linking encoding/json into the module. Message metadata is a compact tagged binary encoding (ABI.md,
 // "Message metadata"), read with a sticky-error reader so a truncated or
 // malformed block yields one InvalidArgument naming the byte offset.
@@ -81,7 +81,9 @@ func decodeMetadata(b []byte, m *engine.Message) error {
 		seen[tag] = true
 		switch tag {
 		case abi.TagKey:
-			m.Key = string(r.bytes("key"))
+			// The tag itself says the message has a key: an empty one
+			// is sent as empty, not left out.
+			m.Key, m.HasKey = string(r.bytes("key")), true
 		case abi.TagOrderingKey:
 			m.OrderingKey = append([]byte{}, r.bytes("ordering key")...)
 		case abi.TagProperty:

@@ -6,15 +6,17 @@
 // How this works: the module holds one engine.Engine (one Pulsar client) and
 // exports, with //go:wasmexport, one function per engine call. The host does
 // all I/O: it opens the sockets the engine asks for, feeds received bytes in
-// with pp_receive, writes what pp_take_output hands out, drains events with
-// pp_next_events and calls pp_tick at the deadline. Time always comes from
+// with ppw_receive, writes what ppw_take_output hands out, drains events with
+// ppw_next_events and calls ppw_tick at the deadline. Time always comes from
 // the host as Unix nanoseconds; the module never reads a clock. Every export
 // returns a result code (0, or an engine.Code) and leaves a fixed 64-byte
-// status block (pp_status) describing the call's extra results and what the
+// status block (ppw_status) describing the call's extra results and what the
 // host must do next, so the hot path needs one call per message. No export
 // panics or traps on bad input: input is checked, and a recover in each
-// export but pp_send turns an unexpected failure into UnknownError.
-// wasm/ABI.md is the full contract.
+// export but ppw_send turns an unexpected failure into UnknownError.
+// wasm/ABI.md is the full contract. The exports are named ppw_*, not pp_*
+// like the C ABI's functions, because the two differ in arguments and
+// rules: a name must say which contract it follows.
 package main
 
 import (
@@ -24,14 +26,12 @@ import (
 	"unsafe"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
 func main() {}
 
-// abiVersion changes whenever an export or a layout changes incompatibly.
-const abiVersion = 3
-
-// Flags of pp_client_new.
+// Flags of ppw_client_new.
 const (
 	// flagHostChecksums: the host fills in the CRC32C of SEND frames
 	// (engine.ClientOptions.HostChecksums; ABI.md, "Host checksums").
@@ -43,10 +43,10 @@ const (
 // of wasm, 64 bytes, at a fixed address for the life of the instance.
 type statusBlock struct {
 	Code     int32     // 0: the result code of the last call
-	Events   uint32    // 4: events waiting for pp_next_events
-	Output   uint32    // 8: 1 if some connection has bytes for pp_take_output
+	Events   uint32    // 4: events waiting for ppw_next_events
+	Output   uint32    // 8: 1 if some connection has bytes for ppw_take_output
 	_        uint32    // 12
-	Deadline int64     // 16: Unix ns when pp_tick is due, or -1
+	Deadline int64     // 16: Unix ns when ppw_tick is due, or -1
 	Result   [3]uint64 // 24, 32, 40: per-call results
 	Room     [2]uint64 // 48, 56: messages and payload bytes the producer of the last send can still take; all ones: no limit
 }
@@ -59,13 +59,13 @@ var (
 	lastErr string // the message of the last failed call, without its code
 )
 
-//go:wasmexport pp_abi_version
-func ppABIVersion() int32 { return abiVersion }
+//go:wasmexport ppw_abi_version
+func ppABIVersion() int32 { return abi.Version }
 
-//go:wasmexport pp_status
+//go:wasmexport ppw_status
 func ppStatus() uint32 { return uint32(uintptrOf(&status)) }
 
-// finish ends every export but pp_send: it turns a panic into
+// finish ends every export but ppw_send: it turns a panic into
 // UnknownError, then records the code and refreshes the status block. It
 // must be deferred directly.
 func finish(code *int32) {
@@ -121,7 +121,7 @@ func fail(err error) int32 {
 }
 
 func noClient() int32 {
-	return fail(engine.Errorf(engine.CodeInvalidHandle, "no client in this instance: call pp_client_new first"))
+	return fail(engine.Errorf(engine.CodeInvalidHandle, "no client in this instance: call ppw_client_new first"))
 }
 
 func timeOf(ns int64) time.Time { return time.Unix(0, ns) }
@@ -130,11 +130,11 @@ func timeOf(ns int64) time.Time { return time.Unix(0, ns) }
 // never blocks, so without it a garbage collection, once started, would
 // stay in its mark phase until allocations alone paid for the whole cycle,
 // with every pointer write going through the write barrier (an eighth of
-// the module's time in the guest benchmark). pp_take_output and pp_tick
+// the module's time in the guest benchmark). ppw_take_output and ppw_tick
 // call it, a few times per batch; with nothing else to run it is cheap.
 func yield() { runtime.Gosched() }
 
-//go:wasmexport pp_last_error
+//go:wasmexport ppw_last_error
 func ppLastError(ptr, capacity uint32) (n int32) {
 	// Not a result code: the message's full length, as snprintf does; the
 	// status block is left alone so the error stays readable.
@@ -147,7 +147,7 @@ func ppLastError(ptr, capacity uint32) (n int32) {
 		return 0
 	}
 	if capacity > 0 {
-		buf, err := hostBytes("pp_last_error buffer", ptr, capacity)
+		buf, err := hostBytes("ppw_last_error buffer", ptr, capacity)
 		if err != nil {
 			return -1
 		}
@@ -156,14 +156,14 @@ func ppLastError(ptr, capacity uint32) (n int32) {
 	return int32(len(lastErr))
 }
 
-//go:wasmexport pp_client_new
+//go:wasmexport ppw_client_new
 func ppClientNew(urlPtr, urlLen, optsPtr, optsLen uint32, nowNs int64, seed uint64, flags uint32) (code int32) {
 	defer finish(&code)
 	if eng != nil {
-		return fail(engine.Errorf(engine.CodeInvalidArgument, "this instance already has a client: call pp_client_close first"))
+		return fail(engine.Errorf(engine.CodeInvalidArgument, "this instance already has a client: call ppw_client_close first"))
 	}
 	if flags&^knownFlags != 0 {
-		return fail(engine.Errorf(engine.CodeInvalidArgument, "pp_client_new: unknown flags 0x%x", flags&^knownFlags))
+		return fail(engine.Errorf(engine.CodeInvalidArgument, "ppw_client_new: unknown flags 0x%x", flags&^knownFlags))
 	}
 	url, err := hostString("service URL", urlPtr, urlLen)
 	if err != nil {
@@ -187,7 +187,7 @@ func ppClientNew(urlPtr, urlLen, optsPtr, optsLen uint32, nowNs int64, seed uint
 	return 0
 }
 
-//go:wasmexport pp_client_close
+//go:wasmexport ppw_client_close
 func ppClientClose(nowNs int64) (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -197,7 +197,7 @@ func ppClientClose(nowNs int64) (code int32) {
 	return 0
 }
 
-//go:wasmexport pp_client_free
+//go:wasmexport ppw_client_free
 func ppClientFree() (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -209,7 +209,7 @@ func ppClientFree() (code int32) {
 	return 0
 }
 
-//go:wasmexport pp_producer_create
+//go:wasmexport ppw_producer_create
 func ppProducerCreate(topicPtr, topicLen, optsPtr, optsLen uint32, nowNs int64) (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -239,7 +239,7 @@ func ppProducerCreate(topicPtr, topicLen, optsPtr, optsLen uint32, nowNs int64) 
 // message is reused by every send: the engine copies what it keeps.
 var message engine.Message
 
-//go:wasmexport pp_send
+//go:wasmexport ppw_send
 func ppSend(producer uint64, payloadPtr, payloadLen uint32, token uint64, nowNs int64) int32 {
 	// The hot path, one call per message: nothing decoded, nothing
 	// allocated, only the payload field of the shared message set. Unlike
@@ -264,12 +264,12 @@ func ppSend(producer uint64, payloadPtr, payloadLen uint32, token uint64, nowNs 
 	return code
 }
 
-// pp_send_payloads hands over count payload-only messages at once: their
+// ppw_send_payloads hands over count payload-only messages at once: their
 // payloads back to back at dataPtr, their lengths (u32) at lensPtr and their
 // tokens (u64) at tokensPtr. Result0 is how many were accepted; on an error
 // it describes message Result0, and the ones after it were not taken.
 //
-//go:wasmexport pp_send_payloads
+//go:wasmexport ppw_send_payloads
 func ppSendPayloads(producer uint64, dataPtr, dataLen, lensPtr, tokensPtr, count uint32, nowNs int64) (code int32) {
 	defer finish(&code)
 	status.Result = [3]uint64{}
@@ -290,7 +290,7 @@ func ppSendPayloads(producer uint64, dataPtr, dataLen, lensPtr, tokensPtr, count
 		return fail(err)
 	}
 	if count > 0 && (uintptr(unsafe.Pointer(&lb[0]))%4 != 0 || uintptr(unsafe.Pointer(&tb[0]))%8 != 0) {
-		return fail(engine.Errorf(engine.CodeInvalidArgument, "pp_send_payloads: lengths must be 4-aligned and tokens 8-aligned"))
+		return fail(engine.Errorf(engine.CodeInvalidArgument, "ppw_send_payloads: lengths must be 4-aligned and tokens 8-aligned"))
 	}
 	var lens []uint32
 	var tokens []uint64
@@ -303,7 +303,7 @@ func ppSendPayloads(producer uint64, dataPtr, dataLen, lensPtr, tokensPtr, count
 	return fail(err)
 }
 
-//go:wasmexport pp_send_msg
+//go:wasmexport ppw_send_msg
 func ppSendMsg(producer uint64, payloadPtr, payloadLen, metaPtr, metaLen uint32, token uint64, nowNs int64) (code int32) {
 	defer finish(&code)
 	roomProducer = engine.ProducerID(producer)
@@ -325,7 +325,7 @@ func ppSendMsg(producer uint64, payloadPtr, payloadLen, metaPtr, metaLen uint32,
 	return fail(eng.Send(engine.ProducerID(producer), &m, token, timeOf(nowNs)))
 }
 
-//go:wasmexport pp_flush
+//go:wasmexport ppw_flush
 func ppFlush(producer uint64, nowNs int64) (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -334,7 +334,7 @@ func ppFlush(producer uint64, nowNs int64) (code int32) {
 	return fail(eng.Flush(engine.ProducerID(producer), timeOf(nowNs)))
 }
 
-//go:wasmexport pp_producer_close
+//go:wasmexport ppw_producer_close
 func ppProducerClose(producer uint64, nowNs int64) (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -343,7 +343,7 @@ func ppProducerClose(producer uint64, nowNs int64) (code int32) {
 	return fail(eng.CloseProducer(engine.ProducerID(producer), timeOf(nowNs)))
 }
 
-//go:wasmexport pp_producer_abort
+//go:wasmexport ppw_producer_abort
 func ppProducerAbort(producer uint64, causeCode int32, causePtr, causeLen uint32, nowNs int64) (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -361,7 +361,7 @@ func ppProducerAbort(producer uint64, causeCode int32, causePtr, causeLen uint32
 	return 0
 }
 
-//go:wasmexport pp_conn_opened
+//go:wasmexport ppw_conn_opened
 func ppConnOpened(conn uint64, nowNs int64) (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -371,7 +371,7 @@ func ppConnOpened(conn uint64, nowNs int64) (code int32) {
 	return 0
 }
 
-//go:wasmexport pp_conn_failed
+//go:wasmexport ppw_conn_failed
 func ppConnFailed(conn uint64, causePtr, causeLen uint32, nowNs int64) (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -388,7 +388,7 @@ func ppConnFailed(conn uint64, causePtr, causeLen uint32, nowNs int64) (code int
 	return 0
 }
 
-//go:wasmexport pp_conn_closed
+//go:wasmexport ppw_conn_closed
 func ppConnClosed(conn uint64, causePtr, causeLen uint32, nowNs int64) (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -409,7 +409,7 @@ func ppConnClosed(conn uint64, causePtr, causeLen uint32, nowNs int64) (code int
 	return 0
 }
 
-//go:wasmexport pp_receive
+//go:wasmexport ppw_receive
 func ppReceive(conn uint64, ptr, n uint32, nowNs int64) (code int32) {
 	defer finish(&code)
 	if eng == nil {
@@ -423,7 +423,7 @@ func ppReceive(conn uint64, ptr, n uint32, nowNs int64) (code int32) {
 	return 0
 }
 
-//go:wasmexport pp_tick
+//go:wasmexport ppw_tick
 func ppTick(nowNs int64) (code int32) {
 	defer finish(&code)
 	yield()
@@ -434,7 +434,7 @@ func ppTick(nowNs int64) (code int32) {
 	return 0
 }
 
-//go:wasmexport pp_deadline
+//go:wasmexport ppw_deadline
 func ppDeadline() (ns int64) {
 	// Not a result code: Unix ns of the next deadline, or -1 for none (the
 	// same value as the status block's deadline). The status block and the

@@ -1,14 +1,16 @@
-// What leaves the module: connection output (pp_take_output) and events
-// (pp_next_events).
+// What leaves the module: connection output (ppw_take_output) and events
+// (ppw_next_events).
 //
-// Both copy into a host buffer from pp_alloc. Nothing is lost when the
+// Both copy into a host buffer from ppw_alloc. Nothing is lost when the
 // buffer is too small: the output chunk or the events taken from the engine
 // are held here, the call fails with BufferTooSmall and the size needed in
 // the status block's result1, and the next call (with a bigger buffer)
 // returns it first. Events are fixed 72-byte records followed by their
-// tokens and text, padded to 8 bytes; as many as fit go out in one call, and
-// a receipt covers a whole entry (a batch of a thousand messages is one
-// record with a thousand tokens), so a burst of receipts costs one crossing.
+// tokens, a block of fields of their kind (a Log record's fields, or the
+// final stats of a closed or failed producer) and their text, padded to 8
+// bytes; as many as fit go out in one call, and a receipt covers a whole
+// entry (a batch of a thousand messages is one record with a thousand
+// tokens), so a burst of receipts costs one crossing.
 //
 // The engine's events alias its memory (Event.Tokens) only until the next
 // engine call after all of them were taken. Events taken here and written in
@@ -22,6 +24,7 @@ import (
 	"unsafe"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
+	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
 // Output held back because the host's buffer was too small.
@@ -31,7 +34,7 @@ var (
 	spareOut []byte // the engine's last output buffer, handed back for reuse
 )
 
-//go:wasmexport pp_take_output
+//go:wasmexport ppw_take_output
 func ppTakeOutput(bufPtr, bufCap uint32) (code int32) {
 	defer finish(&code)
 	yield()
@@ -51,7 +54,7 @@ func ppTakeOutput(bufPtr, bufCap uint32) (code int32) {
 	if uint64(len(heldOut)) > uint64(bufCap) {
 		status.Result[1] = uint64(len(heldOut))
 		return fail(engine.Errorf(engine.CodeBufferTooSmall,
-			"pp_take_output: connection %d has %d bytes to write; the buffer holds %d", heldConn, len(heldOut), bufCap))
+			"ppw_take_output: connection %d has %d bytes to write; the buffer holds %d", heldConn, len(heldOut), bufCap))
 	}
 	buf, err := hostBytes("output buffer", bufPtr, uint32(len(heldOut)))
 	if err != nil {
@@ -83,7 +86,7 @@ type eventRecord struct {
 	Conn       uint64
 	Producer   uint64
 	TokenCount uint32
-	_          uint32
+	ExtraLen   uint32 // the kind's fields after the tokens, a multiple of 8
 	LedgerID   int64
 	EntryID    int64
 	Partition  int32
@@ -125,10 +128,10 @@ func keepTakenTokens() {
 	tokensOwned = true
 }
 
-// eventsWaiting is the number of events for pp_next_events.
+// eventsWaiting is the number of events for ppw_next_events.
 func eventsWaiting() int { return len(taken) - next + eng.PendingEvents() }
 
-//go:wasmexport pp_next_events
+//go:wasmexport ppw_next_events
 func ppNextEvents(bufPtr, bufCap uint32) (code int32) {
 	defer finish(&code)
 	defer keepTakenTokens()
@@ -151,12 +154,12 @@ func ppNextEvents(bufPtr, bufCap uint32) (code int32) {
 		}
 		ev := &taken[next]
 		code, text := eventError(ev)
-		size := recordSize(len(ev.Tokens), len(text))
+		size := recordSize(len(ev.Tokens), extraSize(ev), len(text))
 		if used+size > len(buf) {
 			if count == 0 {
 				status.Result[1] = uint64(size)
 				return fail(engine.Errorf(engine.CodeBufferTooSmall,
-					"pp_next_events: the next event (%v) needs %d bytes; the buffer holds %d", ev.Kind, size, len(buf)))
+					"ppw_next_events: the next event (%v) needs %d bytes; the buffer holds %d", ev.Kind, size, len(buf)))
 			}
 			break
 		}
@@ -171,13 +174,28 @@ func ppNextEvents(bufPtr, bufCap uint32) (code int32) {
 	return 0
 }
 
-// recordSize is the size of a record with n tokens and a text.
-func recordSize(n, textLen int) int { return (eventHeaderSize + 8*n + textLen + 7) &^ 7 }
+// recordSize is the size of a record with n tokens, extra bytes of its
+// kind's fields (a multiple of 8) and a text.
+func recordSize(n, extra, textLen int) int { return (eventHeaderSize + 8*n + extra + textLen + 7) &^ 7 }
+
+// extraSize is the size of the fields of ev's kind that follow the tokens.
+func extraSize(ev *engine.Event) int {
+	switch {
+	case ev.Kind == engine.EventLog && ev.Log != nil:
+		return abi.LogFieldsSize(ev.Log)
+	case (ev.Kind == engine.EventProducerClosed || ev.Kind == engine.EventProducerFailed) && ev.Stats != nil:
+		return abi.ProducerStatsSize
+	}
+	return 0
+}
 
 // eventError returns the code and text a record carries: the error's code
 // and message, or 0 and the event's Text.
 func eventError(ev *engine.Event) (int32, string) {
 	text := ev.Text
+	if ev.Kind == engine.EventLog && ev.Log != nil {
+		text = ev.Log.Msg
+	}
 	var code int32
 	if ev.Err != nil {
 		var e *engine.Error
@@ -195,6 +213,7 @@ func eventError(ev *engine.Event) (int32, string) {
 
 // writeEvent writes one record into b, which is exactly its size.
 func writeEvent(b []byte, ev *engine.Event, code int32, text string) {
+	extra := extraSize(ev)
 	r := eventRecord{
 		Size:       uint32(len(b)),
 		Kind:       uint8(ev.Kind),
@@ -203,14 +222,20 @@ func writeEvent(b []byte, ev *engine.Event, code int32, text string) {
 		Conn:       uint64(ev.Conn),
 		Producer:   uint64(ev.Producer),
 		TokenCount: uint32(len(ev.Tokens)),
+		ExtraLen:   uint32(extra),
 		LedgerID:   ev.ID.LedgerID,
 		EntryID:    ev.ID.EntryID,
 		Partition:  ev.ID.Partition,
 		BatchIndex: ev.ID.BatchIndex,
 		BatchSize:  ev.ID.BatchSize,
 	}
-	if ev.Kind == engine.EventProducerReady {
+	switch ev.Kind {
+	case engine.EventProducerReady:
 		r.Partitions = int32(eng.NumPartitions(ev.Producer))
+	case engine.EventLog:
+		if ev.Log != nil {
+			r.Conn = uint64(ev.Log.Conn)
+		}
 	}
 	*(*eventRecord)(unsafe.Pointer(unsafe.SliceData(b))) = r
 	tail := b[eventHeaderSize:]
@@ -218,6 +243,14 @@ func writeEvent(b []byte, ev *engine.Event, code int32, text string) {
 		// Little-endian u64s, as wasm stores them.
 		copy(unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(tail))), n), ev.Tokens)
 		tail = tail[8*n:]
+	}
+	if extra > 0 {
+		if ev.Kind == engine.EventLog {
+			abi.PutLogFields(tail[:extra], ev.Log)
+		} else {
+			abi.PutProducerStats(tail[:extra], ev.Stats)
+		}
+		tail = tail[extra:]
 	}
 	n := copy(tail, text)
 	clear(tail[n:])

@@ -1,32 +1,23 @@
 'use strict';
-// errors.js: the error type of the package, generated from the library's
-// result table (pp_result_table) when the package loads, so that codes and
-// names can never drift from the C library's.
-//
-// Every failure is a PulsarError: an Error whose `code` is the numeric
-// pp_result and whose `name` is the result's stable CamelCase name (such as
-// "AlreadyClosed"), plus `kind` ("usage", "broker", "network") and
-// `retriable`. Each result also has a subclass in `errors`, so that
-// `err instanceof errors.Timeout` works, and `Result` maps names to codes.
+// errors.js: the package's errors, generated when it loads from the
+// library's result table (pp_result_table), so that codes and names never
+// drift from the C library's. Every failure is a PulsarError with the
+// numeric `code` (a pp_result), a stable `name` ("AlreadyClosed"), `kind`
+// (usage, broker, network) and `retriable`; each result has its subclass
+// in `errors`. Codes the package raises itself are looked up by name.
 const native = require('./native');
 
 const table = native.resultTable();
 const byCode = new Map(table.map((r) => [r.result, r]));
 
-/** Numeric result codes by name, e.g. Result.AlreadyClosed === 15. */
+/** Result codes by name: Result.AlreadyClosed. */
 const Result = Object.freeze(Object.fromEntries(table.map((r) => [r.name, r.result])));
 
 class PulsarError extends Error {
-  /**
-   * @param {number} code a pp_result
-   * @param {string} [message] what went wrong; defaults to the description
-   */
   constructor(code, message) {
     const info = byCode.get(code);
     super(message || (info ? info.description : `result ${code}`));
     if (new.target === PulsarError) {
-      // Subclasses carry the name on their prototype (so that the stack
-      // trace, captured in super(), shows it); a bare PulsarError gets it here.
       Object.defineProperty(this, 'name', { value: info ? info.name : 'Unknown', configurable: true, writable: true });
     }
     this.code = code;
@@ -36,7 +27,6 @@ class PulsarError extends Error {
 }
 Object.defineProperty(PulsarError.prototype, 'name', { value: 'PulsarError', configurable: true, writable: true });
 
-/** One subclass of PulsarError per result (except Ok), by name. */
 const errors = {};
 for (const r of table) {
   if (r.result === 0) continue;
@@ -51,29 +41,25 @@ for (const r of table) {
 }
 Object.freeze(errors);
 
+// The library's messages name C fields; this package's users know them by
+// their Node names.
+const C_NAMES = {
+  event_time_ms: 'eventTime', deliver_at_ms: 'deliverAt', deliver_after_ms: 'deliverAfter', sequence_id: 'sequenceId',
+  ordering_key: 'orderingKey', null_value: 'null payload', replication_clusters: 'replicationClusters',
+  payload_len: 'payload length', key_len: 'key length',
+};
+const C_NAME_RE = new RegExp(`\\b(${Object.keys(C_NAMES).join('|')})\\b`, 'g');
+
 /**
- * Creates the PulsarError (of the result's subclass) for a code. The
- * library's messages start with the result's name ("Timeout: ..."), which
- * the error's name already says, so it is dropped from the message.
+ * The PulsarError of the result's subclass for a code. The library's
+ * messages start with the result's name, which the error's name says.
  */
 function makeError(code, message) {
   const info = byCode.get(code);
-  if (info && message && message.startsWith(info.name + ': ')) {
-    message = message.slice(info.name.length + 2);
-  }
+  if (info && message && message.startsWith(info.name + ': ')) message = message.slice(info.name.length + 2);
+  if (message) message = message.replace(C_NAME_RE, (m) => C_NAMES[m]);
   const cls = info && errors[info.name];
   return cls ? new cls(message) : new PulsarError(code, message);
-}
-
-/** The table row of a result code, or undefined. */
-function resultInfo(code) {
-  const r = byCode.get(code);
-  return r ? { ...r } : undefined;
-}
-
-/** Every row of the result table, in numeric order. */
-function resultTable() {
-  return table.map((r) => ({ ...r }));
 }
 
 function need(name) {
@@ -82,21 +68,24 @@ function need(name) {
   return code;
 }
 
-// The codes this package raises itself; looked up, not copied.
-const codes = Object.freeze({
-  ok: 0,
-  unknown: need('UnknownError'),
-  invalidArgument: need('InvalidArgument'),
-  invalidConfiguration: need('InvalidConfiguration'),
-  invalidUrl: need('InvalidUrl'),
-  invalidTopicName: need('InvalidTopicName'),
-  alreadyClosed: need('AlreadyClosed'),
-  invalidHandle: need('InvalidHandle'),
-  queueFull: need('ProducerQueueIsFull'),
-  memoryFull: need('MemoryBufferIsFull'),
-  timeout: need('Timeout'),
-  invalidMessage: need('InvalidMessage'),
-  bufferTooSmall: need('BufferTooSmall'),
-});
+/** The codes this package handles or raises itself, by name. */
+const codes = Object.freeze(Object.fromEntries(['Ok', 'InvalidArgument', 'InvalidConfiguration', 'InvalidUrl',
+  'InvalidTopicName', 'AlreadyClosed', 'InvalidHandle', 'ProducerQueueIsFull', 'MemoryBufferIsFull', 'Timeout',
+  'InvalidMessage', 'BufferTooSmall', 'MessageTooBig', 'Interrupted', 'UnknownError']
+  .map((n) => [n, need(n)])));
 
-module.exports = { PulsarError, errors, Result, makeError, resultInfo, resultTable, codes };
+/** What an aborted createProducer() rejects with, as Node's own APIs do. */
+class AbortError extends Error {
+  constructor(message = 'The operation was aborted', options) {
+    super(message, options);
+    this.code = 'ABORT_ERR';
+  }
+}
+Object.defineProperty(AbortError.prototype, 'name', { value: 'AbortError', configurable: true, writable: true });
+
+module.exports = {
+  PulsarError, errors, Result, makeError, codes, AbortError,
+  resultInfo: (code) => (byCode.has(code) ? { ...byCode.get(code) } : undefined),
+  resultTable: () => table.map((r) => ({ ...r })),
+  invalid: (message) => makeError(codes.InvalidArgument, message),
+};

@@ -1,78 +1,47 @@
 'use strict';
-// native.js: finds libpulsar_producer, loads it with koffi, declares the C
-// functions of include/pulsar_producer.h and the struct layouts the other
-// modules write and read by hand.
+// native.js: finds libpulsar_producer, loads it with koffi, checks its ABI
+// version and declares the C functions and struct layouts of
+// include/pulsar_producer.h (ABI 1.x) that the other modules use.
 //
-// Where the library comes from, first match wins:
-//   1. the PULSAR_PRODUCER_LIB environment variable (a file path);
-//   2. prebuilds/<platform>-<arch>/ inside this package (filled by the
-//      Makefile's copy step or by packaging);
-//   3. build/lib/ of the repository, when this package sits in a checkout
-//      of it (bindings/node/).
-// The library's pp_version() must equal this package's version: a mismatch
-// is an error naming both and the file.
+// Where the library comes from, first match wins: the PULSAR_PRODUCER_LIB
+// environment variable (a file); prebuilds/<platform>-<arch>/ in this
+// package; build/lib/ of the repository when the package sits in a checkout.
 //
-// Cost of a call. Koffi runs every C call on a stack of its own. The Go
-// runtime inside the library then cannot trust its cached stack bounds and
-// re-reads them on each call into Go; on a process's main thread that means
-// parsing /proc/self/maps, a few hundred microseconds per call. So the main
-// thread calls the hot paths (send, drain) with .async() on libuv worker
-// threads, where the same re-read costs a few microseconds, and hands
-// messages over in batches (producer.js).
+// Cost of a call: koffi runs C calls on a stack of its own, so the Go runtime
+// in the library re-reads the thread's stack bounds on every call into Go:
+// a few hundred microseconds on the main thread, a few microseconds on a
+// libuv worker thread. Hot paths (sends, drains) therefore use .async() and
+// carry thousands of messages per call; the main thread calls into Go only
+// for rare things (starting, names, stats, logs).
 //
-// Pointers. Addresses are passed as plain integers (uint64_t) into memory
-// from koffi.alloc(), whose address is stable; the other modules lay out
-// pp_message, the length and user_data arrays, and read pp_completion at the
-// offsets computed here.
+// Memory that a library call reads while JavaScript goes on (staged
+// messages) comes from koffi.alloc(), whose address never changes, and is
+// passed as integer addresses (uint64_t).
 const fs = require('node:fs');
 const path = require('node:path');
 const koffi = require('koffi');
 
 const PACKAGE_VERSION = require('../package.json').version;
+const ABI_MAJOR = 1; // the header this package was written against: 1.0
+const ABI_MINOR = 0;
 
-/** The file name of the shared library on this platform. */
-function libraryFileName() {
-  switch (process.platform) {
-    case 'win32': return 'pulsar_producer.dll';
-    case 'darwin': return 'libpulsar_producer.dylib';
-    default: return 'libpulsar_producer.so';
-  }
-}
-
-/** Where to look for the library, in order, as [path, why] pairs. */
 function candidates() {
-  const name = libraryFileName();
-  const pkgDir = path.resolve(__dirname, '..');
-  const list = [];
-  if (process.env.PULSAR_PRODUCER_LIB) {
-    // An explicit choice: no fallback if it is wrong.
-    return [[path.resolve(process.env.PULSAR_PRODUCER_LIB), 'PULSAR_PRODUCER_LIB']];
-  }
-  list.push([path.join(pkgDir, 'prebuilds', `${process.platform}-${process.arch}`, name), 'package']);
-  const repo = path.resolve(pkgDir, '..', '..');
-  if (fs.existsSync(path.join(repo, 'include', 'pulsar_producer.h'))) {
-    list.push([path.join(repo, 'build', 'lib', name), 'repository build']);
-  }
+  const name = process.platform === 'darwin' ? 'libpulsar_producer.dylib' : 'libpulsar_producer.so';
+  if (process.env.PULSAR_PRODUCER_LIB) return [[path.resolve(process.env.PULSAR_PRODUCER_LIB), 'PULSAR_PRODUCER_LIB']];
+  const pkg = path.resolve(__dirname, '..');
+  const list = [[path.join(pkg, 'prebuilds', `${process.platform}-${process.arch}`, name), 'package']];
+  const repo = path.resolve(pkg, '..', '..');
+  if (fs.existsSync(path.join(repo, 'include', 'pulsar_producer.h'))) list.push([path.join(repo, 'build', 'lib', name), 'repository build']);
   return list;
 }
 
-function versionString(v) {
-  return `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`;
-}
-
-function expectedVersion() {
-  const [major, minor, patch] = PACKAGE_VERSION.split('.').map((s) => parseInt(s, 10));
-  return (major << 16) | (minor << 8) | patch;
-}
-
-/** Loads and checks the library; throws an Error saying what is wrong. */
 function open() {
   const tried = candidates();
   const found = tried.find(([p]) => fs.existsSync(p));
   if (!found) {
-    const where = tried.map(([p, why]) => `  ${p} (${why})`).join('\n');
-    throw new Error(`pulsar-producer: cannot find ${libraryFileName()}; looked in:\n${where}\n` +
-      'Build it with `make lib` in the repository, or set PULSAR_PRODUCER_LIB to its path.');
+    throw new Error(`pulsar-producer: cannot find ${path.basename(tried[0][0])}; looked in:\n` +
+      tried.map(([p, why]) => `  ${p} (${why})`).join('\n') +
+      '\nBuild it with `make lib` in the repository, or set PULSAR_PRODUCER_LIB to its path.');
   }
   const file = found[0];
   let lib;
@@ -81,134 +50,102 @@ function open() {
   } catch (e) {
     throw new Error(`pulsar-producer: cannot load ${file}: ${e.message}`);
   }
-  let version;
+  let v;
   try {
-    version = lib.func('int pp_version(void)')();
+    v = lib.func('int pp_version(void)')();
   } catch (e) {
     throw new Error(`pulsar-producer: ${file} is not libpulsar_producer (no pp_version: ${e.message})`);
   }
-  if (version !== expectedVersion()) {
-    throw new Error(`pulsar-producer: ${file} is version ${versionString(version)}, ` +
-      `but this package (pulsar-producer ${PACKAGE_VERSION}) needs version ${PACKAGE_VERSION}; ` +
+  const version = `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`;
+  if (((v >> 16) & 0xff) !== ABI_MAJOR || ((v >> 8) & 0xff) < ABI_MINOR) {
+    throw new Error(`pulsar-producer: ${file} is version ${version}, but this package (pulsar-producer ` +
+      `${PACKAGE_VERSION}) needs version ${ABI_MAJOR}.x, at least ${ABI_MAJOR}.${ABI_MINOR}.0; ` +
       'rebuild the library (make lib) or point PULSAR_PRODUCER_LIB at a matching one.');
   }
-  return { lib, file, version: versionString(version) };
+  return { lib, file, version };
 }
 
 const { lib, file, version } = open();
 
-// Struct layouts, as the header declares them. Koffi computes the offsets
-// for this platform's ABI; the code that fills and reads the structs uses
-// the numbers exported below.
 const MessageIdT = koffi.struct('pp_message_id', {
-  ledger_id: 'int64_t',
-  entry_id: 'int64_t',
-  partition: 'int32_t',
-  batch_index: 'int32_t',
-  batch_size: 'int32_t',
+  ledger_id: 'int64_t', entry_id: 'int64_t', partition: 'int32_t', batch_index: 'int32_t', batch_size: 'int32_t', flags: 'int32_t',
 });
 const CompletionT = koffi.struct('pp_completion', {
-  user_data: 'void *',
-  result: 'int',
-  id: MessageIdT,
-  error: 'const char *',
+  producer: 'uint64_t', user_data: 'void *', result: 'int', id: MessageIdT, error: 'const char *',
 });
 const PropertyT = koffi.struct('pp_property', {
-  key: 'const char *',
-  value: 'const char *',
+  key: 'const char *', key_len: 'size_t', value: 'const char *', value_len: 'size_t',
 });
 const MessageT = koffi.struct('pp_message', {
-  struct_size: 'size_t',
-  payload: 'const void *',
-  payload_len: 'size_t',
-  null_value: 'int',
-  key: 'const char *',
-  ordering_key: 'const void *',
-  ordering_key_len: 'size_t',
-  properties: 'const pp_property *',
-  property_count: 'size_t',
-  event_time_ms: 'int64_t',
-  deliver_at_ms: 'int64_t',
-  deliver_after_ms: 'int64_t',
-  sequence_id: 'int64_t',
-  replication_clusters: 'const char **',
-  replication_cluster_count: 'size_t',
-  disable_replication: 'int',
+  struct_size: 'size_t', payload: 'const void *', payload_len: 'size_t', null_value: 'int',
+  key: 'const char *', key_len: 'size_t', ordering_key: 'const void *', ordering_key_len: 'size_t',
+  properties: 'const pp_property *', property_count: 'size_t', event_time_ms: 'int64_t',
+  deliver_at_ms: 'int64_t', deliver_after_ms: 'int64_t', sequence_id: 'int64_t',
+  replication_clusters: 'const char **', replication_cluster_count: 'size_t', disable_replication: 'int',
 });
 const ResultInfoT = koffi.struct('pp_result_info', {
-  result: 'int',
-  name: 'const char *',
-  kind: 'const char *',
-  retriable: 'int',
-  description: 'const char *',
+  result: 'int', name: 'const char *', kind: 'const char *', retriable: 'int', description: 'const char *',
+});
+const StatsT = koffi.struct('pp_stats', {
+  struct_size: 'size_t', msgs_sent: 'int64_t', bytes_sent: 'int64_t', msgs_acked: 'int64_t', bytes_acked: 'int64_t',
+  msgs_failed: 'int64_t', bytes_failed: 'int64_t', pending_msgs: 'int64_t', pending_bytes: 'int64_t',
+  reconnects: 'int64_t', latency_count: 'int64_t', latency_p50_us: 'int64_t', latency_p95_us: 'int64_t',
+  latency_p99_us: 'int64_t', latency_p999_us: 'int64_t', latency_max_us: 'int64_t', producers: 'int32_t',
+  connections: 'int32_t', connects: 'int64_t',
+});
+const LogRecordT = koffi.struct('pp_log_record', {
+  level: 'int', time_ms: 'int64_t', message: 'const char *', topic: 'const char *',
+  producer_name: 'const char *', broker: 'const char *', connection: 'uint64_t',
 });
 
-function offsets(type, fields) {
+function offsets(type) {
   const o = { size: koffi.sizeof(type) };
-  for (const f of fields) o[f] = koffi.offsetof(type, f);
+  for (const f of Object.keys(koffi.introspect(type).members)) o[f] = koffi.offsetof(type, f);
   return Object.freeze(o);
 }
-
 const layout = Object.freeze({
-  pointerSize: koffi.sizeof('void *'),
-  messageId: offsets(MessageIdT, ['ledger_id', 'entry_id', 'partition', 'batch_index', 'batch_size']),
-  completion: offsets(CompletionT, ['user_data', 'result', 'id', 'error']),
-  property: offsets(PropertyT, ['key', 'value']),
-  message: offsets(MessageT, ['struct_size', 'payload', 'payload_len', 'null_value', 'key',
-    'ordering_key', 'ordering_key_len', 'properties', 'property_count', 'event_time_ms',
-    'deliver_at_ms', 'deliver_after_ms', 'sequence_id', 'replication_clusters',
-    'replication_cluster_count', 'disable_replication']),
+  messageId: offsets(MessageIdT), completion: offsets(CompletionT), property: offsets(PropertyT), message: offsets(MessageT),
 });
 
-// Functions. Out-parameters and byte buffers are declared `void *` and
-// given typed arrays or Buffers; addresses inside koffi.alloc() memory
-// (payloads, lengths, structs, user_data arrays) are declared uint64_t and
-// given as numbers. The delivery callback is always NULL: completions are
-// taken with pp_drain.
+// Handles are plain numbers (the library's count up from 0x5050_0000_0001,
+// far below 2^53); out-parameters are typed arrays; errbufs are Buffers.
+const H = 'uint64_t';
+const E = 'void *errbuf, size_t errbuf_size';
 const fn = {
   versionStr: lib.func('const char *pp_version_str(void)'),
   resultTable: lib.func('void *pp_result_table(_Out_ size_t *count)'),
   optionsJson: lib.func('const char *pp_options_json(void)'),
-  start: lib.func('int pp_start(const char *url, const char *topic, const char *options, ' +
-    'void *out, void *errbuf, size_t errbuf_size)'),
-  // Payload-only messages, packed back to back at `data`.
-  sendBatch: lib.func('int pp_send_batch(uint64_t producer, uint64_t data, uint64_t lens, size_t count, ' +
-    'void *cb, uint64_t user_data, void *accepted, void *errbuf, size_t errbuf_size)'),
-  // Messages with options, as an array of pp_message.
-  sendMessages: lib.func('int pp_send_messages(uint64_t producer, uint64_t msgs, size_t count, void *cb, ' +
-    'uint64_t user_data, void *accepted, void *errbuf, size_t errbuf_size)'),
-  drain: lib.func('int pp_drain(uint64_t producer, void *out, size_t capacity, int timeout_ms, void *count)'),
-  flush: lib.func('int pp_flush(uint64_t producer, int timeout_ms, void *errbuf, size_t errbuf_size)'),
-  close: lib.func('int pp_close(uint64_t producer, int timeout_ms, void *errbuf, size_t errbuf_size)'),
-  stop: lib.func('int pp_stop(uint64_t producer, int timeout_ms, void *errbuf, size_t errbuf_size)'),
-  pending: lib.func('int pp_pending(uint64_t producer, void *pending)'),
-  producerName: lib.func('int pp_producer_name(uint64_t producer, void *buf, size_t size, void *needed)'),
-  producerPartitions: lib.func('int pp_producer_partitions(uint64_t producer, void *partitions)'),
-  idStr: lib.func('size_t pp_message_id_str(void *id, void *buf, size_t size)'),
-  idSerialize: lib.func('int pp_message_id_serialize(void *id, void *buf, size_t size, void *needed)'),
-  idDeserialize: lib.func('int pp_message_id_deserialize(void *buf, size_t len, void *out)'),
+  clientStart: lib.func(`int pp_client_start(const char *url, size_t url_len, const char *options, void *out, ${E})`),
+  clientClose: lib.func(`int pp_client_close(${H} client, int timeout_ms, ${E})`),
+  clientStop: lib.func(`int pp_client_stop(${H} client, int timeout_ms, ${E})`),
+  eventFd: lib.func(`int pp_client_event_fd(${H} client, _Out_ int *fd)`),
+  producerOpen: lib.func(`int pp_producer_open(${H} client, const char *topic, size_t topic_len, const char *options, void *out, ${E})`),
+  producerWait: lib.func(`int pp_producer_wait(${H} producer, int timeout_ms, ${E})`),
+  sendBatch: lib.func(`int pp_send_batch(${H} producer, uint64_t data, uint64_t lens, size_t count, int flags, void *cb, uint64_t user_data, void *accepted, ${E})`),
+  sendMessages: lib.func(`int pp_send_messages(${H} producer, uint64_t msgs, size_t count, int flags, void *cb, uint64_t user_data, void *accepted, ${E})`),
+  drain: lib.func(`int pp_drain(${H} client, void *out, size_t capacity, int timeout_ms, void *count)`),
+  logs: lib.func(`int pp_client_logs(${H} client, void *out, size_t capacity, _Out_ size_t *count)`),
+  flush: lib.func(`int pp_flush(${H} handle, int timeout_ms, ${E})`),
+  close: lib.func(`int pp_close(${H} producer, int timeout_ms, ${E})`),
+  stop: lib.func(`int pp_stop(${H} producer, int timeout_ms, ${E})`),
+  pending: lib.func(`int pp_pending(${H} handle, _Out_ size_t *pending)`),
+  producerName: lib.func(`int pp_producer_name(${H} producer, void *buf, size_t size, _Out_ size_t *needed)`),
+  partitions: lib.func(`int pp_producer_partitions(${H} producer, _Out_ int32_t *partitions)`),
+  producerStats: lib.func(`int pp_producer_stats(${H} producer, _Inout_ pp_stats *out)`),
+  clientStats: lib.func(`int pp_client_stats(${H} client, _Inout_ pp_stats *out)`),
+  idStr: lib.func('size_t pp_message_id_str(const pp_message_id *id, void *buf, size_t size)'),
+  idSerialize: lib.func('int pp_message_id_serialize(const pp_message_id *id, void *buf, size_t size, _Out_ size_t *needed)'),
+  idDeserialize: lib.func('int pp_message_id_deserialize(void *buf, size_t len, _Out_ pp_message_id *out)'),
 };
 
-/** The rows of pp_result_table(), as plain objects. */
+/** The rows of pp_result_table(). */
 function resultTable() {
   const count = [0];
-  const ptr = fn.resultTable(count);
-  const rows = koffi.decode(ptr, koffi.array(ResultInfoT, Number(count[0])));
-  return rows.map((r) => ({
-    result: r.result,
-    name: r.name,
-    kind: r.kind,
-    retriable: r.retriable !== 0,
-    description: r.description,
-  }));
+  const rows = koffi.decode(fn.resultTable(count), koffi.array(ResultInfoT, Number(count[0])));
+  return rows.map((r) => ({ result: r.result, name: r.name, kind: r.kind, retriable: r.retriable !== 0, description: r.description }));
 }
 
-/** The library's option table (pp_options_json), parsed. */
-function optionTable() {
-  return JSON.parse(fn.optionsJson());
-}
-
-/** Native memory that does not move: koffi.alloc() plus a view of it. */
+/** Native memory that does not move: koffi.alloc() plus views of it. */
 class Arena {
   constructor(size) {
     this.size = size;
@@ -217,23 +154,35 @@ class Arena {
     const ab = koffi.view(this.ptr, size);
     this.u8 = new Uint8Array(ab);
     this.u32 = new Uint32Array(ab);
-    this.i32 = new Int32Array(ab);
+    this.i64 = new BigInt64Array(ab);
     this.buf = Buffer.from(ab);
   }
 
   free() {
-    if (this.ptr) {
-      koffi.free(this.ptr);
-      this.ptr = null;
-    }
+    if (this.ptr) koffi.free(this.ptr);
+    this.ptr = null;
   }
 }
 
-/** Reads a NUL-terminated C string whose pointer is stored at buf[offset]. */
-function readCStringAt(buf, offset) {
-  return koffi.decode(buf, offset, 'const char *');
+/** pp_stats of a producer or client, with camelCase names (latency_p50_us: latencyP50Us). */
+function stats(f, h) {
+  const out = { struct_size: koffi.sizeof(StatsT) };
+  const rc = f(h, out);
+  const s = {};
+  for (const [k, v] of Object.entries(out)) {
+    if (k !== 'struct_size') s[k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase())] = Number(v);
+  }
+  return { rc, stats: s };
+}
+
+/** Decodes n log records from buf. */
+function logRecords(buf, n) {
+  return koffi.decode(buf, koffi.array(LogRecordT, n));
 }
 
 module.exports = {
-  koffi, lib, fn, layout, Arena, file, version, PACKAGE_VERSION, resultTable, optionTable, readCStringAt,
+  koffi, fn, layout, Arena, file, version, PACKAGE_VERSION, resultTable, stats, logRecords,
+  optionTable: () => JSON.parse(fn.optionsJson()),
+  logRecordSize: koffi.sizeof(LogRecordT),
+  readCString: (buf, offset) => koffi.decode(buf, offset, 'const char *'),
 };

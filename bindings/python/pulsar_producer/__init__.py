@@ -1,71 +1,45 @@
-"""pulsar_producer: an Apache Pulsar producer over libpulsar_producer's C ABI.
+"""pulsar_producer: an Apache Pulsar producer over libpulsar_producer's C ABI (ctypes).
 
-How this works: the package loads the shared library with ctypes (_native:
-$PULSAR_PRODUCER_LIB, else the copy bundled in the wheel, else build/lib of
-a development checkout) and checks its version; errors generates one
-exception class per result code from the library's own table, _options
-checks options against its option table; Producer (producer) buffers
-messages and hands them to the library in batches (_buffer, _messages), and
-settles concurrent.futures Futures from a completion thread that drains
-completions in batches (_core).
-
-    from pulsar_producer import Producer
+    from pulsar_producer import Client, Producer
 
     with Producer("pulsar://localhost:6650", "my-topic") as producer:
         msg_id = producer.send(b"hello", properties={"k": "v"})
         futures = [producer.send_async(b"x" * 100) for _ in range(1000)]
 
-Only the standard library is needed at run time.
+    with Client("pulsar://localhost:6650") as client:
+        a = client.create_producer("topic-a")
+        b = client.create_producer("topic-b", block_if_queue_full=True)
+
+Only the standard library is needed at run time. The error classes
+(Timeout, ProducerQueueIsFull, AlreadyClosed, Forked, ...) are generated
+from the library's result table and are attributes of this package and of
+pulsar_producer.errors. Log records go to the "pulsar_producer" logger.
 """
 
 from __future__ import annotations
 
-from ._native import PACKAGE_VERSION as __version__
-from ._native import LIB_PATH, library_version
-from .errors import (
-    BrokerError,
-    LibraryNotFoundError,
-    LibraryVersionError,
-    NetworkError,
-    PulsarProducerError,
-    UsageError,
-    error_classes,
-)
-from ._future import MessageFuture
-from .message_id import MessageId
-from .producer import Payload, Producer, SendOptions
 from . import errors
+from ._future import MessageFuture
+from ._message import Payload, SendOptions
+from ._native import LIB_PATH, PACKAGE_VERSION as __version__, library_version
+from .errors import (BrokerError, LibraryNotFoundError, LibraryVersionError, NetworkError,
+                     PulsarProducerError, UsageError)
+from .message_id import MessageId
+from .producer import Client, Producer, Stats
 
-__all__ = [
-    "Producer",
-    "MessageId",
-    "MessageFuture",
-    "Payload",
-    "SendOptions",
-    "errors",
-    "PulsarProducerError",
-    "UsageError",
-    "BrokerError",
-    "NetworkError",
-    "LibraryNotFoundError",
-    "LibraryVersionError",
-    "LIB_PATH",
-    "library_version",
-    "__version__",
-]
+__all__ = ["Client", "Producer", "Stats", "MessageId", "MessageFuture", "Payload", "SendOptions", "errors",
+           "PulsarProducerError", "UsageError", "BrokerError", "NetworkError", "LibraryNotFoundError",
+           "LibraryVersionError", "LIB_PATH", "library_version", "__version__"]
 
-# The generated exception classes (Timeout, ProducerQueueIsFull, ...) are
-# also package attributes. LookupError is left out of __all__ so that a star
-# import does not hide the built-in of that name.
-for _name, _cls in error_classes().items():
-    if _name not in globals():  # never shadow the package's own names
+# The generated error classes, as package attributes (LookupError stays out of __all__, so
+# that a star import does not hide the built-in).
+for _name, _cls in errors.error_classes().items():
+    if _name not in globals():
         globals()[_name] = _cls
         if _name != "LookupError":
             __all__.append(_name)
-del _name, _cls
 
 
 def __getattr__(name: str) -> type[PulsarProducerError]:
-    # Only reached for names that are not attributes: this function exists so
-    # that type checkers accept the generated exception classes (Timeout, ...).
+    # Reached only for missing names; lets type checkers accept the generated classes.
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,201 +1,151 @@
-"""Producer options and time values: Python forms to the library's forms.
+"""Options and time values: Python forms checked and turned into the library's.
 
-How this works: Producer(**options) takes the library's option names in
-snake_case. The library describes every option in pp_options_json() (name,
-snakeName, type, enum values, default, doc); ``OPTIONS`` is that table by
-snake_case name, read once at import. ``options_json`` checks each option
-against it, so that an unknown name or a value of the wrong Python type is
-refused here, naming the option as the caller spelled it (a timedelta is
-taken only by "milliseconds" options, a bool only by "boolean" ones, an
-enum's value must be one of its values), and turns the options into the
-library's JSON (timedelta -> milliseconds, mapping -> object, None -> left
-out). Ranges are left to the library, whose messages name the camelCase key;
-``snake_errors`` puts the caller's spelling back into them. Durations
-anywhere in this package are ``datetime.timedelta`` or an ``int`` of
-milliseconds; instants are ``datetime.datetime`` (naive means local time, as
-datetime.timestamp() assumes) or an ``int`` of milliseconds since the Unix
-epoch. Floats are refused so that a number of seconds is never taken for
-milliseconds.
+How this works: pp_options_json() describes every option (camelCase name,
+snakeName, scope "client" or "producer", type, enum values, min, max, and
+"negative" when any negative value is accepted too). ``encode`` checks
+options given in snake_case against it, names, scopes, types and ranges,
+before anything reaches the library, so that every error names the option
+as the caller spelled it; then it writes the library's JSON. Durations are
+``timedelta`` or an ``int`` of milliseconds, instants ``datetime`` (naive:
+local time) or an ``int`` of milliseconds since the epoch; floats are
+refused so that seconds are never taken for milliseconds. ``snake`` puts
+Python's names into the library's texts (camelCase option names, and the
+C fields of a message).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Optional, Union
 
 from . import _native
-from .errors import PulsarProducerError, error_for
+from .errors import PulsarProducerError, error
 
-__all__ = [
-    "Duration",
-    "Instant",
-    "OPTIONS",
-    "OptionSpec",
-    "duration_ms",
-    "instant_ms",
-    "options_json",
-]
-
-#: A duration: a timedelta, or an int of milliseconds.
 Duration = Union[timedelta, int]
-#: A point in time: a datetime, or an int of milliseconds since the epoch.
 Instant = Union[datetime, int]
-
+INT64_MAX = 2**63 - 1
 _MS = timedelta(milliseconds=1)
-_SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
 
 
-class OptionSpec(NamedTuple):
-    """One row of the library's option table."""
-
-    name: str  # camelCase, as pp_start takes it
-    snake_name: str
-    type: str  # "string", "integer", "boolean", "milliseconds", "enum", "object"
-    values: tuple[str, ...]  # of an enum
-    default: str
-    doc: str
-
-
-def _load_table() -> dict[str, OptionSpec]:
-    rows = json.loads(_native.PYLIB.pp_options_json().decode("utf-8"))
-    return {
-        row["snakeName"]: OptionSpec(
-            row["name"],
-            row["snakeName"],
-            row["type"],
-            tuple(row.get("values") or ()),
-            str(row.get("default", "")),
-            row.get("doc", ""),
-        )
-        for row in rows
-    }
+class Spec(NamedTuple):
+    name: str  # camelCase
+    snake: str
+    scope: str
+    type: str
+    values: tuple[str, ...]
+    min: Optional[int]
+    max: Optional[int]
+    negative: str  # what a negative value means, "" if refused
 
 
-#: Every option the library takes, by snake_case name.
-OPTIONS: dict[str, OptionSpec] = _load_table()
+OPTIONS: dict[str, Spec] = {
+    r["snakeName"]: Spec(r["name"], r["snakeName"], r["scope"], r["type"], tuple(r.get("values", ())),
+                         r.get("min"), r.get("max"), r.get("negative", ""))
+    for r in json.loads(_native.PYLIB.pp_options_json().decode())
+}
+_FIELDS = {"event_time_ms": "event_time", "deliver_at_ms": "deliver_at", "deliver_after_ms": "deliver_after",
+           "null_value": "payload None", "ordering_key_len": "ordering_key", "key_len": "key"}
+_NAMES = {s.name: s.snake for s in OPTIONS.values()} | _FIELDS
+_WORDS = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _NAMES), key=len, reverse=True)) + r")\b")
 
 
-def duration_ms(value: object, what: str) -> int:
-    """A Duration as an int of milliseconds (a timedelta rounds up to the next ms)."""
-    if isinstance(value, timedelta):
-        return -((-value) // _MS)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise TypeError(
-        f"{what} must be a datetime.timedelta or an int of milliseconds, "
-        f"not {type(value).__name__} {value!r}"
-    )
+def snake(text: str) -> str:
+    """The library's text with Python's names for options and message fields."""
+    return _WORDS.sub(lambda m: _NAMES[m.group(1)], text)
 
 
-def instant_ms(value: object, what: str) -> int:
-    """An Instant as an int of milliseconds since the Unix epoch."""
-    if isinstance(value, datetime):
-        return round(value.timestamp() * 1000)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise TypeError(
-        f"{what} must be a datetime.datetime or an int of milliseconds since the epoch, "
-        f"not {type(value).__name__} {value!r}"
-    )
+def invalid(message: str) -> PulsarProducerError:
+    return error("InvalidConfiguration", message)
 
 
-def camel_name(snake: str) -> str:
-    head, *rest = snake.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def _describe(value: object) -> str:
-    """A value as an error message shows it: ``string "many"``, ``float 1.5``."""
-    if isinstance(value, str):
-        return f"string {json.dumps(value)}"
-    if isinstance(value, bool):
-        return f"boolean {value}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, timedelta):
-        return f"timedelta {value}"
+def _show(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def _checked(name: str, spec: OptionSpec, value: object) -> Any:
-    """The JSON value of an option, or InvalidConfiguration naming ``name``."""
+def number(value: object, what: str, ms: bool = False, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
+    """An int (or, with ms, a timedelta in whole ms rounded up) within [lo, hi]; TypeError or
+    ValueError naming ``what`` otherwise."""
+    if isinstance(value, timedelta) and ms:
+        value = -((-value) // _MS)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{what} is not a finite number: {value!r}")
+    elif not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be {'a datetime.timedelta or ' if ms else ''}an int"
+                        f"{' of milliseconds' if ms else ''}, not {_show(value)}")
+    assert isinstance(value, int)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{what} is out of range: {value} (it must be between {lo} and {hi})")
+    return value
+
+
+def instant_ms(value: object, what: str) -> int:
+    """An Instant as ms since the epoch (0 and up)."""
+    if isinstance(value, datetime):
+        value = math.floor(value.timestamp() * 1000)
+    elif not isinstance(value, int) or isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{what} is not a finite number: {value!r}")
+        raise TypeError(f"{what} must be a datetime.datetime or an int of milliseconds since the epoch, "
+                        f"not {_show(value)}")
+    return number(value, what, lo=0, hi=INT64_MAX)
+
+
+def _value(spec: Spec, name: str, value: object) -> Any:
+    """The JSON value of one option, or InvalidConfiguration naming it."""
+    what = f'option "{name}"'
     kind = spec.type
-    want: Optional[str] = None
-    if kind == "milliseconds":
-        if isinstance(value, timedelta) or (isinstance(value, int) and not isinstance(value, bool)):
-            return duration_ms(value, name)
-        want = "a datetime.timedelta or an int of milliseconds"
-    elif kind == "integer":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        want = "an integer"
-    elif kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        want = "True or False"
-    elif kind == "string":
-        if isinstance(value, str):
-            return value
-        want = "a string"
-    elif kind == "enum":
-        if isinstance(value, str) and value.lower() in (v.lower() for v in spec.values):
-            return value
-        want = "one of " + ", ".join(spec.values)
-    elif kind == "object":
-        if isinstance(value, Mapping) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            return dict(value)
-        want = "a mapping of str to str"
-    else:  # a type this package does not know yet: the library checks it
-        return dict(value) if isinstance(value, Mapping) else value
-    raise _invalid(f'option "{name}" must be {want}, got {_describe(value)}')
+    if kind in ("integer", "milliseconds"):
+        try:
+            n = number(value, what, ms=kind == "milliseconds")
+        except (TypeError, ValueError) as exc:
+            raise invalid(str(exc)) from None
+        lo = spec.min if spec.min is not None else -INT64_MAX - 1
+        hi = spec.max if spec.max is not None else INT64_MAX
+        if (spec.negative and -INT64_MAX - 1 <= n < 0) or lo <= n <= hi:
+            return n
+        unit = " ms" if kind == "milliseconds" else ""
+        also = f", or negative for {spec.negative}" if spec.negative else ""
+        raise invalid(f"{what} is out of range: {n}{unit} (it must be between {lo} and {hi}{unit}{also})")
+    if kind == "boolean" and isinstance(value, bool):
+        return value
+    if kind == "string" and isinstance(value, str):
+        return value
+    if kind == "enum" and isinstance(value, str):
+        norm = value.replace("_", "").lower()
+        for v in spec.values:
+            if v.replace("_", "").lower() == norm:
+                return v
+    if kind == "object" and isinstance(value, Mapping) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return dict(value)
+    want = {"boolean": "True or False", "string": "a str", "object": "a mapping of str to str",
+            "enum": "one of " + ", ".join(spec.values)}.get(kind, "valid")
+    raise invalid(f"{what} must be {want}, not {_show(value)}")
 
 
-def _invalid(message: str) -> PulsarProducerError:
-    # Formatted as the library formats its own errors ("Name: message").
-    return error_for(_native.ERR_INVALID_CONFIGURATION, f"InvalidConfiguration: {message}")
-
-
-def options_json(
-    options: Mapping[str, object], exclude: Iterable[str] = ()
-) -> tuple[str, dict[str, str]]:
-    """The options as the library's JSON object, and camelCase -> snake_case names.
-
-    Raises InvalidConfiguration for an unknown name or a value of the wrong
-    type. Options named in ``exclude`` are checked but left out of the JSON.
-    """
-    obj: dict[str, Any] = {}
-    names: dict[str, str] = {}
+def encode(options: Mapping[str, object], scope: Optional[str], where: str) -> dict[str, Any]:
+    """The options as the library's JSON object (None values left out). ``scope`` is the one
+    ``where`` takes ("client", "producer", or None for both)."""
+    out: dict[str, Any] = {}
     for name, value in options.items():
         spec = OPTIONS.get(name)
         if spec is None:
-            if not _SNAKE.match(name):
-                raise _invalid(
-                    f'option "{name}" is unknown: options are the library\'s names in '
-                    f"snake_case, such as batching_max_messages"
-                )
-            raise _invalid(f'option "{name}" is unknown')
-        if value is None:
-            continue
-        checked = _checked(name, spec, value)
-        if name not in exclude:
-            names[spec.name] = name
-            obj[spec.name] = checked
-    try:
-        text = json.dumps(obj, allow_nan=False)
-    except (TypeError, ValueError) as exc:  # pragma: no cover - values are checked above
-        raise error_for(
-            _native.ERR_INVALID_CONFIGURATION, f"options cannot be encoded as JSON: {exc}"
-        ) from exc
-    return text, names
+            close = difflib.get_close_matches(name, OPTIONS, 1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise invalid(f'option "{name}" is unknown{hint}; options are snake_case, as in docs/OPTIONS.md')
+        if scope is not None and spec.scope != scope:
+            home = "Client()" if spec.scope == "client" else "Client.create_producer()"
+            raise invalid(f'option "{name}" is a {spec.scope} option: give it to {home}, not {where}')
+        if value is not None:
+            out[spec.name] = _value(spec, name, value)
+    return out
 
 
-def snake_errors(message: str, names: Mapping[str, str]) -> str:
-    """The library's message with each quoted camelCase option name in snake_case."""
-    for camel, snake in names.items():
-        message = message.replace(f'"{camel}"', f'"{snake}"')
-    return message
+def scope_of(name: str) -> str:
+    spec = OPTIONS.get(name)
+    return spec.scope if spec else "producer"

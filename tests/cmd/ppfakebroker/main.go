@@ -1,4 +1,4 @@
-// Command ppfakebroker runs the ack-at-once fake broker (tests/fakebroker)
+// Command ppfakebroker runs the ack-at-once fake broker (internal/fakebroker)
 // as a process of its own, for client-only benchmarks of programs in other
 // languages. It prints its pulsar:// URL on the first line of stdout, then
 // serves until it is signalled (SIGINT or SIGTERM), and prints what it
@@ -11,11 +11,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/pulsar-producer/pulsar-producer/tests/fakebroker"
+	"github.com/pulsar-producer/pulsar-producer/internal/fakebroker"
 )
 
 func main() {
-	b, err := fakebroker.New(fakebroker.Options{})
+	b, err := fakebroker.Listen(fakebroker.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ppfakebroker:", err)
 		os.Exit(1)

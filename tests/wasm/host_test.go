@@ -1,15 +1,15 @@
-// Tests of the wazero host against the real broker (tests/broker/broker.sh;
-// a missing broker fails the test). What the broker stored is checked with
-// an independent consumer in the tests module (tests/wasm); these tests
-// check the host's own behaviour: receipts, ordering, errors, and recovery
-// from bad input.
+// Tests of the wazero host's own behaviour against the real broker
+// (tests/broker): receipts, ordering, errors, and recovery from bad input.
+// What the broker stored is checked with an independent consumer in
+// wasm_test.go. Behaviour that needs no real broker (a failing module, logs,
+// stats, empty keys) is tested at the root, in package wasm, against a fake
+// broker.
 package wasm
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,16 +17,18 @@ import (
 
 	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
+	ppwasm "github.com/pulsar-producer/pulsar-producer/wasm"
+
+	"github.com/pulsar-producer/pulsar-producer/tests/broker"
 )
 
-func newTestClient(t *testing.T, opts ClientOptions) *Client {
+func newTestClient(t *testing.T, opts ppwasm.ClientOptions) *ppwasm.Client {
 	t.Helper()
-	wasmtest.RequireBroker(t)
+	broker.Require(t)
 	if opts.ServiceURL == "" {
-		opts.ServiceURL = wasmtest.ServiceURL()
+		opts.ServiceURL = broker.ServiceURL()
 	}
-	c, err := NewClient(opts)
+	c, err := ppwasm.NewClient(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +36,7 @@ func newTestClient(t *testing.T, opts ClientOptions) *Client {
 	return c
 }
 
-func newTestProducer(t *testing.T, c *Client, opts ProducerOptions) *Producer {
+func newTestProducer(t *testing.T, c *ppwasm.Client, opts ppwasm.ProducerOptions) *ppwasm.Producer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -46,12 +48,12 @@ func newTestProducer(t *testing.T, c *Client, opts ProducerOptions) *Producer {
 }
 
 func TestSendAndReceipts(t *testing.T) {
-	c := newTestClient(t, ClientOptions{})
-	topic := wasmtest.Topic(t, "wasm-host")
+	c := newTestClient(t, ppwasm.ClientOptions{})
+	topic := broker.NewTopic(t, "wasm-host")
 	// Batches close by count or Flush only, never by the timer, so every
 	// ID below is batched however slow the machine (a batch of one would go
 	// out as a plain message).
-	p := newTestProducer(t, c, ProducerOptions{Topic: topic, BatchingMaxMessages: 10, BatchingMaxPublishDelay: time.Hour})
+	p := newTestProducer(t, c, ppwasm.ProducerOptions{Topic: topic, BatchingMaxMessages: 10, BatchingMaxPublishDelay: time.Hour})
 	if p.Name() == "" || p.NumPartitions() != 0 {
 		t.Fatalf("producer name %q, partitions %d", p.Name(), p.NumPartitions())
 	}
@@ -101,16 +103,16 @@ func TestSendAndReceipts(t *testing.T) {
 }
 
 func TestBadOptionsLeaveTheClientUsable(t *testing.T) {
-	if _, err := NewClient(ClientOptions{ServiceURL: "pulsar://"}); engine.CodeOf(err) != engine.CodeInvalidURL {
+	if _, err := ppwasm.NewClient(ppwasm.ClientOptions{ServiceURL: "pulsar://"}); engine.CodeOf(err) != engine.CodeInvalidURL {
 		t.Fatalf("bad URL: %v", err)
 	}
-	if _, err := NewClient(ClientOptions{ServiceURL: wasmtest.ServiceURL(), KeepAliveInterval: time.Microsecond}); engine.CodeOf(err) != engine.CodeInvalidConfiguration {
+	if _, err := ppwasm.NewClient(ppwasm.ClientOptions{ServiceURL: broker.ServiceURL(), KeepAliveInterval: time.Microsecond}); engine.CodeOf(err) != engine.CodeInvalidConfiguration {
 		t.Fatalf("sub-millisecond keepalive: %v", err)
 	}
-	c := newTestClient(t, ClientOptions{})
-	topic := wasmtest.Topic(t, "wasm-badopts")
+	c := newTestClient(t, ppwasm.ClientOptions{})
+	topic := broker.NewTopic(t, "wasm-badopts")
 	ctx := context.Background()
-	for _, o := range []ProducerOptions{
+	for _, o := range []ppwasm.ProducerOptions{
 		{Topic: topic, BatchingMaxMessages: -1},
 		{Topic: topic, CompressionType: 42},
 		{Topic: topic, Properties: map[string]string{"": "x"}},
@@ -124,15 +126,15 @@ func TestBadOptionsLeaveTheClientUsable(t *testing.T) {
 			t.Logf("refused: %v", err)
 		}
 	}
-	p := newTestProducer(t, c, ProducerOptions{Topic: topic})
+	p := newTestProducer(t, c, ppwasm.ProducerOptions{Topic: topic})
 	if _, err := p.Send(ctx, &core.Message{Payload: []byte("still fine")}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestOversizeMessage(t *testing.T) {
-	c := newTestClient(t, ClientOptions{})
-	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-big")})
+	c := newTestClient(t, ppwasm.ClientOptions{})
+	p := newTestProducer(t, c, ppwasm.ProducerOptions{Topic: broker.NewTopic(t, "wasm-big")})
 	ctx := context.Background()
 	big := make([]byte, 6<<20)
 	if _, err := p.Send(ctx, &core.Message{Payload: big}); engine.CodeOf(err) != engine.CodeMessageTooBig {
@@ -146,12 +148,11 @@ func TestOversizeMessage(t *testing.T) {
 }
 
 // spyEngine wraps the module's Engine for tests: it can corrupt the next
-// bytes read from the broker or make the module fail, and it counts the
-// events that tell what happened.
+// bytes read from the broker, and it counts the events that tell what
+// happened.
 type spyEngine struct {
-	*Engine
+	*ppwasm.Engine
 	garble    atomic.Bool // the next Receive gets garbage instead
-	breakNext atomic.Bool // the next Send finds the module dead
 	protoErrs atomic.Int32
 	connects  atomic.Int32
 }
@@ -164,13 +165,6 @@ func (s *spyEngine) Receive(id engine.ConnID, p []byte, now time.Time) {
 		p = garbage
 	}
 	s.Engine.Receive(id, p, now)
-}
-
-func (s *spyEngine) Send(id engine.ProducerID, msg *engine.Message, token uint64, now time.Time) error {
-	if s.breakNext.CompareAndSwap(true, false) {
-		_ = s.in.mod.Close(s.in.ctx) // the next call fails as a trap would
-	}
-	return s.Engine.Send(id, msg, token, now)
 }
 
 func (s *spyEngine) AppendEvents(dst []engine.Event) []engine.Event {
@@ -187,11 +181,15 @@ func (s *spyEngine) AppendEvents(dst []engine.Event) []engine.Event {
 	return dst
 }
 
-func newSpyClient(t *testing.T, opts ClientOptions) (*Client, *spyEngine) {
+func newSpyClient(t *testing.T, opts ppwasm.ClientOptions) (*ppwasm.Client, *spyEngine) {
 	t.Helper()
-	wasmtest.RequireBroker(t)
-	opts.ServiceURL = wasmtest.ServiceURL()
-	eng, err := testModule(t).NewEngine(opts)
+	broker.Require(t)
+	opts.ServiceURL = broker.ServiceURL()
+	m, err := ppwasm.DefaultModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := m.NewEngine(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +204,8 @@ func newSpyClient(t *testing.T, opts ClientOptions) (*Client, *spyEngine) {
 // close that connection cleanly, the runtime must drop the socket, and the
 // producer must reconnect and go on sending.
 func TestGarbageFromTheBrokerReconnects(t *testing.T) {
-	c, spy := newSpyClient(t, ClientOptions{InitialBackoff: 10 * time.Millisecond})
-	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-garbage")})
+	c, spy := newSpyClient(t, ppwasm.ClientOptions{InitialBackoff: 10 * time.Millisecond})
+	p := newTestProducer(t, c, ppwasm.ProducerOptions{Topic: broker.NewTopic(t, "wasm-garbage")})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	before, err := p.Send(ctx, &core.Message{Payload: []byte("before")})
@@ -237,50 +235,9 @@ func TestGarbageFromTheBrokerReconnects(t *testing.T) {
 	}
 }
 
-// TestModuleFailureFailsEverything kills the module under a client with
-// messages pending: they fail, the producer fails, nothing hangs, and the
-// client still closes.
-func TestModuleFailureFailsEverything(t *testing.T) {
-	c, spy := newSpyClient(t, ClientOptions{})
-	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-trap"), BatchingMaxPublishDelay: time.Hour})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	errs := make(chan error, 10)
-	for range 5 {
-		p.SendAsync(ctx, &core.Message{Payload: []byte("pending")}, func(_ core.MessageID, err error) { errs <- err })
-	}
-	spy.breakNext.Store(true)
-	p.SendAsync(ctx, &core.Message{Payload: []byte("the last")}, func(_ core.MessageID, err error) { errs <- err })
-	for i := range 6 {
-		select {
-		case err := <-errs:
-			if engine.CodeOf(err) != engine.CodeUnknownError || !strings.Contains(err.Error(), "WASI module failed") {
-				t.Fatalf("message %d: %v", i, err)
-			}
-		case <-ctx.Done():
-			t.Fatalf("only %d of 6 messages completed after the module failed", i)
-		}
-	}
-	if _, err := p.Send(ctx, &core.Message{Payload: []byte("x")}); err == nil {
-		t.Fatal("a send after the failure succeeded")
-	}
-	if err := p.Flush(ctx); err == nil {
-		t.Fatal("a flush after the failure succeeded")
-	}
-	if _, err := c.CreateProducer(ctx, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-trap2")}); err == nil {
-		t.Fatal("a producer was created after the failure")
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatalf("closing the failed producer: %v", err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestSendAfterClientClose(t *testing.T) {
-	c := newTestClient(t, ClientOptions{})
-	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-close")})
+	c := newTestClient(t, ppwasm.ClientOptions{})
+	p := newTestProducer(t, c, ppwasm.ProducerOptions{Topic: broker.NewTopic(t, "wasm-close")})
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Command ppdemo publishes a few messages through the native Go producer and
+// Command go publishes a few messages through the native Go producer and
 // prints their message IDs. `make demo` runs it against the local broker.
 package main
 

@@ -1,6 +1,7 @@
-// Gathering payload-only messages (stage.go) must not change what a send
-// means: queue limits still block or fail the send itself, a lone message
-// still goes out without a flush, and order holds.
+// Gathering payload-only messages (wasm/stage.go) must not change what a
+// send means: queue limits still block or fail the send itself, a lone
+// message still goes out without a flush, and order holds. Against the real
+// broker, whose receipts take real time, so the queue does fill.
 package wasm
 
 import (
@@ -12,7 +13,9 @@ import (
 
 	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-	"github.com/pulsar-producer/pulsar-producer/wasm/wasmtest"
+	ppwasm "github.com/pulsar-producer/pulsar-producer/wasm"
+
+	"github.com/pulsar-producer/pulsar-producer/tests/broker"
 )
 
 // outcomes collects SendAsync results in completion order.
@@ -24,7 +27,7 @@ type outcomes struct {
 	wg   sync.WaitGroup
 }
 
-func (o *outcomes) send(p *Producer, i int, payload []byte) {
+func (o *outcomes) send(p *ppwasm.Producer, i int, payload []byte) {
 	o.wg.Add(1)
 	p.SendAsync(context.Background(), &core.Message{Payload: payload}, func(id core.MessageID, err error) {
 		o.mu.Lock()
@@ -46,8 +49,8 @@ func (o *outcomes) wait(t *testing.T) {
 }
 
 func TestGatheredSendsBlockOnAFullQueue(t *testing.T) {
-	c := newTestClient(t, ClientOptions{})
-	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-gather-block"),
+	c := newTestClient(t, ppwasm.ClientOptions{})
+	p := newTestProducer(t, c, ppwasm.ProducerOptions{Topic: broker.NewTopic(t, "wasm-gather-block"),
 		MaxPendingMessages: 40, BlockIfQueueFull: true, BatchingMaxMessages: 25})
 	var o outcomes
 	const n = 3000
@@ -69,8 +72,8 @@ func TestGatheredSendsBlockOnAFullQueue(t *testing.T) {
 }
 
 func TestGatheredSendsFailOnAFullQueue(t *testing.T) {
-	c := newTestClient(t, ClientOptions{})
-	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-gather-full"),
+	c := newTestClient(t, ppwasm.ClientOptions{})
+	p := newTestProducer(t, c, ppwasm.ProducerOptions{Topic: broker.NewTopic(t, "wasm-gather-full"),
 		MaxPendingMessages: 10, BatchingMaxPublishDelay: time.Hour})
 	var o outcomes
 	for i := range 30 {
@@ -94,8 +97,8 @@ func TestGatheredSendsFailOnAFullQueue(t *testing.T) {
 }
 
 func TestALoneGatheredMessageGoesWithoutFlush(t *testing.T) {
-	c := newTestClient(t, ClientOptions{})
-	p := newTestProducer(t, c, ProducerOptions{Topic: wasmtest.Topic(t, "wasm-gather-lone")})
+	c := newTestClient(t, ppwasm.ClientOptions{})
+	p := newTestProducer(t, c, ppwasm.ProducerOptions{Topic: broker.NewTopic(t, "wasm-gather-lone")})
 	var o outcomes
 	o.send(p, 0, []byte("warm up")) // the first send goes directly and learns the room
 	o.wait(t)

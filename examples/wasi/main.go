@@ -1,4 +1,4 @@
-// Command ppwasmdemo publishes a few messages through the WASI module
+// Command wasi publishes a few messages through the WASI module
 // (build/wasm/pulsar_producer.wasm, run by wazero) and prints their IDs.
 // `make demo` runs it against the local broker.
 package main
