@@ -51,7 +51,6 @@ type logEntry struct {
 	prod    string
 	broker  string
 	connID  uint64
-	dropped int // a made-up record: this many were dropped
 }
 
 // maxLogs bounds the log records that wait; newer ones are dropped.
@@ -223,44 +222,48 @@ func ppgo_client_logs(hid C.pp_client, out *C.pp_log_record, capacity C.size_t, 
 		C.free(unsafe.Pointer(s))
 	}
 	cl.logStrs = cl.logStrs[:0]
-	if cl.logsDropped > 0 && len(cl.logs) < maxLogs {
-		cl.logs = append(cl.logs, logEntry{level: 2, timeMs: time.Now().UnixMilli(), dropped: cl.logsDropped,
-			msg: "log records were dropped: more than 10000 waited to be taken"})
-		cl.logsDropped = 0
-	}
-	n := min(int(capacity), len(cl.logs))
-	if n == 0 {
-		cl.emptiedLocked()
+	taken := cl.takeLogs(int(capacity))
+	if len(taken) == 0 {
 		return 0
 	}
-	dst := unsafe.Slice(out, n)
+	dst := unsafe.Slice(out, len(taken))
 	str := func(s string) *C.char {
 		p := C.CString(s)
 		cl.logStrs = append(cl.logStrs, p)
 		return p
 	}
 	for i := range dst {
-		e := &cl.logs[i]
-		msg := e.msg
-		if e.dropped > 0 {
-			msg = itoa(e.dropped) + " " + msg
-		}
+		e := &taken[i]
 		dst[i] = C.pp_log_record{
 			level:         C.int(e.level),
 			time_ms:       C.int64_t(e.timeMs),
-			message:       str(msg),
+			message:       str(e.msg),
 			topic:         str(e.topic),
 			producer_name: str(e.prod),
 			broker:        str(e.broker),
 			connection:    C.uint64_t(e.connID),
 		}
 	}
+	if count != nil {
+		*count = C.size_t(len(taken))
+	}
+	return 0
+}
+
+// takeLogs takes up to n waiting records, oldest first; a record saying
+// how many were dropped follows the last of those that fitted. Called with
+// mu held.
+func (cl *client) takeLogs(n int) []logEntry {
+	if cl.logsDropped > 0 && len(cl.logs) < maxLogs {
+		cl.logs = append(cl.logs, logEntry{level: 2, timeMs: time.Now().UnixMilli(),
+			msg: itoa(cl.logsDropped) + " log records were dropped: more than " + itoa(maxLogs) + " waited to be taken"})
+		cl.logsDropped = 0
+	}
+	n = min(n, len(cl.logs))
+	taken := append([]logEntry(nil), cl.logs[:n]...)
 	rest := copy(cl.logs, cl.logs[n:])
 	clear(cl.logs[rest:])
 	cl.logs = cl.logs[:rest]
 	cl.emptiedLocked()
-	if count != nil {
-		*count = C.size_t(n)
-	}
-	return 0
+	return taken
 }

@@ -423,8 +423,8 @@ pp_result pp_producer_room(pp_producer producer, int64_t *messages, int64_t *byt
 /*
  * Runs the callbacks of queued completions on the calling thread, in
  * completion order: waits up to timeout_ms (0: do not wait) for the first
- * completion or log record, then runs every completion queued at that
- * point. `client` is a client, or a producer from pp_start(). *served (may
+ * completion or for new log records (made after the call began), then runs
+ * every completion queued at that point. `client` is a client, or a producer from pp_start(). *served (may
  * be NULL) receives the number of completions taken. Completions sent with
  * a NULL callback are taken without a call. A negative timeout is
  * PP_ERR_INVALID_ARGUMENT. Once the client is closed or stopped and every
@@ -446,8 +446,9 @@ typedef struct pp_completion {
 /*
  * Copies up to `capacity` queued completions into out, in completion order,
  * without running callbacks: waits up to timeout_ms (0: do not wait) for
- * the first completion or log record (so a count of 0 with PP_OK may mean
- * log records wait: see pp_client_logs()). `client` is a client, or a
+ * the first completion or for new log records (made after the call began:
+ * so a count of 0 with PP_OK may mean log records wait, see
+ * pp_client_logs()). `client` is a client, or a
  * producer from pp_start(). *count receives the number copied. A negative
  * timeout, or a NULL out with a non-zero capacity, is
  * PP_ERR_INVALID_ARGUMENT. Once the client is closed or stopped and every

@@ -340,6 +340,9 @@ func TestMessageValidation(t *testing.T) {
 		{Message{ReplicationClusters: []string{"a"}, DisableReplication: true}, CodeInvalidMessage, "not both"},
 		{Message{Properties: map[string]string{"": "v"}}, CodeInvalidMessage, "key is empty"},
 		{Message{Payload: make([]byte, 5<<20+1)}, CodeMessageTooBig, "exceeds the broker's limit"},
+		{Message{Key: "a\xffb"}, CodeInvalidMessage, "not valid UTF-8"},
+		{Message{Properties: map[string]string{"k": "\xc3"}}, CodeInvalidMessage, "not valid UTF-8"},
+		{Message{ReplicationClusters: []string{"\xfe"}}, CodeInvalidMessage, "not valid UTF-8"},
 	}
 	for _, c := range cases {
 		err := h.e.Send(p, &c.msg, 1, h.now)

@@ -10,6 +10,7 @@ package engine
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 const defaultBrokerPort = "6650"
@@ -117,6 +118,9 @@ func parseTopic(t string) (topicName, error) {
 	}
 	if t == "" {
 		return topicName{}, Errorf(CodeInvalidTopicName, "topic name is empty")
+	}
+	if !utf8.ValidString(t) {
+		return bad("is not valid UTF-8")
 	}
 	for _, r := range t {
 		if r < 0x20 || r == 0x7f || r == ' ' {

@@ -62,6 +62,11 @@ func TestParseTopic(t *testing.T) {
 			t.Errorf("parseTopic(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
+	for in, text := range map[string]string{"a\xffb": "not valid UTF-8", "a\x00b": "control character", "": "empty"} {
+		if _, err := parseTopic(in); CodeOf(err) != CodeInvalidTopicName || !strings.Contains(err.Error(), text) {
+			t.Errorf("parseTopic(%q) = %v; want %q", in, err, text)
+		}
+	}
 }
 
 // Vectors printed by the Java client's JavaStringHash and Murmur3Hash32

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // CompressionType selects how entries are compressed. The values are the
@@ -275,6 +276,9 @@ func (o ProducerOptions) resolve() (ProducerOptions, topicName, error) {
 	}
 	if strings.ContainsRune(o.ProducerName, 0) {
 		return o, tn, configError("producerName", "contains a NUL character")
+	}
+	if !utf8.ValidString(o.ProducerName) {
+		return o, tn, configError("producerName", "is not valid UTF-8")
 	}
 	return o, tn, nil
 }

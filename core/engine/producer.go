@@ -16,6 +16,7 @@ package engine
 
 import (
 	"time"
+	"unicode/utf8"
 )
 
 type producerState uint8
@@ -283,10 +284,19 @@ func (p *producer) check(m *Message) error {
 		if c == "" {
 			return Errorf(CodeInvalidMessage, "a replication cluster name is empty")
 		}
+		if !utf8.ValidString(c) {
+			return Errorf(CodeInvalidMessage, "replication cluster %q is not valid UTF-8", c)
+		}
 	}
-	if len(m.Properties) > 0 {
-		if _, ok := m.Properties[""]; ok {
+	if !utf8.ValidString(m.Key) {
+		return Errorf(CodeInvalidMessage, "the key %q is not valid UTF-8 (use the ordering key for binary keys)", m.Key)
+	}
+	for k, v := range m.Properties {
+		if k == "" {
 			return Errorf(CodeInvalidMessage, "a message property key is empty")
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return Errorf(CodeInvalidMessage, "property %q=%q is not valid UTF-8", k, v)
 		}
 	}
 	if limit := p.parts[0].maxMessageSize; size+metaLowerBound(m) > limit {

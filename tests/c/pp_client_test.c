@@ -246,6 +246,9 @@ static void test_handle_kinds(void) {
     expect(pp_producer_start(c, topic, T, "{\"memoryLimitBytes\": 5}", &q, err, sizeof err), PP_ERR_INVALID_CONFIGURATION,
            "is a client option", "a client option among producer options");
     check(pp_client_close(c, 5000, err, sizeof err) == PP_OK, "close the client", err);
+    expect(pp_client_close(c, 5000, err, sizeof err), PP_ERR_ALREADY_CLOSED, "already closed", "closing a client twice");
+    int64_t rm = 9, rb = 9;
+    check(pp_producer_room(p, &rm, &rb) == PP_OK && rm == 0 && rb == 0, "a closed producer has no room", NULL);
     expect(pp_producer_start(c, topic, T, NULL, &q, err, sizeof err), PP_ERR_ALREADY_CLOSED, "closed", "a producer on a closed client");
     expect(pp_send(p, "x", 1, NULL, NULL, err, sizeof err), PP_ERR_ALREADY_CLOSED, "closed", "a send on a closed client's producer");
     check(pp_drain(c, NULL, 0, 1000, &n) == PP_OK, "drain of nothing", NULL);
@@ -376,6 +379,19 @@ static void test_logs(void) {
     producer(d, topic, NULL);
     check(pp_client_logs(d, recs, 64, &n) == PP_OK && n == 0, "the default level makes no info records", NULL);
     pp_client_stop(d, 10000, err, sizeof err);
+
+    /* A thread waiting in pp_drain wakes for new log records. */
+    pp_client e = client("{\"logLevel\": \"info\"}");
+    waiter w = {e, 1, PP_ERR_UNKNOWN, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, wait_thread, &w);
+    struct timespec ts = {0, 200 * 1000000};
+    nanosleep(&ts, NULL);
+    double t0 = now_s();
+    producer(e, topic, NULL);
+    pthread_join(th, NULL);
+    check(w.result == PP_OK && w.returned - t0 < 5, "a waiting pp_drain returns for new log records", pp_result_name(w.result));
+    pp_client_stop(e, 10000, err, sizeof err);
 }
 
 /* Creation is cancellable and can be bounded; waitForExclusive waits behind
