@@ -142,10 +142,20 @@ func appendFrame(b []byte, t cmdType, body []byte) []byte {
 // The outgoing commands. Each appends one whole frame to b; body is a
 // scratch buffer the caller owns.
 
-func appendConnect(b []byte) []byte {
-	var body [64]byte
-	m := appendStringField(body[:0], 1, ClientVersion)
+// appendConnect appends CONNECT: the credentials (method and data; none
+// when method is empty), and the broker a proxy should forward to.
+func appendConnect(b []byte, method string, data []byte, proxyTo string) []byte {
+	m := appendStringField(make([]byte, 0, 64+len(method)+len(data)+len(proxyTo)), 1, ClientVersion)
+	if method != "" {
+		m = appendBytesField(m, 3, data)
+	}
 	m = appendVarintField(m, 4, uint64(protocolVersion))
+	if method != "" {
+		m = appendStringField(m, 5, method)
+	}
+	if proxyTo != "" {
+		m = appendStringField(m, 6, proxyTo)
+	}
 	m = appendBytesField(m, 10, []byte{1 << 3, 1}) // feature_flags{supports_auth_refresh: true}
 	return appendFrame(b, cmdConnect, m)
 }
@@ -154,12 +164,18 @@ func appendPing(b []byte) []byte { return appendFrame(b, cmdPing, []byte{}) }
 
 func appendPong(b []byte) []byte { return appendFrame(b, cmdPong, []byte{}) }
 
-// appendAuthResponse answers an AUTH_CHALLENGE: this client has no
-// credentials, so it says so with the "none" method.
-func appendAuthResponse(b []byte) []byte {
-	var body [64]byte
-	m := appendStringField(body[:0], 1, ClientVersion)
-	m = appendBytesField(m, 2, appendStringField(nil, 1, "none"))
+// appendAuthResponse answers an AUTH_CHALLENGE with credentials; a client
+// without any says so with the "none" method.
+func appendAuthResponse(b []byte, method string, data []byte) []byte {
+	if method == "" {
+		method = "none"
+	}
+	auth := appendStringField(make([]byte, 0, 16+len(method)+len(data)), 1, method)
+	if data != nil {
+		auth = appendBytesField(auth, 2, data)
+	}
+	m := appendStringField(make([]byte, 0, 32+len(auth)), 1, ClientVersion)
+	m = appendBytesField(m, 2, auth)
 	m = appendVarintField(m, 3, uint64(protocolVersion))
 	return appendFrame(b, cmdAuthResponse, m)
 }
@@ -332,8 +348,10 @@ func decodeMetadataResponse(b []byte) (m metadataResponseCmd, err error) {
 type lookupResponseCmd struct {
 	responseCmd
 	brokerURL     string
+	brokerURLTLS  string
 	response      uint64
 	authoritative bool
+	proxyThrough  bool // proxy_through_service_url
 }
 
 func decodeLookupResponse(b []byte) (m lookupResponseCmd, err error) {
@@ -341,6 +359,10 @@ func decodeLookupResponse(b []byte) (m lookupResponseCmd, err error) {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			m.brokerURL = string(r.bytes())
+		case num == 2 && typ == protowire.BytesType:
+			m.brokerURLTLS = string(r.bytes())
+		case num == 8 && typ == protowire.VarintType:
+			m.proxyThrough = r.varint() != 0
 		case num == 3 && typ == protowire.VarintType:
 			m.response = r.varint()
 		case num == 4 && typ == protowire.VarintType:
@@ -437,6 +459,7 @@ type redirectCmd struct {
 	id           uint64
 	resourceType uint64
 	brokerURL    string
+	brokerURLTLS string
 }
 
 func decodeRedirect(b []byte, resourceTypeField protowire.Number) (m redirectCmd, err error) {
@@ -448,6 +471,8 @@ func decodeRedirect(b []byte, resourceTypeField protowire.Number) (m redirectCmd
 			m.resourceType = r.varint()
 		case num == 3 && typ == protowire.BytesType:
 			m.brokerURL = string(r.bytes())
+		case num == 4 && typ == protowire.BytesType:
+			m.brokerURLTLS = string(r.bytes())
 		default:
 			r.skip(num, typ)
 		}

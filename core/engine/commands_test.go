@@ -30,14 +30,22 @@ func TestOutgoingCommandsMatchGenerated(t *testing.T) {
 		frame []byte
 		want  *pb.BaseCommand
 	}{
-		{"connect", appendConnect(nil), &pb.BaseCommand{Type: pb.BaseCommand_CONNECT.Enum(), Connect: &pb.CommandConnect{
+		{"connect", appendConnect(nil, "", nil, ""), &pb.BaseCommand{Type: pb.BaseCommand_CONNECT.Enum(), Connect: &pb.CommandConnect{
 			ClientVersion: proto.String(ClientVersion), ProtocolVersion: proto.Int32(21),
 			FeatureFlags: &pb.FeatureFlags{SupportsAuthRefresh: proto.Bool(true)}}}},
+		{"connect with a token, through a proxy", appendConnect(nil, "token", []byte("secret"), "broker-2:6651"), &pb.BaseCommand{
+			Type: pb.BaseCommand_CONNECT.Enum(), Connect: &pb.CommandConnect{
+				ClientVersion: proto.String(ClientVersion), ProtocolVersion: proto.Int32(21), AuthMethodName: proto.String("token"),
+				AuthData: []byte("secret"), ProxyToBrokerUrl: proto.String("broker-2:6651"),
+				FeatureFlags: &pb.FeatureFlags{SupportsAuthRefresh: proto.Bool(true)}}}},
 		{"ping", appendPing(nil), &pb.BaseCommand{Type: pb.BaseCommand_PING.Enum(), Ping: &pb.CommandPing{}}},
 		{"pong", appendPong(nil), &pb.BaseCommand{Type: pb.BaseCommand_PONG.Enum(), Pong: &pb.CommandPong{}}},
-		{"auth response", appendAuthResponse(nil), &pb.BaseCommand{Type: pb.BaseCommand_AUTH_RESPONSE.Enum(), AuthResponse: &pb.CommandAuthResponse{
+		{"auth response", appendAuthResponse(nil, "", nil), &pb.BaseCommand{Type: pb.BaseCommand_AUTH_RESPONSE.Enum(), AuthResponse: &pb.CommandAuthResponse{
 			ClientVersion: proto.String(ClientVersion), ProtocolVersion: proto.Int32(21),
 			Response: &pb.AuthData{AuthMethodName: proto.String("none")}}}},
+		{"auth response with a token", appendAuthResponse(nil, "token", []byte("fresh")), &pb.BaseCommand{Type: pb.BaseCommand_AUTH_RESPONSE.Enum(), AuthResponse: &pb.CommandAuthResponse{
+			ClientVersion: proto.String(ClientVersion), ProtocolVersion: proto.Int32(21),
+			Response: &pb.AuthData{AuthMethodName: proto.String("token"), AuthData: []byte("fresh")}}}},
 		{"partitioned metadata", appendPartitionedMetadata(nil, "persistent://a/b/c", 7), &pb.BaseCommand{
 			Type:              pb.BaseCommand_PARTITIONED_METADATA.Enum(),
 			PartitionMetadata: &pb.CommandPartitionedTopicMetadata{Topic: proto.String("persistent://a/b/c"), RequestId: proto.Uint64(7)}}},
@@ -93,7 +101,7 @@ func TestIncomingCommandsMatchGenerated(t *testing.T) {
 	look, err := decodeLookupResponse(marshal(t, &pb.CommandLookupTopicResponse{BrokerServiceUrl: proto.String("pulsar://b:1"),
 		BrokerServiceUrlTls: proto.String("pulsar+ssl://b:2"), Response: pb.CommandLookupTopicResponse_Redirect.Enum(),
 		RequestId: proto.Uint64(8), Authoritative: proto.Bool(true), ProxyThroughServiceUrl: proto.Bool(true)}))
-	if err != nil || look.brokerURL != "pulsar://b:1" || look.response != lookupRedirect || look.requestID != 8 || !look.authoritative {
+	if err != nil || look.brokerURL != "pulsar://b:1" || look.brokerURLTLS != "pulsar+ssl://b:2" || !look.proxyThrough || look.response != lookupRedirect || look.requestID != 8 || !look.authoritative {
 		t.Fatalf("LOOKUP_RESPONSE: %+v %v", look, err)
 	}
 	ps, err := decodeProducerSuccess(marshal(t, &pb.CommandProducerSuccess{RequestId: proto.Uint64(4), ProducerName: proto.String("p-1")}))

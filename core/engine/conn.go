@@ -11,6 +11,7 @@ package engine
 
 import (
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -29,9 +30,14 @@ const ClientVersion = "pulsar-producer-0.1.0"
 // protocolVersion is the newest protocol version this client speaks (v21).
 const protocolVersion = 21
 
+// connKey names a connection: where it goes and, through a Pulsar proxy,
+// which broker the proxy forwards it to.
+type connKey struct{ addr, proxyTo string }
+
 type conn struct {
-	id    ConnID
-	addr  string
+	id      ConnID
+	addr    string
+	proxyTo string // the broker (host:port) a proxy at addr forwards to; empty: none
 	state connState
 	dirty bool // queued in Engine.dirty
 
@@ -83,7 +89,7 @@ type request struct {
 // speaking the protocol) on to the URL's next host, until every host was
 // tried once. Lookups and metadata requests may go to any broker.
 func (e *Engine) retryOnAnotherHost(c *conn, r *request, cause *Error) bool {
-	if e.closed || cause.Code != CodeConnectError || c.serverVersion != "" ||
+	if e.closed || cause.Code != CodeConnectError || c.serverVersion != "" || c.proxyTo != "" ||
 		(r.kind != reqPartitionedMetadata && r.kind != reqLookup) || !slices.Contains(e.addrs, c.addr) {
 		return false
 	}
@@ -99,14 +105,20 @@ func (e *Engine) retryOnAnotherHost(c *conn, r *request, cause *Error) bool {
 
 // connTo returns the connection to addr, asking the driver to open one if
 // there is none.
-func (e *Engine) connTo(addr string) *conn {
-	if c := e.connsByAddr[addr]; c != nil && c.state != connClosed {
+func (e *Engine) connTo(addr string) *conn { return e.connVia(addr, "") }
+
+// connVia returns the connection to a Pulsar proxy at addr that forwards
+// to the broker proxyTo (or, with proxyTo empty, straight to addr).
+func (e *Engine) connVia(addr, proxyTo string) *conn {
+	key := connKey{addr, proxyTo}
+	if c := e.connsByAddr[key]; c != nil && c.state != connClosed {
 		return c
 	}
 	e.nextConn++
 	c := &conn{
 		id:             e.nextConn,
 		addr:           addr,
+		proxyTo:        proxyTo,
 		state:          connDialing,
 		maxMessageSize: DefaultMaxMessageSize,
 		maxFrame:       DefaultMaxMessageSize + frameSlack,
@@ -115,17 +127,21 @@ func (e *Engine) connTo(addr string) *conn {
 		parts:          make(map[uint64]*partition),
 	}
 	e.conns[c.id] = c
-	e.connsByAddr[addr] = c
+	e.connsByAddr[key] = c
 	e.wake(c.connectBy)
 	e.emit(Event{Kind: EventConnect, Conn: c.id, Text: addr})
-	e.log(LogInfo, LogRecord{Addr: addr, Conn: c.id}, "connecting to %s", addr)
+	if proxyTo != "" {
+		e.log(LogInfo, LogRecord{Addr: addr, Conn: c.id}, "connecting to %s through the proxy at %s", proxyTo, addr)
+	} else {
+		e.log(LogInfo, LogRecord{Addr: addr, Conn: c.id}, "connecting to %s", addr)
+	}
 	return c
 }
 
 // serviceConn returns a connection to the service URL.
 func (e *Engine) serviceConn() *conn {
 	for _, a := range e.addrs {
-		if c := e.connsByAddr[a]; c != nil && c.state != connClosed {
+		if c := e.connsByAddr[connKey{a, ""}]; c != nil && c.state != connClosed {
 			return c
 		}
 	}
@@ -142,7 +158,30 @@ func (e *Engine) ConnOpened(id ConnID, now time.Time) {
 	}
 	c.state = connHandshaking
 	c.lastRecv = now
-	c.out = appendConnect(c.out)
+	c.out = appendConnect(c.out, e.authMethod, e.authData, c.proxyTo)
+	e.markDirty(c)
+}
+
+// SetCredentials sets the authentication method (such as "token") and data
+// that CONNECT carries from now on; an empty method sends none. The driver
+// sets them before it reports a connection open, so that they are fresh.
+// Credentials never appear in an error or log record.
+func (e *Engine) SetCredentials(method string, data []byte) {
+	e.authMethod = method
+	e.authData = append([]byte(nil), data...)
+}
+
+// AnswerChallenge answers the broker's AUTH_CHALLENGE on a connection (see
+// EventAuthChallenge) with fresh credentials, which CONNECT also carries
+// from now on.
+func (e *Engine) AnswerChallenge(id ConnID, method string, data []byte, now time.Time) {
+	e.setNow(now)
+	e.SetCredentials(method, data)
+	c := e.conns[id]
+	if c == nil || c.state == connClosed || c.state == connDialing {
+		return
+	}
+	c.out = appendAuthResponse(c.out, method, data)
 	e.markDirty(c)
 }
 
@@ -193,8 +232,8 @@ func (e *Engine) closeConn(c *conn, cause *Error) {
 	c.out = nil
 	c.in = nil
 	delete(e.conns, c.id)
-	if e.connsByAddr[c.addr] == c {
-		delete(e.connsByAddr, c.addr)
+	if key := (connKey{c.addr, c.proxyTo}); e.connsByAddr[key] == c {
+		delete(e.connsByAddr, key)
 	}
 	if cause.Code == CodeConnectError || c.serverVersion == "" {
 		e.addrIndex++ // try the next service address next time
@@ -351,9 +390,15 @@ func (e *Engine) Receive(id ConnID, p []byte, now time.Time) {
 	}
 	c.lastRecv = now
 	c.pingPending = false
-	if c.state == connHandshaking && len(c.in) == 0 && looksLikeHTTP(p) {
-		e.closeConn(c, Errorf(CodeConnectError, "%s answered in HTTP, not the Pulsar binary protocol: the service URL points at an HTTP port (such as the admin port 8080); use the broker's binary port (6650 by default)", c.addr))
-		return
+	if c.state == connHandshaking && len(c.in) == 0 {
+		if looksLikeHTTP(p) {
+			e.closeConn(c, Errorf(CodeConnectError, "%s answered in HTTP, not the Pulsar binary protocol: the service URL points at an HTTP port (such as the admin port 8080); use the broker's binary port (6650 by default)", c.addr))
+			return
+		}
+		if looksLikeTLS(p) {
+			e.closeConn(c, Errorf(CodeConnectError, "%s answered with a TLS record: the port expects TLS; use a pulsar+ssl:// service URL", c.addr))
+			return
+		}
 	}
 	data := p
 	if len(c.in) > 0 {
@@ -431,8 +476,8 @@ func (e *Engine) handle(c *conn, typ cmdType, body []byte) error {
 		e.markDirty(c)
 	case cmdPong:
 	case cmdAuthChallenge:
-		c.out = appendAuthResponse(c.out)
-		e.markDirty(c)
+		e.log(LogDebug, LogRecord{Addr: c.addr, Conn: c.id}, "the broker at %s asks for fresh credentials", c.addr)
+		e.emit(Event{Kind: EventAuthChallenge, Conn: c.id})
 	case cmdPartitionedMetadataResponse:
 		m, err := decodeMetadataResponse(body)
 		if err != nil {
@@ -481,7 +526,7 @@ func (e *Engine) handle(c *conn, typ cmdType, body []byte) error {
 			return err
 		}
 		if pt := c.parts[m.id]; pt != nil {
-			pt.closedByBroker(c, m.brokerURL)
+			pt.closedByBroker(c, e.pickURL(m.brokerURL, m.brokerURLTLS))
 		}
 	case cmdTopicMigrated:
 		m, err := decodeRedirect(body, 2)
@@ -490,7 +535,7 @@ func (e *Engine) handle(c *conn, typ cmdType, body []byte) error {
 		}
 		if m.resourceType == topicMigratedProducer {
 			if pt := c.parts[m.id]; pt != nil {
-				pt.migrateTo = m.brokerURL
+				pt.migrateTo = e.pickURL(m.brokerURL, m.brokerURLTLS)
 			}
 		}
 	default:
@@ -529,7 +574,15 @@ func (e *Engine) onError(c *conn, m responseCmd) {
 	r := c.takeRequest(m.requestID)
 	if r == nil {
 		if c.state == connHandshaking {
-			e.closeConn(c, brokerError(m.err, m.message))
+			err := brokerError(m.err, m.message)
+			if err.Code == CodeAuthenticationError {
+				method := e.authMethod
+				if method == "" {
+					method = "none"
+				}
+				err.Msg += " (authentication method " + strconv.Quote(method) + ")"
+			}
+			e.closeConn(c, err)
 		}
 		return
 	}
@@ -581,4 +634,20 @@ func looksLikeHTTP(p []byte) bool {
 	const prefix = "HTTP/"
 	n := min(len(p), len(prefix))
 	return n >= 4 && string(p[:n]) == prefix[:n]
+}
+
+// looksLikeTLS reports whether the first bytes a broker sent are a TLS
+// record (an alert or handshake of TLS 1.x): the port speaks TLS and our
+// plaintext CONNECT was garbage to it.
+func looksLikeTLS(p []byte) bool {
+	return len(p) >= 3 && (p[0] == 0x15 || p[0] == 0x16) && p[1] == 3 && p[2] <= 4
+}
+
+// pickURL picks the broker URL a client of this kind dials: the TLS one for
+// a pulsar+ssl:// client (empty if the broker named none).
+func (e *Engine) pickURL(plain, tls string) string {
+	if e.tls {
+		return tls
+	}
+	return plain
 }

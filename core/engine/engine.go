@@ -65,6 +65,11 @@ const (
 	// holds the record. Only records at or above ClientOptions.LogLevel
 	// are made.
 	EventLog
+	// EventAuthChallenge: the broker on Conn asks for fresh credentials
+	// (its copy of them expired). The driver gets them, without blocking
+	// the engine, and answers with AnswerChallenge; or closes Conn with
+	// ConnClosed if it cannot get them.
+	EventAuthChallenge
 	// EventEngineFailed: the engine itself failed (a WASI module trapped):
 	// nothing it held will complete, and every later call fails with Err.
 	// The native engine never emits it; a driver that does must fail
@@ -72,7 +77,7 @@ const (
 	EventEngineFailed
 )
 
-var eventNames = []string{"", "Connect", "ConnClosed", "Receipt", "SendFailed", "ProducerReady", "ProducerFailed", "ProducerClosed", "Log", "EngineFailed"}
+var eventNames = []string{"", "Connect", "ConnClosed", "Receipt", "SendFailed", "ProducerReady", "ProducerFailed", "ProducerClosed", "Log", "AuthChallenge", "EngineFailed"}
 
 func (k EventKind) String() string { return enumName(eventNames, int(k)) }
 
@@ -114,7 +119,10 @@ type Engine struct {
 	now       time.Time
 
 	conns       map[ConnID]*conn
-	connsByAddr map[string]*conn
+	connsByAddr map[connKey]*conn
+	tls         bool     // the service URL is pulsar+ssl://: brokers are reached over TLS
+	authMethod  string   // the credentials CONNECT carries (SetCredentials)
+	authData    []byte
 	nextConn    ConnID
 	dirty       []*conn // connections with output the driver has not taken
 
@@ -161,11 +169,12 @@ func New(opts ClientOptions, seed uint64, now time.Time) (*Engine, error) {
 		rand:        rng(seed),
 		now:         now,
 		conns:       make(map[ConnID]*conn),
-		connsByAddr: make(map[string]*conn),
+		connsByAddr: make(map[connKey]*conn),
 		producers:   make(map[ProducerID]*producer),
 		byWireID:    make(map[uint64]*partition),
 	}
 	e.addrIndex = e.rand.intn(len(addrs))
+	_, e.tls, _ = ParseServiceURL(o.ServiceURL)
 	return e, nil
 }
 

@@ -1,7 +1,8 @@
 // Names: service URLs and topic names, parsed without the net package.
 //
-// A service URL is pulsar://host[:port][,host[:port]...]; the engine turns
-// it into "host:port" addresses that the driver dials. A topic is either
+// A service URL is pulsar://host[:port][,host[:port]...], or pulsar+ssl://
+// for TLS (default port 6651); the engine turns it into "host:port"
+// addresses that the driver dials, with TLS when the URL says so. A topic is either
 // fully qualified (persistent://tenant/namespace/topic), or short: "topic"
 // means persistent://public/default/topic and "tenant/namespace/topic" adds
 // the persistent:// domain, as in the Java client.
@@ -13,15 +14,29 @@ import (
 	"unicode/utf8"
 )
 
-const defaultBrokerPort = "6650"
+const (
+	defaultBrokerPort    = "6650"
+	defaultBrokerTLSPort = "6651"
+)
 
-// parseServiceURL returns the broker addresses of a pulsar:// URL.
+// ParseServiceURL returns the broker addresses of a pulsar:// or
+// pulsar+ssl:// URL, and whether it asks for TLS.
+func ParseServiceURL(u string) (addrs []string, tls bool, err error) { return parseURLAddrs(u) }
+
+// parseServiceURL returns the broker addresses of a service URL.
 func parseServiceURL(u string) ([]string, error) {
-	bad := func(format string, args ...any) ([]string, error) {
-		return nil, Errorf(CodeInvalidURL, "service URL %q: "+format, append([]any{u}, args...)...)
+	addrs, _, err := parseURLAddrs(u)
+	return addrs, err
+}
+
+func parseURLAddrs(u string) ([]string, bool, error) {
+	tls := false
+	port := defaultBrokerPort
+	bad := func(format string, args ...any) ([]string, bool, error) {
+		return nil, false, Errorf(CodeInvalidURL, "service URL %q: "+format, append([]any{u}, args...)...)
 	}
 	if u == "" {
-		return nil, Errorf(CodeInvalidURL, "service URL is empty; expected pulsar://host:port")
+		return nil, false, Errorf(CodeInvalidURL, "service URL is empty; expected pulsar://host:port")
 	}
 	scheme, rest, ok := strings.Cut(u, "://")
 	if !ok {
@@ -29,10 +44,12 @@ func parseServiceURL(u string) ([]string, error) {
 	}
 	switch strings.ToLower(scheme) {
 	case "pulsar":
-	case "pulsar+ssl", "http", "https":
-		return bad("scheme %q is not supported; use pulsar://", scheme)
+	case "pulsar+ssl":
+		tls, port = true, defaultBrokerTLSPort
+	case "http", "https":
+		return bad("scheme %q is the HTTP admin API; use pulsar:// or pulsar+ssl:// and the broker's binary port", scheme)
 	default:
-		return bad("unknown scheme %q; expected pulsar://", scheme)
+		return bad("unknown scheme %q; expected pulsar:// or pulsar+ssl://", scheme)
 	}
 	rest = strings.TrimSuffix(rest, "/")
 	if rest == "" {
@@ -43,16 +60,16 @@ func parseServiceURL(u string) ([]string, error) {
 	}
 	var addrs []string
 	for _, hp := range strings.Split(rest, ",") {
-		addr, err := normalizeHostPort(hp)
+		addr, err := normalizeHostPort(hp, port)
 		if err != "" {
 			return bad("%s", err)
 		}
 		addrs = append(addrs, addr)
 	}
-	return addrs, nil
+	return addrs, tls, nil
 }
 
-// brokerAddress turns a lookup's brokerServiceUrl into an address.
+// brokerAddress turns a lookup's broker URL into an address.
 func brokerAddress(u string) (string, error) {
 	addrs, err := parseServiceURL(u)
 	if err != nil {
@@ -63,7 +80,7 @@ func brokerAddress(u string) (string, error) {
 
 // normalizeHostPort checks one host[:port] and adds the default port. It
 // returns the problem as text, or "".
-func normalizeHostPort(hp string) (string, string) {
+func normalizeHostPort(hp, defaultPort string) (string, string) {
 	if hp == "" {
 		return "", "empty host"
 	}
@@ -94,7 +111,7 @@ func normalizeHostPort(hp string) (string, string) {
 		}
 	}
 	if port == "" {
-		port = defaultBrokerPort
+		port = defaultPort
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {

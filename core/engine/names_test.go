@@ -16,18 +16,19 @@ func TestParseServiceURL(t *testing.T) {
 		"pulsar://h1:1,h2:2":             {"h1:1", "h2:2"},
 		"pulsar://[::1]:6650":            {"[::1]:6650"},
 		"PULSAR://Broker-1.example:7000": {"Broker-1.example:7000"},
+		"pulsar+ssl://h":                 {"h:6651"},
+		"pulsar+ssl://h1:7001,h2":        {"h1:7001", "h2:6651"},
 	}
 	for in, want := range good {
-		got, err := parseServiceURL(in)
-		if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Errorf("parseServiceURL(%q) = %v, %v; want %v", in, got, err, want)
+		got, tls, err := ParseServiceURL(in)
+		if err != nil || strings.Join(got, " ") != strings.Join(want, " ") || tls != strings.HasPrefix(in, "pulsar+ssl") {
+			t.Errorf("ParseServiceURL(%q) = %v, %v, %v; want %v", in, got, tls, err, want)
 		}
 	}
 	bad := map[string]string{
 		"":                      "empty",
 		"localhost:6650":        "expected pulsar://",
-		"http://localhost:8080": "not supported",
-		"pulsar+ssl://h:6651":   "not supported",
+		"http://localhost:8080": "HTTP admin API",
 		"pulsar://":             "no host",
 		"pulsar://h:0":          "invalid port",
 		"pulsar://h:99999":      "invalid port",

@@ -125,22 +125,42 @@ func (pt *partition) lookupDone(r *request, m lookupResponseCmd) {
 			pt.lookupFailed(r, Errorf(CodeLookupError, "lookup of %s redirected more than %d times", pt.topic, e.opts.MaxLookupRedirects))
 			return
 		}
-		addr, err := brokerAddress(m.brokerURL)
+		c, err := pt.brokerConn(r, m)
 		if err != nil {
-			pt.lookupFailed(r, Errorf(CodeLookupError, "lookup of %s redirected to a bad URL: %v", pt.topic, err))
+			pt.lookupFailed(r, err)
 			return
 		}
 		pt.authoritative = m.authoritative
-		e.log(LogDebug, pt.logRecord(), "lookup of %s redirected to %s", pt.topic, addr)
-		e.request(e.connTo(addr), &request{kind: reqLookup, part: pt, epoch: pt.attempt})
+		e.log(LogDebug, pt.logRecord(), "lookup of %s redirected to %s", pt.topic, c.addr)
+		e.request(c, &request{kind: reqLookup, part: pt, epoch: pt.attempt})
 	default: // connect
-		addr, err := brokerAddress(m.brokerURL)
+		c, err := pt.brokerConn(r, m)
 		if err != nil {
-			pt.lookupFailed(r, Errorf(CodeLookupError, "lookup of %s answered a bad URL: %v", pt.topic, err))
+			pt.lookupFailed(r, err)
 			return
 		}
-		pt.connectTo(addr)
+		pt.attach(c)
 	}
+}
+
+// brokerConn returns the connection to the broker a lookup answer names:
+// its TLS URL for a TLS client; and, when the answer says to go through
+// the service URL (a Pulsar proxy), a connection to the proxy the lookup
+// went to, which forwards to that broker.
+func (pt *partition) brokerConn(r *request, m lookupResponseCmd) (*conn, *Error) {
+	e := pt.e
+	u := e.pickURL(m.brokerURL, m.brokerURLTLS)
+	if u == "" {
+		return nil, Errorf(CodeLookupError, "lookup of %s: the broker named no TLS URL (brokerServiceUrlTls); is TLS enabled on it?", pt.topic)
+	}
+	addr, err := brokerAddress(u)
+	if err != nil {
+		return nil, Errorf(CodeLookupError, "lookup of %s answered a bad URL: %v", pt.topic, err)
+	}
+	if m.proxyThrough {
+		return e.connVia(r.conn.addr, addr), nil
+	}
+	return e.connTo(addr), nil
 }
 
 func (pt *partition) lookupFailed(r *request, err *Error) {
@@ -180,8 +200,11 @@ func (pt *partition) attemptFailed(err *Error) {
 // producer takes before it fails.
 const maxBusyRetries = 3
 
-func (pt *partition) connectTo(addr string) {
-	c := pt.e.connTo(addr)
+func (pt *partition) connectTo(addr string) { pt.attach(pt.e.connTo(addr)) }
+
+// attach makes c the partition's connection and registers once it is
+// ready.
+func (pt *partition) attach(c *conn) {
 	pt.conn = c
 	c.parts[pt.wireID] = pt
 	pt.state = ptConnecting

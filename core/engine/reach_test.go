@@ -1,0 +1,136 @@
+// Reaching secured clusters: credentials in CONNECT, challenges answered
+// without dropping the connection, TLS broker URLs from lookups, the
+// Pulsar proxy, and ports that speak TLS or HTTP when we do not.
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pulsar-producer/pulsar-producer/internal/pb"
+)
+
+func TestCredentialsAndChallenges(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	h.e.SetCredentials("token", []byte("first"))
+	p, err := h.e.CreateProducer(ProducerOptions{Topic: "t", SendTimeout: time.Hour}, h.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := h.expectEvent(EventConnect)
+	h.e.ConnOpened(ev.Conn, h.now)
+	conn := ev.Conn
+	c := h.expect(conn, pb.BaseCommand_CONNECT).cmd.GetConnect()
+	if c.GetAuthMethodName() != "token" || string(c.GetAuthData()) != "first" {
+		t.Fatalf("CONNECT carries %q %q", c.GetAuthMethodName(), c.GetAuthData())
+	}
+	h.reply(conn, &pb.BaseCommand{Type: pb.BaseCommand_CONNECTED.Enum(), Connected: &pb.CommandConnected{ServerVersion: proto.String("b"), ProtocolVersion: proto.Int32(21)}})
+	h.answerMetadata(conn, 0)
+	h.answerLookup(conn, "pulsar://broker:6650")
+	h.answerProducer(conn, "p", -1)
+	h.expectEvent(EventProducerReady)
+	h.send(p, &Message{Payload: []byte("a")}, 1)
+	h.e.Flush(p, h.now)
+	s := h.expect(conn, pb.BaseCommand_SEND)
+	// The broker's copy of the token expired: it challenges.
+	h.reply(conn, &pb.BaseCommand{Type: pb.BaseCommand_AUTH_CHALLENGE.Enum(), AuthChallenge: &pb.CommandAuthChallenge{
+		Challenge: &pb.AuthData{AuthMethodName: proto.String("token"), AuthData: []byte("refresh")}}})
+	ch := h.expectEvent(EventAuthChallenge)
+	if ch.Conn != conn {
+		t.Fatalf("challenge on conn %d", ch.Conn)
+	}
+	h.quiet(conn) // nothing until the driver answers
+	h.e.AnswerChallenge(conn, "token", []byte("second"), h.now)
+	r := h.expect(conn, pb.BaseCommand_AUTH_RESPONSE).cmd.GetAuthResponse().GetResponse()
+	if r.GetAuthMethodName() != "token" || string(r.GetAuthData()) != "second" {
+		t.Fatalf("AUTH_RESPONSE carries %q %q", r.GetAuthMethodName(), r.GetAuthData())
+	}
+	// The connection and the pending message carry on.
+	h.receipt(conn, s, 1, 1)
+	if got := h.expectEvent(EventReceipt); got.Tokens[0] != 1 {
+		t.Fatalf("receipt %+v", got)
+	}
+	for _, l := range h.logs {
+		if strings.Contains(l.Msg, "first") || strings.Contains(l.Msg, "second") {
+			t.Fatalf("a credential in a log record: %q", l.Msg)
+		}
+	}
+	// A new connection carries the fresh credentials.
+	h.e.ConnClosed(conn, nil, h.now)
+	h.advance(time.Second)
+	ev = h.expectEvent(EventConnect)
+	h.e.ConnOpened(ev.Conn, h.now)
+	if c := h.expect(ev.Conn, pb.BaseCommand_CONNECT).cmd.GetConnect(); string(c.GetAuthData()) != "second" {
+		t.Fatalf("reconnect carries %q", c.GetAuthData())
+	}
+}
+
+func TestAuthenticationErrorIsNotRetried(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	h.e.SetCredentials("token", []byte("bad"))
+	h.e.CreateProducer(ProducerOptions{Topic: "t"}, h.now)
+	ev := h.expectEvent(EventConnect)
+	h.e.ConnOpened(ev.Conn, h.now)
+	h.expect(ev.Conn, pb.BaseCommand_CONNECT)
+	h.reply(ev.Conn, &pb.BaseCommand{Type: pb.BaseCommand_ERROR.Enum(), Error: &pb.CommandError{
+		RequestId: proto.Uint64(0), Error: pb.ServerError_AuthenticationError.Enum(), Message: proto.String("Failed to authentication token")}})
+	fail := h.expectEvent(EventProducerFailed)
+	if CodeOf(fail.Err) != CodeAuthenticationError || !strings.Contains(fail.Err.Error(), `method "token"`) || strings.Contains(fail.Err.Error(), "bad") {
+		t.Fatalf("failure %v", fail.Err)
+	}
+}
+
+func TestTLSLookupsAndTheProxy(t *testing.T) {
+	h := newHarness(t, ClientOptions{ServiceURL: "pulsar+ssl://proxy:6651"})
+	h.e.CreateProducer(ProducerOptions{Topic: "t"}, h.now)
+	ev := h.expectEvent(EventConnect)
+	if ev.Text != "proxy:6651" {
+		t.Fatalf("dialed %q", ev.Text)
+	}
+	h.events = append(h.events, ev)
+	svc := h.connect()
+	h.answerMetadata(svc, 0)
+	req := h.expect(svc, pb.BaseCommand_LOOKUP).cmd.GetLookupTopic()
+	h.reply(svc, &pb.BaseCommand{Type: pb.BaseCommand_LOOKUP_RESPONSE.Enum(), LookupTopicResponse: &pb.CommandLookupTopicResponse{
+		RequestId: req.RequestId, Response: pb.CommandLookupTopicResponse_Connect.Enum(), BrokerServiceUrl: proto.String("pulsar://broker-1:6650"),
+		BrokerServiceUrlTls: proto.String("pulsar+ssl://broker-1:6651"), ProxyThroughServiceUrl: proto.Bool(true)}})
+	// Through the proxy: a new connection to the proxy, forwarding to the
+	// broker's TLS address.
+	ev = h.expectEvent(EventConnect)
+	if ev.Text != "proxy:6651" || ev.Conn == svc {
+		t.Fatalf("dialed %q (conn %d)", ev.Text, ev.Conn)
+	}
+	h.e.ConnOpened(ev.Conn, h.now)
+	if c := h.expect(ev.Conn, pb.BaseCommand_CONNECT).cmd.GetConnect(); c.GetProxyToBrokerUrl() != "broker-1:6651" {
+		t.Fatalf("proxy_to_broker_url %q", c.GetProxyToBrokerUrl())
+	}
+	h.reply(ev.Conn, &pb.BaseCommand{Type: pb.BaseCommand_CONNECTED.Enum(), Connected: &pb.CommandConnected{ServerVersion: proto.String("b"), ProtocolVersion: proto.Int32(21)}})
+	h.answerProducer(ev.Conn, "p", -1)
+	h.expectEvent(EventProducerReady)
+
+	// A TLS client whose broker names no TLS URL gets a clear error.
+	h2 := newHarness(t, ClientOptions{ServiceURL: "pulsar+ssl://b:6651"})
+	h2.e.CreateProducer(ProducerOptions{Topic: "t"}, h2.now)
+	c2 := h2.connect()
+	h2.answerMetadata(c2, 0)
+	h2.answerLookup(c2, "pulsar://b:6650")
+	if fail := h2.expectEvent(EventProducerFailed); CodeOf(fail.Err) != CodeLookupError || !strings.Contains(fail.Err.Error(), "no TLS URL") {
+		t.Fatalf("failure %v", fail.Err)
+	}
+}
+
+func TestTLSPortIsNamed(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	h.e.CreateProducer(ProducerOptions{Topic: "t"}, h.now)
+	ev := h.expectEvent(EventConnect)
+	h.e.ConnOpened(ev.Conn, h.now)
+	h.expect(ev.Conn, pb.BaseCommand_CONNECT)
+	h.feed(ev.Conn, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32}) // a TLS alert
+	fail := h.expectEvent(EventProducerFailed)
+	if CodeOf(fail.Err) != CodeConnectError || !strings.Contains(fail.Err.Error(), "pulsar+ssl://") {
+		t.Fatalf("failure %v", fail.Err)
+	}
+}
