@@ -44,13 +44,13 @@ type completion struct {
 
 // logEntry is one log record waiting to be taken.
 type logEntry struct {
-	level   int
-	timeMs  int64
-	msg     string
-	topic   string
-	prod    string
-	broker  string
-	connID  uint64
+	level  int
+	timeMs int64
+	msg    string
+	topic  string
+	prod   string
+	broker string
+	connID uint64
 }
 
 // maxLogs bounds the log records that wait; newer ones are dropped.

@@ -62,7 +62,7 @@ echo "== Node (1,000,000 x 100 B with send, promises in flight bounded), real br
 (cd bindings/node && node bench/bench.js)
 
 echo
-echo "== Python: 1,000,000 x 100 B send_async vs the official pulsar-client 3.13 send_async, real broker"
+echo "== Python: 1,000,000 x 100 B send_async vs the official pulsar-client 3.13 send_async, and over 50 producers of one client, real broker"
 [ -x build/pyenv/bin/python ] || python3 -m venv build/pyenv
 build/pyenv/bin/pip install -q 'pulsar-client==3.13.*'
 build/pyenv/bin/python bindings/python/bench.py

@@ -6,9 +6,16 @@ package wasm
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
@@ -69,6 +76,8 @@ func TestABIMalformedOptions(t *testing.T) {
 		{`{"operationTimeout":"soon"}`, []string{`"operationTimeout" must be an integer`}},
 		{`{"batchingMaxMessages":10}`, []string{`"batchingMaxMessages" is a producer option`}},
 		{`{"maxBackoff":10,"initialBackoff":100}`, []string{"maxBackoff", "below initialBackoff"}},
+		{`{"operationTimeout":5000,"operationTimeout":6000}`, []string{`"operationTimeout" is given twice`}},
+		{`{"operationTimeout":5000} {}`, []string{"more than one JSON value"}},
 	} {
 		wantCode(t, c.opts, in.clientNew(url, []byte(c.opts), abiT0, 1, 0), engine.CodeInvalidConfiguration, c.fragments...)
 	}
@@ -232,5 +241,127 @@ func TestABIGarbageInput(t *testing.T) {
 	}
 	if !reconnect {
 		t.Fatalf("no new connection after the garbage: %+v", evs)
+	}
+}
+
+// TestABIExportsAsDocumented: the module exports exactly the functions
+// ABI.md lists, with the signatures it gives, and every name but
+// _initialize has the WASI prefix ppw_, never the C ABI's pp_.
+func TestABIExportsAsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("ABI.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `(\\w+)` \\| `\\(([^)]*)\\) -> (\\w+|\\(\\))` \\|")
+	documented := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		var sig []string
+		for _, p := range strings.Split(m[2], ",") {
+			if f := strings.Fields(p); len(f) == 2 {
+				sig = append(sig, f[1])
+			}
+		}
+		result := map[string]string{"code": "i32", "()": ""}[m[3]]
+		if result == "" && m[3] != "()" {
+			result = m[3]
+		}
+		documented[m[1]] = strings.Join(sig, ",") + " -> " + result
+	}
+	have := map[string]string{}
+	for name, def := range testModule(t).compiled.ExportedFunctions() {
+		var sig []string
+		for _, p := range def.ParamTypes() {
+			sig = append(sig, api.ValueTypeName(p))
+		}
+		var result []string
+		for _, r := range def.ResultTypes() {
+			result = append(result, api.ValueTypeName(r))
+		}
+		have[name] = strings.Join(sig, ",") + " -> " + strings.Join(result, ",")
+		if name != "_initialize" && !strings.HasPrefix(name, "ppw_") {
+			t.Errorf("export %s lacks the ppw_ prefix", name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(have)) {
+		sig := have[name]
+		if doc, ok := documented[name]; !ok {
+			t.Errorf("export %s (%s) is not in ABI.md", name, sig)
+		} else if doc != sig {
+			t.Errorf("export %s is %s; ABI.md says %s", name, sig, doc)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(documented)) {
+		if _, ok := have[name]; !ok {
+			t.Errorf("ABI.md lists %s, which the module does not export", name)
+		}
+	}
+	if len(have) < len(exportNames) {
+		t.Fatalf("%d exports; the host alone calls %d", len(have), len(exportNames))
+	}
+}
+
+// TestABIStatsAndRoom: the stats exports write records of the documented
+// sizes, refuse a small buffer without losing anything and an unknown
+// producer with InvalidHandle; ppw_room answers 0, 0 for a producer that
+// is not ready.
+func TestABIStatsAndRoom(t *testing.T) {
+	in := newTestInstance(t)
+	_, err := in.stats(fnClientStats, abi.ClientStatsSize)
+	wantCode(t, "ppw_client_stats before a client", err, engine.CodeInvalidHandle, "ppw_client_new")
+	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := in.producerCreate("t", []byte(`{"maxPendingMessages":7}`), abiT0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, b, err := in.room(p); m != 0 || b != 0 || err != nil {
+		t.Fatalf("room of a producer that is not ready: %d, %d, %v; want 0, 0", m, b, err)
+	}
+	err = in.do(fnProducerStats, uint64(p), uint64(in.out.ptr), abi.ProducerStatsSize-1)
+	wantCode(t, "a buffer one byte short", err, engine.CodeBufferTooSmall, "needs 232 bytes")
+	if in.st.result[1] != abi.ProducerStatsSize {
+		t.Fatalf("BufferTooSmall says %d bytes are needed, want %d", in.st.result[1], abi.ProducerStatsSize)
+	}
+	err = in.do(fnProducerStats, uint64(p), 8, abi.ProducerStatsSize)
+	wantCode(t, "a buffer outside every block", err, engine.CodeInvalidArgument, "outside every block")
+	b, err := in.stats(fnProducerStats, abi.ProducerStatsSize, uint64(p))
+	if err != nil || in.st.result[1] != abi.ProducerStatsSize {
+		t.Fatalf("ppw_producer_stats: %v, result1 %d", err, in.st.result[1])
+	}
+	if s := abi.ProducerStatsOf(b); s != (engine.ProducerStats{}) {
+		t.Fatalf("stats of a producer that sent nothing: %+v", s)
+	}
+	_, err = in.stats(fnProducerStats, abi.ProducerStatsSize, uint64(p)+100)
+	wantCode(t, "an unknown producer", err, engine.CodeInvalidHandle, fmt.Sprintf("no open producer %d", p+100))
+	b, err = in.stats(fnClientStats, abi.ClientStatsSize)
+	if err != nil || in.st.result[1] != abi.ClientStatsSize {
+		t.Fatalf("ppw_client_stats: %v, result1 %d", err, in.st.result[1])
+	}
+	if s := abi.ClientStatsOf(b); s.Producers != 1 || s.Connections != 0 || s.Connects != 0 {
+		t.Fatalf("client stats with one producer being created: %+v", s)
+	}
+}
+
+// TestABIImportsAsDocumented: the module imports only functions of
+// wasi_snapshot_preview1, and only those ABI.md lists.
+func TestABIImportsAsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("ABI.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := regexp.MustCompile(`(?s)## Imports\n(.*?)\n## `).FindSubmatch(doc)
+	if section == nil {
+		t.Fatal("ABI.md has no Imports section")
+	}
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile("`([a-z_0-9]+)`").FindAllSubmatch(section[1], -1) {
+		listed[string(m[1])] = true
+	}
+	for _, f := range testModule(t).compiled.ImportedFunctions() {
+		module, name, _ := f.Import()
+		if module != "wasi_snapshot_preview1" || !listed[name] {
+			t.Errorf("the module imports %s.%s, which ABI.md does not list", module, name)
+		}
 	}
 }

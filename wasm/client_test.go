@@ -43,8 +43,21 @@ func fakeClient(t *testing.T, broker *wasmtest.FakeBroker, opts ClientOptions, w
 		driven = wrap(eng)
 	}
 	c := core.NewClientWithEngine(driven)
-	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() { _ = closeClient(c) })
 	return c, srv
+}
+
+// closeClient closes c, or gives up after 30 s, so that a test that failed
+// because something hangs reports it instead of hanging too.
+func closeClient(c *Client) error {
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("closing the client did not finish in 30 s")
+	}
 }
 
 func createProducer(t *testing.T, c *Client, opts ProducerOptions) *Producer {
@@ -138,7 +151,9 @@ func TestModuleFailureFailsEveryMessageOnce(t *testing.T) {
 	case <-done:
 	case <-ctx.Done():
 		mu.Lock()
-		t.Fatalf("only %d of %d callbacks ran after the module failed", len(calls), pending+gathered+1)
+		ran := len(calls)
+		mu.Unlock()
+		t.Fatalf("only %d of %d callbacks ran after the module failed", ran, pending+gathered+1)
 	}
 	if spy.gathered != gathered {
 		t.Fatalf("%d messages were gathered in the host when the module failed, want %d", spy.gathered, gathered)
@@ -149,11 +164,12 @@ func TestModuleFailureFailsEveryMessageOnce(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("creating a producer hangs after the module failed")
 	}
-	for _, err := range []error{createErr, spy.broken} {
-		if engine.CodeOf(err) != engine.CodeUnknownError || !strings.Contains(fmt.Sprint(err), "WASI module failed") ||
-			!strings.Contains(fmt.Sprint(err), "ppw_send_payloads trapped") {
-			t.Fatalf("error %v; want UnknownError naming the failed module and the export that trapped", err)
-		}
+	if err := spy.broken; engine.CodeOf(err) != engine.CodeUnknownError || !strings.Contains(fmt.Sprint(err), "WASI module failed") ||
+		!strings.Contains(fmt.Sprint(err), "ppw_send_payloads trapped") {
+		t.Fatalf("the module's failure: %v; want UnknownError naming the failed module and the export that trapped", err)
+	}
+	if createErr != spy.broken {
+		t.Fatalf("the producer being created failed with %v, want %v", createErr, spy.broken)
 	}
 	if _, err := p.Send(ctx, &core.Message{Payload: []byte("x")}); err == nil {
 		t.Fatal("a send after the failure succeeded")
@@ -167,7 +183,7 @@ func TestModuleFailureFailsEveryMessageOnce(t *testing.T) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatalf("closing the failed producer: %v", err)
 	}
-	if err := c.Close(); err != nil {
+	if err := closeClient(c); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

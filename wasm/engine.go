@@ -1,7 +1,7 @@
 // Package wasm runs the producer engine compiled to WASI (the module built
 // from ./guest) under wazero, behind exactly the native Go API: NewClient
-// returns a *core.Client, whose producers have Send, SendAsync, SendTagged,
-// Flush and Close.
+// returns a *core.Client, whose producers have Send, SendAsync, Flush,
+// Close and Stats.
 //
 // How this works: Engine implements core.Engine by calling the exports of
 // one module instance, so the whole runtime (sockets, timer, completion
@@ -463,7 +463,15 @@ func (e *Engine) breakDown(cause error) {
 		return
 	}
 	e.broken = engine.Errorf(engine.CodeUnknownError, "the WASI module failed; the client is unusable: %v", cause)
-	e.failedEvent = false
+	e.failedEvent = true
 	e.in.close()
 	e.stage.reset()
 }
+
+// SetCredentials sets the credentials CONNECT carries. (Stub until the
+// module takes them: the module's connections carry none.)
+func (e *Engine) SetCredentials(method string, data []byte) {}
+
+// AnswerChallenge answers a broker's AUTH_CHALLENGE. (Stub until the
+// module takes it.)
+func (e *Engine) AnswerChallenge(id engine.ConnID, method string, data []byte, now time.Time) {}

@@ -1,94 +1,84 @@
 // Type declarations of pulsar-producer (CommonJS entry; index.d.mts
 // re-exports them for ESM). Option names and meanings are the library's
-// (core/engine/optiontable.go); durations are in milliseconds.
+// (docs/OPTIONS.md); durations are in milliseconds. Integer options and
+// 64-bit message fields also take a bigint.
 
 /// <reference types="node" />
+import { EventEmitter } from 'node:events';
 
 /** What a message carries: bytes, a string (sent as UTF-8), or null for a null value (a tombstone). */
 export type Payload = Uint8Array | ArrayBufferView | ArrayBuffer | string | null;
 
-/** A point in time: a Date or milliseconds since the epoch. */
-export type Time = Date | number;
+/** A point in time: a Date, or milliseconds since the epoch. */
+export type Time = Date | number | bigint;
+export type Int = number | bigint;
 
+export type LogLevel = 'warn' | 'error' | 'info' | 'debug' | 'off';
 export type CompressionType = 'none' | 'lz4' | 'zlib' | 'zstd' | 'snappy';
 export type RoutingMode = 'roundRobin' | 'singlePartition';
 export type HashingScheme = 'javaStringHash' | 'murmur3_32Hash';
 export type AccessMode = 'shared' | 'exclusive' | 'waitForExclusive' | 'exclusiveWithFencing';
 
-/** Options of the library, by their camelCase names. Unknown names are rejected (InvalidConfiguration). */
-export interface LibraryOptions {
-  /** Bounds a TCP connect plus the protocol handshake (ms, default 10000). */
-  connectionTimeout?: number;
-  /** Bounds a lookup or producer registration request (ms, default 30000). */
-  operationTimeout?: number;
-  /** How often an idle connection is probed (ms, default 30000). */
-  keepAliveInterval?: number;
-  /** Bounds the payload bytes of all pending messages; negative means no limit (default 64 MiB). */
-  memoryLimitBytes?: number;
-  /** How many lookup redirects are followed (default 20). */
-  maxLookupRedirects?: number;
-  /** The first delay before reconnecting (ms, default 100). */
-  initialBackoff?: number;
-  /** Caps the reconnect delay (ms, default 60000). */
-  maxBackoff?: number;
-  /** Asks lookups for a named advertised listener. */
+/** Options of a client, shared by its producers: see docs/OPTIONS.md (durations in ms). */
+export interface ClientLibraryOptions {
+  connectionTimeout?: Int;
+  operationTimeout?: Int;
+  keepAliveInterval?: Int;
+  memoryLimitBytes?: Int;
+  maxLookupRedirects?: Int;
+  initialBackoff?: Int;
+  maxBackoff?: Int;
   listenerName?: string;
-  /** The producer's name on the topic; assigned by the broker by default. */
-  producerName?: string;
-  /** String properties of the producer, visible in topic stats. */
-  properties?: Record<string, string>;
-  /** Fails a message not acknowledged in time (ms, default 30000; negative disables). */
-  sendTimeout?: number;
-  /** Bounds the messages awaiting acknowledgement (default 0: no bound besides memoryLimitBytes). */
-  maxPendingMessages?: number;
-  /** Makes a send wait (asynchronously) for room instead of failing with ProducerQueueIsFull or MemoryBufferIsFull. */
-  blockIfQueueFull?: boolean;
-  /** Sends every message as its own entry. */
-  disableBatching?: boolean;
-  /** Closes a batch at this many messages (default 1000). */
-  batchingMaxMessages?: number;
-  /** Closes a batch at this many bytes (default 131072). */
-  batchingMaxBytes?: number;
-  /** Sends a batch this long after its first message at the latest (ms, default 1). */
-  batchingMaxPublishDelay?: number;
-  /** Compresses each entry (default 'none'). */
-  compressionType?: CompressionType;
-  /** The first message gets this sequence ID plus one. */
-  initialSequenceId?: number;
-  /** Picks the partition of keyless messages on a partitioned topic. */
-  routingMode?: RoutingMode;
-  /** Picks the partition of keyed messages. */
-  hashingScheme?: HashingScheme;
-  /** Claims shared or exclusive access to the topic. */
-  accessMode?: AccessMode;
+  logLevel?: LogLevel;
 }
 
-export interface ProducerOptions extends LibraryOptions {
-  /** Such as "pulsar://localhost:6650". */
+/** Options of a producer: see docs/OPTIONS.md (durations in ms). */
+export interface ProducerLibraryOptions {
+  producerName?: string;
+  properties?: Record<string, string>;
+  sendTimeout?: Int;
+  maxPendingMessages?: Int;
+  blockIfQueueFull?: boolean;
+  disableBatching?: boolean;
+  batchingMaxMessages?: Int;
+  batchingMaxBytes?: Int;
+  batchingMaxPublishDelay?: Int;
+  compressionType?: CompressionType;
+  initialSequenceId?: Int;
+  routingMode?: RoutingMode;
+  hashingScheme?: HashingScheme;
+  accessMode?: AccessMode;
+  createTimeout?: Int;
+}
+
+export interface ClientOptions extends ClientLibraryOptions {
+  /** Such as "pulsar://localhost:6650", or "pulsar://h1:6650,h2:6650". */
   serviceUrl: string;
+}
+
+export interface CreateProducerOptions extends ProducerLibraryOptions {
   /** Such as "persistent://public/default/my-topic", or just "my-topic". */
   topic: string;
+  /** Aborting it cancels creation: the promise rejects with an AbortError. */
+  signal?: AbortSignal;
 }
+
+export interface ProducerOptions extends ClientOptions, CreateProducerOptions {}
 
 /** Per-message options of send(). */
 export interface SendOptions {
-  /** The partition key (also what compaction and Key_Shared group by). */
+  /** The partition key; '' is an empty key, undefined none. */
   key?: string;
   /** Replaces the key for Key_Shared ordering. */
   orderingKey?: string | Uint8Array;
-  /** String properties of the message. */
   properties?: Record<string, string>;
-  /** An application timestamp. */
   eventTime?: Time;
-  /** Delays delivery to Shared subscriptions until then. */
+  /** Delays delivery to Shared subscriptions until then (or by deliverAfter ms). */
   deliverAt?: Time;
-  /** Delays delivery by this many milliseconds. */
-  deliverAfter?: number;
-  /** Overrides the automatic sequence ID (used for deduplication). */
-  sequenceId?: number | bigint;
-  /** Restricts geo-replication to these clusters. */
+  deliverAfter?: Int;
+  /** 0 to 2^63-1 (deduplication recognises resends by it). */
+  sequenceId?: Int;
   replicationClusters?: string[];
-  /** Keeps the message in the local cluster. */
   disableReplication?: boolean;
 }
 
@@ -97,34 +87,76 @@ export interface TimeoutOptions {
   timeoutMs?: number;
 }
 
+/** Counters of a producer or a client (pp_stats). Latencies run from send to receipt. */
+export interface Stats {
+  msgsSent: number; bytesSent: number; msgsAcked: number; bytesAcked: number; msgsFailed: number; bytesFailed: number;
+  /** Accepted and not yet completed. */
+  pendingMsgs: number; pendingBytes: number;
+  /** Times a partition lost its broker and reconnected. */
+  reconnects: number;
+  /** Messages measured, and percentiles of send-to-receipt latency in microseconds. */
+  latencyCount: number; latencyP50Us: number; latencyP95Us: number; latencyP99Us: number; latencyP999Us: number; latencyMaxUs: number;
+  /** Client only (0 for a producer): producers and broker connections open now, connections opened so far. */
+  producers: number; connections: number; connects: number;
+}
+
+/** A log record of a client: connections, lookups, registrations, reconnects, fencing; never per message. */
+export interface LogRecord {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  time: Date;
+  message: string;
+  /** The topic or partition concerned, its producer's name, the broker's host:port: '' where none applies. */
+  topic: string; producerName: string; broker: string;
+  /** The connection's number, 0 for none. */
+  connection: number;
+}
+
 /** Where a message was stored. */
 export class MessageId {
-  constructor(ledgerId: number, entryId: number, partition?: number, batchIndex?: number, batchSize?: number);
+  constructor(ledgerId: number, entryId: number, partition?: number, batchIndex?: number, batchSize?: number, isDuplicate?: boolean);
   readonly ledgerId: number;
   readonly entryId: number;
-  /** The partition index; -1 for a non-partitioned topic. */
+  /** -1 for a non-partitioned topic. */
   readonly partition: number;
-  /** Index in its batch; -1 when the message was sent alone. */
+  /** The index in its batch and the batch's size; -1 and 0 when the message was sent alone. */
   readonly batchIndex: number;
-  /** Messages in its batch; 0 when the message was sent alone. */
   readonly batchSize: number;
+  /** The broker's deduplication recognised the message as stored already: ledgerId and entryId are -1. */
+  readonly isDuplicate: boolean;
   /** "ledger:entry:partition", plus ":batchIndex" for a batched message. */
   toString(): string;
   equals(other: unknown): boolean;
   /** MessageIdData bytes, as the official clients read them. */
   serialize(): Buffer;
-  /** Reads MessageIdData bytes (from serialize() or an official client). */
   static deserialize(data: Uint8Array): MessageId;
 }
 
-/** A producer on one topic. Create with Producer.create(); free with close(). */
+/** A connection pool to one cluster; its producers share connections, the memory limit and one completion queue. */
+export class Client extends EventEmitter {
+  private constructor();
+  static create(options: ClientOptions): Promise<Client>;
+  readonly serviceUrl: string;
+  /** True once close() was called. */
+  readonly closed: boolean;
+  /** Resolves once the producer is registered; rejects with AbortError if options.signal aborts first. */
+  createProducer(options: CreateProducerOptions): Promise<Producer>;
+  stats(): Stats;
+  /** Closes every producer (waiting up to timeoutMs for pending messages) and frees the client. Idempotent. */
+  close(options?: TimeoutOptions): Promise<void>;
+  /** Log records; with no listener they go to stderr. */
+  on(event: 'log', listener: (record: LogRecord) => void): this;
+  once(event: 'log', listener: (record: LogRecord) => void): this;
+  off(event: 'log', listener: (record: LogRecord) => void): this;
+}
+
+/** A producer on one topic. */
 export class Producer {
   private constructor();
-  /** Connects and registers a producer; resolves when it is ready. */
+  /** A producer with a client of its own (client and producer options together); close() closes both. */
   static create(options: ProducerOptions): Promise<Producer>;
+  readonly client: Client;
   readonly topic: string;
-  readonly serviceUrl: string;
-  /** The producer's name: the producerName option, or the one the broker assigned. */
+  /** The producerName option, or the name the broker assigned. */
   readonly name: string;
   /** The topic's partition count: 0 for a topic that is not partitioned. */
   readonly partitions: number;
@@ -138,20 +170,15 @@ export class Producer {
   flush(options?: TimeoutOptions): Promise<void>;
   /** Waits for pending sends (up to timeoutMs), closes and frees the producer. Idempotent. */
   close(options?: TimeoutOptions): Promise<void>;
+  /** Counters of the producer; after close(), the last ones. */
+  stats(): Stats;
 }
 
 /** Who is at fault for a result. */
 export type ResultKind = 'none' | 'usage' | 'broker' | 'network';
 
-/** One row of the library's result table. */
-export interface ResultInfo {
-  result: number;
-  /** Stable CamelCase name, such as "AlreadyClosed". */
-  name: string;
-  kind: ResultKind;
-  retriable: boolean;
-  description: string;
-}
+/** One row of the library's result table; name is stable CamelCase, such as "AlreadyClosed". */
+export interface ResultInfo { result: number; name: string; kind: ResultKind; retriable: boolean; description: string }
 
 /** Every failure of this package. `name` is the result's stable name (such as "Timeout"). */
 export class PulsarError extends Error {
@@ -163,21 +190,20 @@ export class PulsarError extends Error {
   readonly retriable: boolean;
 }
 
-/** Result codes by name, generated from the library's table: Result.AlreadyClosed === 15. */
-export const Result: Readonly<Record<string, number>>;
+/** What an aborted creation rejects with (name 'AbortError', code 'ABORT_ERR', cause: the signal's reason). */
+export class AbortError extends Error {
+  constructor(message?: string, options?: { cause?: unknown });
+  readonly code: 'ABORT_ERR';
+}
 
+/** Result codes by name, generated from the library's table: Result.AlreadyClosed. */
+export const Result: Readonly<Record<string, number>>;
 /** A PulsarError subclass per result, by name: `err instanceof errors.Timeout`. */
 export const errors: Readonly<Record<string, new (message?: string) => PulsarError>>;
-
-/** The table row of a result code. */
 export function resultInfo(code: number): ResultInfo | undefined;
-
-/** Every row of the library's result table, in numeric order. */
 export function resultTable(): ResultInfo[];
 
-/** This package's version. */
+/** This package's version; the loaded library's version and file. */
 export const version: string;
-/** The loaded library's version. */
 export const libraryVersion: string;
-/** The file the library was loaded from. */
 export const libraryPath: string;

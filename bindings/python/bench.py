@@ -1,24 +1,14 @@
 """Throughput of pulsar_producer against the official pulsar-client, in one run.
 
-How this works: each figure sends N payloads of SIZE bytes with send_async to
-fresh topics of a real broker and stops the clock when every message is
-acknowledged (ours: flush(), which returns once every future is settled;
-official: a callback counting acknowledgements, then flush()). Producer
-creation is not timed. Both clients batch alike (up to 1000 messages or
-10 ms), block instead of failing when their queue is full, and may have
---max-pending messages pending. Figures:
+How this works: each figure sends N payloads of SIZE bytes with send_async to fresh topics of a real
+broker and stops the clock when every message is acknowledged (ours: client.flush(), which returns once
+every future is settled; official: a callback counting acknowledgements). Creating producers is not
+timed. Both clients batch alike (1000 messages or 10 ms), block when --max-pending messages are pending,
+and send from one thread. Figures: ours collecting futures; ours with a done-callback per message (as
+the official client's callback); the official client; ours with the N messages spread over --producers
+producers of one client. Ratios and the machine's load average come last.
 
-  * ours, collecting futures (the natural use of send_async);
-  * ours, with an add_done_callback per message (what the official callback does);
-  * the official client, with a callback;
-  * ours, 50 producers of one client, the N messages spread over them in turn,
-    next to one producer of one client (the first figure).
-
-The ratio of ours to the official client is printed last; the load average is
-printed with the figures (other work on the machine moves them a lot).
-
-    python bench.py [--messages 1000000] [--size 100] [--producers 50] [--key]
-                    [--url pulsar://127.0.0.1:6650] [--only ours|official]
+    python bench.py [--messages 1000000] [--size 100] [--producers 50] [--key] [--only ours|official]
 """
 
 from __future__ import annotations
@@ -35,73 +25,64 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pulsar_producer  # noqa: E402
 
-BATCH = {"batching_max_messages": 1000, "batching_max_publish_delay": 10}
 KEYS = [f"key-{i}" for i in range(16)]
 
 
-def _topic(tag: str) -> str:
-    return f"persistent://public/default/pybench-{tag}-{uuid.uuid4().hex[:12]}"
+def _topic() -> str:
+    return f"persistent://public/default/pybench-{uuid.uuid4().hex[:12]}"
 
 
-def bench_ours(url: str, n: int, size: int, max_pending: int, callbacks: bool, key: bool, producers: int) -> float:
-    payload = b"x" * size
-    with pulsar_producer.Client(url) as client:
-        ps = [client.create_producer(_topic("ours"), block_if_queue_full=True, max_pending_messages=max_pending,
-                                     **BATCH) for _ in range(producers)]
-        errors = [0]
+def ours(a: argparse.Namespace, producers: int = 1, callbacks: bool = False) -> float:
+    payload, failed = b"x" * a.size, [0]
 
-        def on_done(fut: Any) -> None:
-            if fut.exception() is not None:
-                errors[0] += 1
+    def check(fut: Any) -> None:
+        failed[0] += fut.exception() is not None
 
-        sends = [p.send_async for p in ps]
-        start = time.perf_counter()
+    with pulsar_producer.Client(a.url) as client:
+        sends = [client.create_producer(_topic(), block_if_queue_full=True, max_pending_messages=a.max_pending,
+                                        batching_max_messages=1000, batching_max_publish_delay=10).send_async
+                 for _ in range(producers)]
+        send, start = sends[0], time.perf_counter()
         if producers > 1:
-            for i in range(n):
+            for i in range(a.messages):
                 sends[i % producers](payload)
-        elif key:
-            send = sends[0]
-            for i in range(n):
+        elif a.key:
+            for i in range(a.messages):
                 send(payload, key=KEYS[i & 15])
         elif callbacks:
-            send = sends[0]
-            for _ in range(n):
-                send(payload).add_done_callback(on_done)
+            for _ in range(a.messages):
+                send(payload).add_done_callback(check)
         else:
-            send = sends[0]
-            for _ in range(n):
+            for _ in range(a.messages):
                 send(payload)
         client.flush()
         elapsed = time.perf_counter() - start
-        stats = client.stats()
-    if stats.msgs_acked != n or errors[0]:
-        raise SystemExit(f"ours: {stats.msgs_acked} of {n} acknowledged, {errors[0]} failed")
-    return n / elapsed
+        if client.stats().msgs_acked != a.messages or failed[0]:
+            raise SystemExit(f"ours: {client.stats().msgs_acked} of {a.messages} acknowledged, {failed[0]} failed")
+    return float(a.messages / elapsed)
 
 
-def bench_official(url: str, n: int, size: int, max_pending: int, key: bool) -> float:
+def official(a: argparse.Namespace) -> float:
     import logging
 
     import pulsar
 
-    client = pulsar.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
+    client = pulsar.Client(a.url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
     producer = client.create_producer(
-        _topic("official"), batching_enabled=True, batching_max_messages=1000, batching_max_publish_delay_ms=10,
-        block_if_queue_full=True, max_pending_messages=max_pending, max_pending_messages_across_partitions=max_pending)
-    payload = b"x" * size
-    done, errors, finished = [0], [0], threading.Event()
+        _topic(), batching_enabled=True, batching_max_messages=1000, batching_max_publish_delay_ms=10,
+        block_if_queue_full=True, max_pending_messages=a.max_pending,
+        max_pending_messages_across_partitions=a.max_pending)
+    payload, done, errors, finished = b"x" * a.size, [0], [0], threading.Event()
 
     def callback(res: Any, msg_id: Any) -> None:
-        if res != pulsar.Result.Ok:
-            errors[0] += 1
+        errors[0] += res != pulsar.Result.Ok
         done[0] += 1
-        if done[0] == n:
+        if done[0] == a.messages:
             finished.set()
 
-    send = producer.send_async
-    start = time.perf_counter()
-    for i in range(n):
-        if key:
+    send, start = producer.send_async, time.perf_counter()
+    for i in range(a.messages):
+        if a.key:
             send(payload, callback, partition_key=KEYS[i & 15])
         else:
             send(payload, callback)
@@ -112,12 +93,8 @@ def bench_official(url: str, n: int, size: int, max_pending: int, key: bool) -> 
     client.close()
     logging.shutdown()
     if errors[0]:
-        raise SystemExit(f"official: {errors[0]} of {n} failed")
-    return n / elapsed
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+        raise SystemExit(f"official: {errors[0]} of {a.messages} failed")
+    return float(a.messages / elapsed)
 
 
 def main() -> None:
@@ -126,35 +103,32 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--size", type=int, default=100)
     ap.add_argument("--max-pending", type=int, default=100_000)
-    ap.add_argument("--producers", type=int, default=50, help="for the many-producers figure (0: skip it)")
+    ap.add_argument("--producers", type=int, default=50, help="producers of one client in the last figure (0: skip)")
     ap.add_argument("--only", choices=["ours", "official"])
     ap.add_argument("--key", action="store_true", help="send every message with a partition key")
     a = ap.parse_args()
-    try:
-        import pulsar
-    except ImportError:
-        pulsar = None
-        if a.only != "ours":
-            print("the official client is not installed: pip install 'pulsar-client==3.13.*'")
+    def load() -> str:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"python {sys.version.split()[0]}, {a.messages:,} messages of {a.size} bytes, batches of 1000 / 10 ms, "
-          f"max pending {a.max_pending:,}{', a key per message' if a.key else ''}; load average {_load()}", flush=True)
-    ver = pulsar_producer.__version__
-    ours = cb = official = 0.0
+          f"max pending {a.max_pending:,}{', a key per message' if a.key else ''}; load average {load()}", flush=True)
+    me = f"pulsar_producer {pulsar_producer.__version__}"
+    futures = callbacks = theirs = 0.0
     if a.only != "official":
-        ours = bench_ours(a.url, a.messages, a.size, a.max_pending, False, a.key, 1)
-        print(f"pulsar_producer {ver} send_async, futures:           {ours:>10,.0f} msg/s", flush=True)
-        cb = bench_ours(a.url, a.messages, a.size, a.max_pending, True, a.key, 1)
-        print(f"pulsar_producer {ver} send_async + callback:         {cb:>10,.0f} msg/s", flush=True)
-    if a.only != "ours" and pulsar is not None:
-        official = bench_official(a.url, a.messages, a.size, a.max_pending, a.key)
-        print(f"pulsar-client {pulsar.__version__} send_async + callback:          {official:>10,.0f} msg/s", flush=True)
-    if a.only != "official" and a.producers > 1 and not a.key:
-        many = bench_ours(a.url, a.messages, a.size, a.max_pending, False, False, a.producers)
-        print(f"pulsar_producer {ver}, {a.producers} producers of one client:     {many:>10,.0f} msg/s "
-              f"({many / ours:.2f}x one producer)")
-    print(f"load average after: {_load()}")
-    if ours and official:
-        print(f"ratio ours / official: {ours / official:.1f}x (futures), {cb / official:.1f}x (callbacks)")
+        futures = ours(a)
+        print(f"{me} send_async, futures:        {futures:>10,.0f} msg/s", flush=True)
+        callbacks = ours(a, callbacks=True)
+        print(f"{me} send_async + callback:      {callbacks:>10,.0f} msg/s", flush=True)
+    if a.only != "ours":
+        import pulsar
+
+        theirs = official(a)
+        print(f"pulsar-client {pulsar.__version__} send_async + callback:       {theirs:>10,.0f} msg/s", flush=True)
+    if futures and theirs:
+        print(f"ratio ours / official: {futures / theirs:.1f}x (futures), {callbacks / theirs:.1f}x (callbacks)")
+    if futures and a.producers > 1 and not a.key:
+        many = ours(a, producers=a.producers)
+        print(f"{me}, {a.producers} producers of one client: {many:>10,.0f} msg/s ({many / futures:.2f}x one producer)")
+    print(f"load average after: {load()}")
 
 
 if __name__ == "__main__":

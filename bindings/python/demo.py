@@ -11,17 +11,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from pulsar_producer import MessageId, Producer  # noqa: E402
+from pulsar_producer import Client, MessageId, Producer  # noqa: E402
 
 
 def main() -> None:
     url = sys.argv[1] if len(sys.argv) > 1 else "pulsar://127.0.0.1:6650"
     topic = sys.argv[2] if len(sys.argv) > 2 else "persistent://public/default/pp-demo"
-    with Producer(url, topic, batching_max_publish_delay=timedelta(milliseconds=5)) as producer:
+    with Producer(url, topic, batching_max_publish_delay=5) as producer:
         mid = producer.send(b"hello from Python", key="demo", properties={"lang": "python"})
         print(f"python send:       {mid}")
         futures = [producer.send_async(b"async %d" % i) for i in range(3)]
@@ -33,6 +32,11 @@ def main() -> None:
             return await producer.asend(b"from asyncio")
 
         print(f"python asend:      {asyncio.run(coro())}")
+
+    with Client(url) as client:  # several producers sharing one client
+        a, b = client.create_producer(topic), client.create_producer(topic)
+        print(f"python 2 producers of one client: {a.send(b'from a')} {b.send(b'from b')}")
+        print(f"python client stats: {client.stats().msgs_acked} acknowledged")
 
 
 if __name__ == "__main__":

@@ -38,8 +38,8 @@ type conn struct {
 	id      ConnID
 	addr    string
 	proxyTo string // the broker (host:port) a proxy at addr forwards to; empty: none
-	state connState
-	dirty bool // queued in Engine.dirty
+	state   connState
+	dirty   bool // queued in Engine.dirty
 
 	out []byte // bytes for the driver to write
 	in  []byte // received bytes not yet forming a whole frame

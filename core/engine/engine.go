@@ -120,8 +120,8 @@ type Engine struct {
 
 	conns       map[ConnID]*conn
 	connsByAddr map[connKey]*conn
-	tls         bool     // the service URL is pulsar+ssl://: brokers are reached over TLS
-	authMethod  string   // the credentials CONNECT carries (SetCredentials)
+	tls         bool   // the service URL is pulsar+ssl://: brokers are reached over TLS
+	authMethod  string // the credentials CONNECT carries (SetCredentials)
 	authData    []byte
 	nextConn    ConnID
 	dirty       []*conn // connections with output the driver has not taken

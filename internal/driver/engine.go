@@ -34,6 +34,8 @@ type Engine interface {
 	Close(now time.Time)
 	NumPartitions(id engine.ProducerID) int
 	Room(id engine.ProducerID) (messages int, bytes int64)
+	SetCredentials(method string, data []byte)
+	AnswerChallenge(id engine.ConnID, method string, data []byte, now time.Time)
 	ProducerStats(id engine.ProducerID) (engine.ProducerStats, bool)
 	ClientStats() engine.ClientStats
 }

@@ -65,7 +65,8 @@ Commands:
   stop              Stop every process this script started (pid files).
   status            Exit 0 if both brokers are ready, 1 otherwise.
   kill-broker N     kill -9 broker N (1 or 2); its data stays.
-  restart-broker N  Start broker N again (after kill-broker) and wait for it.
+  restart-broker N  Start broker N again (after kill-broker) and wait until it
+                    is ready; if it runs, only wait until it is ready.
   ports             Print the ports as shell assignments.
   help              Show this text.
 
@@ -363,9 +364,15 @@ cmd_kill_broker() {
 cmd_restart_broker() {
 	check_n "$1"
 	lock
-	owned_pid "broker$1" >/dev/null && die "broker $1 is running"
 	owned_pid zk >/dev/null || die "the cluster is not running"
 	local t0 ms
+	if owned_pid "broker$1" >/dev/null; then
+		# Running (perhaps busy taking over the other broker's topics):
+		# wait for it rather than start a second one.
+		wait_for "broker $1" "broker$1" broker_ready "$1" || return 1
+		echo "broker $1 is running"
+		return 0
+	fi
 	t0="$(date +%s%N)"
 	launch "broker$1" "$BROKER_MEM" broker
 	wait_for "broker $1" "broker$1" broker_ready "$1" || return 1

@@ -293,3 +293,51 @@ func BenchmarkGuestEngineOnly(b *testing.B) {
 	h.must(ppFlush(id, h.now))
 	h.step()
 }
+
+// TestGuestStatsRecords reads a producer's and the client's stats records
+// and room after 25 receipts, then the final stats in the ProducerClosed
+// record, all as a host would.
+func TestGuestStatsRecords(t *testing.T) {
+	h, id := newFakeHost(t, 0, `{"batchingMaxMessages":10,"maxPendingMessages":100}`)
+	sendAndCount(t, h, id)
+	h.must(ppProducerStats(id, ptr(h.out), uint32(len(h.out))))
+	if n := status.Result[1]; n != abi.ProducerStatsSize {
+		t.Fatalf("producer record of %d bytes", n)
+	}
+	if s := abi.ProducerStatsOf(h.out); s.MsgsSent != 25 || s.MsgsAcked != 25 || s.BytesAcked != 2500 || s.Latency.Count() != 25 {
+		t.Fatalf("producer stats %+v", s)
+	}
+	h.must(ppClientStats(ptr(h.out), uint32(len(h.out))))
+	if s := abi.ClientStatsOf(h.out); s.Producers != 1 || s.Connections != 1 || s.Connects != 1 || s.MsgsAcked != 25 {
+		t.Fatalf("client stats %+v", s)
+	}
+	h.must(ppRoom(id))
+	if m, b := int64(status.Result[0]), int64(status.Result[1]); m != 100 || b != 64<<20 {
+		t.Fatalf("room %d messages, %d bytes; want 100 and the default memory limit", m, b)
+	}
+	h.must(ppProducerClose(id, h.now))
+	h.answerOutput() // CLOSE_PRODUCER, answered
+	var closed bool
+	for status.Events > 0 {
+		h.must(ppNextEvents(ptr(h.evs), uint32(len(h.evs))))
+		for b := h.evs[:status.Result[1]]; len(b) > 0; b = b[binary.LittleEndian.Uint32(b):] {
+			if engine.EventKind(b[4]) != engine.EventProducerClosed {
+				continue
+			}
+			closed = true
+			tokens, extra := binary.LittleEndian.Uint32(b[32:]), binary.LittleEndian.Uint32(b[36:])
+			if tokens != 0 || extra != abi.ProducerStatsSize {
+				t.Fatalf("ProducerClosed record with %d tokens and %d bytes of fields", tokens, extra)
+			}
+			if s := abi.ProducerStatsOf(b[eventHeaderSize:]); s.MsgsAcked != 25 || s.PendingMsgs != 0 {
+				t.Fatalf("final stats %+v", s)
+			}
+		}
+	}
+	if !closed {
+		t.Fatal("no ProducerClosed record")
+	}
+	if code := ppProducerStats(id, ptr(h.out), uint32(len(h.out))); engine.Code(code) != engine.CodeInvalidHandle {
+		t.Fatalf("stats of a closed producer: code %d (%s)", code, lastErr)
+	}
+}

@@ -4,83 +4,68 @@
 // the native Go producer's figure from the same run.
 //
 //   node bench/bench.js [--n 1000000] [--size 100] [--window 10000]
-//                       [--url pulsar://127.0.0.1:6650] [--no-go]
+//                       [--producers 50] [--url pulsar://127.0.0.1:6650] [--no-go]
 //
 // Node: one producer (batchingMaxMessages 1000, batchingMaxPublishDelay 10,
-// blockIfQueueFull true, as the Go side), a 20,000-message warm-up, then n
-// sends of one shared size-byte Buffer with at most `window` promises
-// unsettled; the time runs from the first send until every promise has
-// settled; cpu-s/Mmsg is the process's CPU time (JavaScript, koffi and the
-// library's Go threads; not the broker's) per million messages, a figure
-// less disturbed than msgs/s by other load on the machine. Go:
-// tests/cmd/ppgobench (package core, SendAsync, the same
-// settings), built and run with the Go toolchain. Prints one line each, the
-// ratio and the load average before and after (the figures depend on what
-// else the machine runs); exits non-zero if any message failed.
+// blockIfQueueFull, as tests/cmd/ppgobench on the Go side), a 20,000-message
+// warm-up, then n sends of one size-byte Buffer with at most `window`
+// promises unsettled, timed until all settled; cpu-s/Mmsg is the process's
+// CPU time per million messages (less disturbed by other load than msgs/s).
+// Then the ratio to Go, and the same n sends spread round-robin over
+// --producers producers of one client (0 skips it). Exits non-zero if any
+// message failed.
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const pp = require('..');
 
 function args() {
-  const a = { n: 1000000, size: 100, window: 10000, url: 'pulsar://127.0.0.1:6650', go: true };
+  const a = { n: 1000000, size: 100, window: 10000, producers: 50, url: 'pulsar://127.0.0.1:6650', go: true };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--no-go') a.go = false;
-    else if (['--n', '--size', '--window'].includes(k)) a[k.slice(2)] = Number(argv[++i]);
+    else if (['--n', '--size', '--window', '--producers'].includes(k)) a[k.slice(2)] = Number(argv[++i]);
     else if (k === '--url') a.url = argv[++i];
     else throw new Error(`unknown argument ${k}`);
   }
   return a;
 }
 
-async function publish(producer, n, payload, window) {
+async function publish(producers, n, payload, window) {
   let unsettled = 0;
   let failed = 0;
   let firstError = null;
   let wake = null;
-  const low = window >> 1;
-  const done = () => {
-    unsettled--;
-    if (wake !== null && unsettled <= low) {
-      const w = wake;
-      wake = null;
-      w();
-    }
-  };
-  const fail = (e) => {
-    failed++;
-    if (firstError === null) firstError = e;
-    done();
+  const settled = (e) => {
+    if (e instanceof Error && failed++ === 0) firstError = e;
+    if (--unsettled <= window >> 1 && wake !== null) wake(wake = null);
   };
   for (let i = 0; i < n; i++) {
-    producer.send(payload).then(done, fail);
+    producers[i % producers.length].send(payload).then(settled, settled);
     if (++unsettled >= window) await new Promise((r) => { wake = r; });
   }
-  while (unsettled > 0) {
-    await new Promise((r) => { wake = r; });
-  }
+  while (unsettled > 0) await new Promise((r) => { wake = r; });
   if (failed > 0) throw new Error(`${failed} of ${n} sends failed; first: ${firstError}`);
 }
 
-async function nodeFigure(a) {
+async function nodeFigure(a, count) {
+  const client = await pp.Client.create({ serviceUrl: a.url });
   const topic = `persistent://public/default/node-bench-${process.pid}-${Date.now()}`;
-  const producer = await pp.Producer.create({
-    serviceUrl: a.url,
-    topic,
+  const producers = await Promise.all(Array.from({ length: count }, (_, i) => client.createProducer({
+    topic: count === 1 ? topic : `${topic}-${i}`,
     batchingMaxMessages: 1000,
     batchingMaxPublishDelay: 10,
     blockIfQueueFull: true,
-  });
+  })));
   const payload = Buffer.alloc(a.size, 'x');
-  await publish(producer, 20000, payload, a.window);
+  await publish(producers, 20000, payload, a.window);
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  await publish(producer, a.n, payload, a.window);
+  await publish(producers, a.n, payload, a.window);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  await producer.close();
+  await client.close();
   return { secs, rate: a.n / secs, cpuPerM: (cpu.user + cpu.system) / 1e6 / (a.n / 1e6) };
 }
 
@@ -105,13 +90,18 @@ function load() {
 async function main() {
   const a = args();
   const before = load();
-  const node = await nodeFigure(a);
+  const node = await nodeFigure(a, 1);
   console.log(`node-send: ${a.n} msgs x ${a.size} B in ${node.secs.toFixed(2)} s = ${Math.round(node.rate)} msgs/s, ` +
     `${node.cpuPerM.toFixed(2)} cpu-s/Mmsg (window ${a.window})`);
   if (a.go) {
     const go = goFigure(a);
     console.log(go.line);
     console.log(`ratio node/native-go: ${(node.rate / go.rate).toFixed(2)}`);
+  }
+  if (a.producers > 0) {
+    const many = await nodeFigure(a, a.producers);
+    console.log(`node-send-${a.producers}-producers: ${a.n} msgs x ${a.size} B over ${a.producers} producers of one client ` +
+      `in ${many.secs.toFixed(2)} s = ${Math.round(many.rate)} msgs/s, ${many.cpuPerM.toFixed(2)} cpu-s/Mmsg`);
   }
   console.log(`load average: ${before} before, ${load()} after (${os.cpus().length} cores)`);
 }

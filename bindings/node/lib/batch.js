@@ -1,21 +1,14 @@
 'use strict';
-// batch.js: sends gathered in native memory for one library call, and the
-// checking of per-message options.
-//
-// Gathering (the algorithm shared with the Python binding and the WASI
-// host): a handover carries up to MAX_MESSAGES messages or MAX_BYTES bytes;
-// it goes when full, when the current turn of the event loop ends, and
-// before anything that must keep order with it (flush, close). Never on a
-// timer.
-//
-// A Batch lays payloads back to back in a data arena, their lengths in a
-// size_t array and their tokens (user_data) in another: exactly what
-// pp_send_batch reads. The first message with options (or a null value)
-// makes the batch "structured": every message then also has a pp_message
-// (those before it are converted once), whose option bytes live in the data
-// arena after its payload, and the batch goes with pp_send_messages. All of
-// it is koffi.alloc() memory, whose address never changes, so a call can
-// read a batch on a libuv thread while JavaScript fills the next.
+// batch.js: sends gathered in native memory for one library call (a
+// handover: up to MAX_MESSAGES messages or MAX_BYTES bytes, the algorithm
+// shared with the Python binding and the WASI host), and the checking of
+// per-message options. Payloads lie back to back in a data arena, their
+// lengths and tokens (user_data) in arrays: what pp_send_batch reads. The
+// first message with options (or a null value) makes the batch
+// "structured": every message then also gets a pp_message (those before
+// are converted once) and the batch goes with pp_send_messages. It is all
+// koffi.alloc() memory, so a call can read a batch on a libuv thread while
+// JavaScript fills the next.
 const native = require('./native');
 const { makeError, codes, invalid } = require('./errors');
 const { int64, typeName } = require('./options');
@@ -54,8 +47,8 @@ function str(v, name) {
 /** Checks and measures the per-message options of a send; null for none. */
 function prepare(opts) {
   if (typeof opts !== 'object' || opts === null) throw invalid(`send options must be an object, got ${typeName(opts)}`);
-  const o = { bytes: 16, key: null, orderingKey: null, props: null, clusters: null, eventTime: 0, deliverAt: 0,
-    deliverAfter: 0, sequenceId: -1, disableReplication: false };
+  const o = { bytes: 16, key: null, orderingKey: null, props: null, clusters: null, event_time_ms: 0, deliver_at_ms: 0,
+    deliver_after_ms: 0, sequence_id: -1, disableReplication: false };
   let used = false;
   for (const name of Object.keys(opts)) {
     const v = opts[name];
@@ -85,10 +78,10 @@ function prepare(opts) {
         });
         o.bytes += 8 + o.clusters.reduce((n, c) => n + 9 + c[1], 0);
         break;
-      case 'eventTime': o.eventTime = int64Field(v, name, true); break;
-      case 'deliverAt': o.deliverAt = int64Field(v, name, true); break;
-      case 'deliverAfter': o.deliverAfter = int64Field(v, name, false, MAX_DELAY_MS); break;
-      case 'sequenceId': o.sequenceId = int64Field(v, name, false); break;
+      case 'eventTime': o.event_time_ms = int64Field(v, name, true); break;
+      case 'deliverAt': o.deliver_at_ms = int64Field(v, name, true); break;
+      case 'deliverAfter': o.deliver_after_ms = int64Field(v, name, false, MAX_DELAY_MS); break;
+      case 'sequenceId': o.sequence_id = int64Field(v, name, false); break;
       case 'disableReplication':
         if (typeof v !== 'boolean') throw invalid(`disableReplication must be a boolean, got ${typeName(v)}`);
         o.disableReplication = v;
@@ -103,6 +96,11 @@ function prepare(opts) {
   return used ? o : null;
 }
 
+/** Stores a 64-bit value (a number or bigint) at byte offset at (8-aligned) of an arena. */
+function set64(arena, at, v) {
+  arena.i64[at >> 3] = BigInt(v);
+}
+
 class Batch {
   constructor() {
     this.index = new native.Arena(MAX_MESSAGES * 16); // lens[], then user_data[]
@@ -113,6 +111,10 @@ class Batch {
   }
 
   reset() {
+    if (this.data.size > DATA_SIZE) { // grown for one large message
+      this.data.free();
+      this.data = new native.Arena(DATA_SIZE);
+    }
     this.count = 0; // messages added
     this.start = 0; // first message not yet handed over
     this.used = 0; // data bytes used
@@ -140,26 +142,16 @@ class Batch {
   add(payload, opts, token) {
     const i = this.count;
     if (i === MAX_MESSAGES) return false;
-    let off = this.used;
-    let len = 0;
     const extra = opts === null ? 0 : opts.bytes;
-    if (typeof payload === 'string') {
-      if (payload.length * 3 + extra > this.data.size - off) {
-        len = Buffer.byteLength(payload);
-        if (!this.room(len + extra)) return false;
-        off = this.used;
-      }
-      len = this.data.buf.write(payload, off);
-    } else if (payload !== null) {
-      len = payload.length;
-      if (len + extra > this.data.size - off) {
-        if (!this.room(len + extra)) return false;
-        off = this.used;
-      }
-      this.data.u8.set(payload, off);
-    } else if (extra > this.data.size - off && !this.room(extra)) {
-      return false;
+    const str = typeof payload === 'string';
+    let len = payload === null ? 0 : str ? payload.length * 3 : payload.length; // a string's bound, first
+    if (len + extra > this.data.size - this.used) {
+      if (str) len = Buffer.byteLength(payload);
+      if (len + extra > this.data.size - this.used && !this.room(len + extra)) return false;
     }
+    const off = this.used;
+    if (str) len = this.data.buf.write(payload, off);
+    else if (payload !== null) this.data.u8.set(payload, off);
     this.used = off + len;
     if (opts !== null || payload === null || this.structured) {
       if (!this.structured) this.structure();
@@ -193,79 +185,66 @@ class Batch {
     this.structured = true;
   }
 
-  /** Writes struct i as pp_message_init() would, with its payload at data offset off and its options. */
+  /** Writes struct i as pp_message_init() would, with its payload at data offset off, and its options. */
   writeStruct(i, off, len, nullValue, o) {
-    const u32 = this.structs.u32;
-    const w = (i * M.size) >> 2;
-    u32.fill(0, w, w + (M.size >> 2));
-    u32[w + (M.struct_size >> 2)] = M.size;
-    u32.fill(0xffffffff, w + (M.key_len >> 2), w + (M.key_len >> 2) + 2); // PP_NTS
-    u32.fill(0xffffffff, w + (M.sequence_id >> 2), w + (M.sequence_id >> 2) + 2); // -1: automatic
+    const b = i * M.size;
+    const st = this.structs;
+    st.u8.fill(0, b, b + M.size);
+    set64(st, b + M.struct_size, M.size);
+    set64(st, b + M.key_len, -1); // PP_NTS
+    set64(st, b + M.sequence_id, -1); // automatic
     if (len > 0) {
-      this.ptr(w + (M.payload >> 2), this.data.addr + off);
-      u32[w + (M.payload_len >> 2)] = len;
+      set64(st, b + M.payload, this.data.addr + off);
+      set64(st, b + M.payload_len, len);
     }
-    if (nullValue) u32[w + (M.null_value >> 2)] = 1;
+    if (nullValue) st.u32[(b + M.null_value) >> 2] = 1;
     if (o === null) return;
     if (o.key !== null) {
-      this.ptr(w + (M.key >> 2), this.putString(o.key));
-      u32[w + (M.key_len >> 2)] = o.key[1];
-      u32[w + (M.key_len >> 2) + 1] = 0;
+      set64(st, b + M.key, this.put(o.key));
+      set64(st, b + M.key_len, o.key[1]);
     }
     if (o.orderingKey !== null && o.orderingKey.length > 0) {
-      this.ptr(w + (M.ordering_key >> 2), this.data.addr + this.used);
-      this.data.u8.set(o.orderingKey, this.used);
-      this.used += o.orderingKey.length;
-      u32[w + (M.ordering_key_len >> 2)] = o.orderingKey.length;
+      set64(st, b + M.ordering_key, this.put(o.orderingKey));
+      set64(st, b + M.ordering_key_len, o.orderingKey.length);
     }
     if (o.props !== null && o.props.length > 0) {
-      const arr = this.align8();
-      this.used += o.props.length * P.size;
+      const arr = this.align8(o.props.length * P.size);
       o.props.forEach(([k, v], j) => {
-        const pw = (arr + j * P.size) >> 2;
-        this.ptr(pw + (P.key >> 2), this.putString(k), this.data.u32);
-        this.data.u32[pw + (P.key_len >> 2)] = k[1];
-        this.ptr(pw + (P.value >> 2), this.putString(v), this.data.u32);
-        this.data.u32[pw + (P.value_len >> 2)] = v[1];
+        const at = arr + j * P.size;
+        for (const [f, fl, s] of [[P.key, P.key_len, k], [P.value, P.value_len, v]]) {
+          set64(this.data, at + f, this.put(s));
+          set64(this.data, at + fl, s[1]);
+        }
       });
-      this.ptr(w + (M.properties >> 2), this.data.addr + arr);
-      u32[w + (M.property_count >> 2)] = o.props.length;
+      set64(st, b + M.properties, this.data.addr + arr);
+      set64(st, b + M.property_count, o.props.length);
     }
     if (o.clusters !== null && o.clusters.length > 0) {
-      const arr = this.align8();
-      this.used += o.clusters.length * 8;
+      const arr = this.align8(o.clusters.length * 8);
       o.clusters.forEach((c, j) => {
-        this.ptr((arr >> 2) + j * 2, this.putString(c), this.data.u32);
-        this.data.u8[this.used++] = 0;
+        set64(this.data, arr + j * 8, this.put(c));
+        this.data.u8[this.used++] = 0; // NUL-terminated
       });
-      this.ptr(w + (M.replication_clusters >> 2), this.data.addr + arr);
-      u32[w + (M.replication_cluster_count >> 2)] = o.clusters.length;
+      set64(st, b + M.replication_clusters, this.data.addr + arr);
+      set64(st, b + M.replication_cluster_count, o.clusters.length);
     }
-    const i64 = this.structs.i64;
-    i64[(w >> 1) + (M.event_time_ms >> 3)] = BigInt(o.eventTime);
-    i64[(w >> 1) + (M.deliver_at_ms >> 3)] = BigInt(o.deliverAt);
-    i64[(w >> 1) + (M.deliver_after_ms >> 3)] = BigInt(o.deliverAfter);
-    i64[(w >> 1) + (M.sequence_id >> 3)] = BigInt(o.sequenceId);
-    if (o.disableReplication) u32[w + (M.disable_replication >> 2)] = 1;
+    for (const f of ['event_time_ms', 'deliver_at_ms', 'deliver_after_ms', 'sequence_id']) set64(st, b + M[f], o[f]);
+    if (o.disableReplication) st.u32[(b + M.disable_replication) >> 2] = 1;
   }
 
-  /** Stores an address at word w of u32 (the structs by default). */
-  ptr(w, addr, u32 = this.structs.u32) {
-    u32[w] = addr >>> 0;
-    u32[w + 1] = (addr / TWO32) >>> 0;
+  /** Reserves n bytes of the data arena, 8-aligned; returns their offset. */
+  align8(n) {
+    const at = (this.used + 7) & ~7;
+    this.used = at + n;
+    return at;
   }
 
-  align8() {
-    this.used = (this.used + 7) & ~7;
-    return this.used;
-  }
-
-  /** Writes a [string, byteLength] into the data arena; returns its address. */
-  putString([s, n]) {
-    const off = this.used;
-    this.data.buf.write(s, off, n);
-    this.used = off + n;
-    return this.data.addr + off;
+  /** Copies bytes, or a [string, byteLength], into the data arena; returns the address. */
+  put(v) {
+    const at = this.used;
+    if (Array.isArray(v)) this.used += this.data.buf.write(v[0], at, v[1]);
+    else this.used += (this.data.u8.set(v, at), v.length);
+    return this.data.addr + at;
   }
 
   /** Hands messages start.. over in one .async() call; done(err, rc) follows. */
@@ -274,10 +253,10 @@ class Batch {
     const n = this.count - s;
     const ud = this.index.addr + (MAX_MESSAGES + s) * 8;
     if (this.structured) {
-      native.fn.sendMessages.async(h, this.structs.addr + s * M.size, n, flags, null, ud, accepted, errbuf, errbuf.length, done);
+      native.asyncCall(native.fn.sendMessages, [h, this.structs.addr + s * M.size, n, flags, null, ud, accepted, errbuf, errbuf.length], done);
     } else {
-      native.fn.sendBatch.async(h, this.data.addr + this.offs[s], this.index.addr + s * 8, n, flags, null, ud,
-        accepted, errbuf, errbuf.length, done);
+      native.asyncCall(native.fn.sendBatch, [h, this.data.addr + this.offs[s], this.index.addr + s * 8, n, flags, null, ud,
+        accepted, errbuf, errbuf.length], done);
     }
   }
 }

@@ -29,7 +29,7 @@ Object.defineProperty(PulsarError.prototype, 'name', { value: 'PulsarError', con
 
 const errors = {};
 for (const r of table) {
-  if (r.result === 0) continue;
+  if (r.name === 'Ok') continue;
   const cls = class extends PulsarError {
     constructor(message) {
       super(r.result, message);
@@ -41,19 +41,12 @@ for (const r of table) {
 }
 Object.freeze(errors);
 
-// The library's messages name C fields; this package's users know them by
-// their Node names.
-const C_NAMES = {
-  event_time_ms: 'eventTime', deliver_at_ms: 'deliverAt', deliver_after_ms: 'deliverAfter', sequence_id: 'sequenceId',
-  ordering_key: 'orderingKey', null_value: 'null payload', replication_clusters: 'replicationClusters',
-  payload_len: 'payload length', key_len: 'key length',
-};
+// The library's messages name C fields (sequence_id); users know them by their Node names (sequenceId).
+const C_NAMES = { event_time_ms: 'eventTime', deliver_at_ms: 'deliverAt', deliver_after_ms: 'deliverAfter', sequence_id: 'sequenceId',
+  ordering_key: 'orderingKey', replication_clusters: 'replicationClusters', payload_len: 'payload length', key_len: 'key length' };
 const C_NAME_RE = new RegExp(`\\b(${Object.keys(C_NAMES).join('|')})\\b`, 'g');
 
-/**
- * The PulsarError of the result's subclass for a code. The library's
- * messages start with the result's name, which the error's name says.
- */
+/** The PulsarError (of the result's subclass) for a code; the result's name is dropped from the library's message. */
 function makeError(code, message) {
   const info = byCode.get(code);
   if (info && message && message.startsWith(info.name + ': ')) message = message.slice(info.name.length + 2);
@@ -62,17 +55,13 @@ function makeError(code, message) {
   return cls ? new cls(message) : new PulsarError(code, message);
 }
 
-function need(name) {
-  const code = Result[name];
-  if (code === undefined) throw new Error(`pulsar-producer: the library has no result named ${name}`);
-  return code;
-}
-
-/** The codes this package handles or raises itself, by name. */
+/** The codes this package handles or raises itself, looked up by name. */
 const codes = Object.freeze(Object.fromEntries(['Ok', 'InvalidArgument', 'InvalidConfiguration', 'InvalidUrl',
-  'InvalidTopicName', 'AlreadyClosed', 'InvalidHandle', 'ProducerQueueIsFull', 'MemoryBufferIsFull', 'Timeout',
-  'InvalidMessage', 'BufferTooSmall', 'MessageTooBig', 'Interrupted', 'UnknownError']
-  .map((n) => [n, need(n)])));
+  'InvalidTopicName', 'AlreadyClosed', 'ProducerQueueIsFull', 'MemoryBufferIsFull', 'Timeout', 'InvalidMessage',
+  'BufferTooSmall', 'MessageTooBig', 'UnknownError'].map((n) => {
+  if (Result[n] === undefined) throw new Error(`pulsar-producer: the library has no result named ${n}`);
+  return [n, Result[n]];
+})));
 
 /** What an aborted createProducer() rejects with, as Node's own APIs do. */
 class AbortError extends Error {

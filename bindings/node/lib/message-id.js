@@ -4,7 +4,7 @@
 // pp_message_id_str does; serialize()/deserialize() call the library, so the
 // bytes are exactly those the official clients read and write.
 const native = require('./native');
-const { makeError, invalid } = require('./errors');
+const { makeError, invalid, codes } = require('./errors');
 
 const ID_DUPLICATE = 1; // PP_ID_DUPLICATE
 
@@ -35,7 +35,7 @@ class MessageId {
     const out = Buffer.alloc(64);
     const needed = [0];
     const rc = native.fn.idSerialize(toC(this), out, out.length, needed);
-    if (rc !== 0) throw makeError(rc, `cannot serialize message ID ${this}`);
+    if (rc !== codes.Ok) throw makeError(rc, `cannot serialize message ID ${this}`);
     return out.subarray(0, Number(needed[0]));
   }
 
@@ -43,7 +43,7 @@ class MessageId {
     if (!(data instanceof Uint8Array)) throw invalid('MessageId.deserialize needs a Buffer or Uint8Array');
     const id = {};
     const rc = native.fn.idDeserialize(data.length ? data : Buffer.alloc(1), data.length, id);
-    if (rc !== 0) throw makeError(rc, `cannot deserialize a message ID from ${data.length} bytes`);
+    if (rc !== codes.Ok) throw makeError(rc, `cannot deserialize a message ID from ${data.length} bytes`);
     return new MessageId(Number(id.ledger_id), Number(id.entry_id), id.partition, id.batch_index, id.batch_size,
       (id.flags & ID_DUPLICATE) !== 0);
   }

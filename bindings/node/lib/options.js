@@ -15,7 +15,7 @@ function bad(message) {
 }
 
 function typeName(v) {
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return (v.constructor && v.constructor.name) || 'object';
   return `a ${typeof v}`;

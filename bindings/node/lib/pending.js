@@ -1,20 +1,15 @@
 'use strict';
-// pending.js: the unsettled sends of a producer, by token.
-//
-// Tokens are consecutive integers handed out by add(), so the promise
-// functions of token t live at index t & mask of two ring arrays: settling
-// is an array store, not a hash-map operation, and nothing is allocated
-// per message. The ring doubles when full. `head` is the oldest unsettled
-// token, which flush and close wait on. Tokens start at 0 (the library
-// carries user_data as an integer, so any value is safe).
+// pending.js: the promise functions of a producer's unsettled sends, by
+// token. Tokens are consecutive integers, so token t lives at index
+// t & mask of two rings (doubled when full): settling is an array store,
+// with nothing allocated per message. `head` is the oldest unsettled token.
 
 class Pending {
   constructor(capacity = 1024) {
-    this.cap = capacity;
     this.mask = capacity - 1;
     this.res = new Array(capacity).fill(undefined);
     this.rej = new Array(capacity).fill(undefined);
-    this.head = 0; // oldest token that may be unsettled
+    this.head = 0;
     this.next = 0; // the token add() hands out next
     this.size = 0;
   }
@@ -25,69 +20,42 @@ class Pending {
   /** The oldest unsettled token, or Infinity. */
   min() { return this.size > 0 ? this.head : Infinity; }
 
-  /** Stores a send's promise functions; returns its token. */
   add(resolve, reject) {
-    if (this.next - this.head >= this.cap) this.grow();
+    if (this.next - this.head > this.mask) this.grow();
     const t = this.next++;
-    const i = t & this.mask;
-    this.res[i] = resolve;
-    this.rej[i] = reject;
+    this.res[t & this.mask] = resolve;
+    this.rej[t & this.mask] = reject;
     this.size++;
     return t;
   }
 
-  /** Removes token t and returns its resolve function (reject if `failed`), or undefined. */
-  take(t, failed) {
-    if (t < this.head || t >= this.next) return undefined;
+  settle(t, ring, value) {
     const i = t & this.mask;
-    const f = failed ? this.rej[i] : this.res[i];
-    if (f === undefined) return undefined;
-    this.res[i] = undefined;
-    this.rej[i] = undefined;
+    const f = ring[i];
+    if (t < this.head || t >= this.next || f === undefined) return;
+    this.res[i] = this.rej[i] = undefined;
     this.size--;
-    if (t === this.head) this.advance();
-    return f;
+    while (this.head < this.next && this.res[this.head & this.mask] === undefined) this.head++;
+    f(value);
   }
 
-  resolve(t, value) {
-    const f = this.take(t, false);
-    if (f !== undefined) f(value);
-  }
+  resolve(t, value) { this.settle(t, this.res, value); }
 
-  reject(t, error) {
-    const f = this.take(t, true);
-    if (f !== undefined) f(error);
-  }
+  reject(t, error) { this.settle(t, this.rej, error); }
 
-  /** Rejects every unsettled send with makeError(). */
-  rejectAll(makeError) {
-    for (let t = this.head; t < this.next; t++) {
-      const f = this.take(t, true);
-      if (f !== undefined) f(makeError());
-    }
-  }
-
-  advance() {
-    const res = this.res;
-    const mask = this.mask;
-    let h = this.head;
-    while (h < this.next && res[h & mask] === undefined) h++;
-    this.head = h;
+  rejectAll(error) {
+    for (let t = this.head; t < this.next; t++) this.reject(t, error);
   }
 
   grow() {
-    const cap = this.cap * 2;
-    const mask = cap - 1;
-    const res = new Array(cap).fill(undefined);
-    const rej = new Array(cap).fill(undefined);
+    const n = (this.mask + 1) * 2;
+    const res = new Array(n).fill(undefined);
+    const rej = new Array(n).fill(undefined);
     for (let t = this.head; t < this.next; t++) {
-      res[t & mask] = this.res[t & this.mask];
-      rej[t & mask] = this.rej[t & this.mask];
+      res[t & (n - 1)] = this.res[t & this.mask];
+      rej[t & (n - 1)] = this.rej[t & this.mask];
     }
-    this.cap = cap;
-    this.mask = mask;
-    this.res = res;
-    this.rej = rej;
+    Object.assign(this, { mask: n - 1, res, rej });
   }
 }
 

@@ -1,8 +1,9 @@
 'use strict';
 // helpers.js: shared by the tests: the broker's address, unique topics
-// (and partitioned ones, through the admin REST API), the independent
-// consumer (tests/cmd/ppconsume, the official Go client) and child Node
-// processes.
+// (and partitioned ones, and topic policies, through the admin REST API),
+// the independent consumers (tests/cmd/ppconsume, the official Go client;
+// tests/javacheck/JavaCheck.java, the official Java client, which shows
+// every field) and child Node processes.
 //
 // ppconsume: test/run.js builds it once per run and passes its path in
 // PPCONSUME; without that (a bare `node --test`), the first use in each
@@ -12,6 +13,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const crypto = require('node:crypto');
 const { execFile, execFileSync, spawn } = require('node:child_process');
 
 const SERVICE_URL = process.env.PULSAR_SERVICE_URL || 'pulsar://127.0.0.1:6650';
@@ -35,6 +37,19 @@ async function createPartitionedTopic(topic, n) {
     body: String(n),
   });
   assert.ok(res.ok, `creating ${topic} with ${n} partitions: HTTP ${res.status} ${await res.text()}`);
+}
+
+/** Enables deduplication on an existing topic and waits until the broker applies it. */
+async function enableDeduplication(topic) {
+  const url = `${ADMIN_URL}/admin/v2/persistent/${topic.replace(/^persistent:\/\//, '')}/deduplicationEnabled`;
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'true' });
+  assert.ok(res.ok, `enabling deduplication on ${topic}: HTTP ${res.status} ${await res.text()}`);
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(`${url}?applied=true`);
+    if (r.ok && (await r.text()) === 'true') return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`deduplication on ${topic} was not applied`);
 }
 
 let builtConsumer = null;
@@ -68,6 +83,57 @@ function consume(topic, n, { shared = false, timeoutMs = 30000 } = {}) {
         const r = JSON.parse(l);
         r.payload = Buffer.from(r.payload, 'base64');
         r.orderingKey = Buffer.from(r.orderingKey, 'base64');
+        return r;
+      });
+      resolve(rows);
+    });
+  });
+}
+
+/**
+ * The Java checker (tests/javacheck/JavaCheck.java, run against the jars of
+ * the broker's own distribution): compiled once into a jar in the cache
+ * directory broker.sh uses, with a class-data-sharing archive recorded on
+ * its first run (as tests/javacheck/javacheck.go does). Returns its path.
+ */
+function javaCheckJar() {
+  const src = path.join(TESTS_DIR, 'javacheck', 'JavaCheck.java');
+  const home = execFileSync('bash', [path.join(TESTS_DIR, 'broker', 'broker.sh'), 'home'], { encoding: 'utf8' }).trim();
+  const hash = crypto.createHash('sha256').update(`${home}\0`).update(fs.readFileSync(src)).digest('hex').slice(0, 16);
+  const dir = path.join(process.env.PP_CACHE || path.join(os.homedir(), '.cache', 'pulsar-producer'), 'javacheck-node', hash);
+  const jar = path.join(dir, 'javacheck.jar');
+  if (!fs.existsSync(jar)) {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'javacheck-'));
+    execFileSync('javac', ['-nowarn', '-d', path.join(tmp, 'classes'), '-cp', path.join(home, 'lib', '*'), src], { stdio: 'pipe' });
+    execFileSync('jar', ['cf', path.join(tmp, 'javacheck.jar'), '-C', path.join(tmp, 'classes'), '.']);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.renameSync(path.join(tmp, 'javacheck.jar'), jar);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return { jar, home, jsa: path.join(dir, 'javacheck.jsa') };
+}
+
+/**
+ * Reads n messages of topic with the official Java client: one object per
+ * message (tests/javacheck/JavaCheck.java), payload and ordering key as
+ * Buffers, sequenceId as a bigint (exact).
+ */
+function javaConsume(topic, n, { type = 'exclusive', timeoutMs = 30000 } = {}) {
+  const { jar, home, jsa } = javaCheckJar();
+  const cds = fs.existsSync(jsa) ? [`-XX:SharedArchiveFile=${jsa}`] : [`-XX:ArchiveClassesAtExit=${jsa}`];
+  const args = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xmx512m', '-Xlog:disable', '-Xlog:all=error:stderr',
+    ...cds, '-cp', `${jar}:${path.join(home, 'lib', '*')}`, 'JavaCheck', SERVICE_URL, topic, String(n), String(timeoutMs), type];
+  return new Promise((resolve, reject) => {
+    execFile('java', args, { maxBuffer: 256 * 1024 * 1024, timeout: timeoutMs + 60000 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`JavaCheck ${topic} failed: ${err.message}\n${stderr}`));
+        return;
+      }
+      const rows = stdout.split('\n').filter((l) => l.startsWith('{') && !l.includes('"done"')).map((l) => {
+        const r = JSON.parse(l);
+        r.sequenceId = BigInt(/"sequenceId":(-?\d+)/.exec(l)[1]);
+        r.payload = Buffer.from(r.payloadBase64, 'base64');
+        r.orderingKey = r.orderingKeyBase64 === null ? null : Buffer.from(r.orderingKeyBase64, 'base64');
         return r;
       });
       resolve(rows);
@@ -157,5 +223,6 @@ async function rejectsWith(promise, name, re) {
 
 module.exports = {
   SERVICE_URL, PACKAGE_DIR, REPO_DIR, TESTS_DIR,
-  uniqueTopic, createPartitionedTopic, consume, assertSameId, requireBroker, runChild, rejectsWith, ppconsumeBin,
+  uniqueTopic, createPartitionedTopic, enableDeduplication, consume, javaConsume, assertSameId, requireBroker, runChild,
+  rejectsWith, ppconsumeBin,
 };

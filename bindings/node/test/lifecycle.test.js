@@ -1,9 +1,10 @@
 'use strict';
 // lifecycle.test.js: how producers end with the process, each in a child
 // process: exiting by itself once producers are closed or idle, staying
-// until in-flight sends settle, process.exit() with sends, a flush or a
-// close in flight (no crash, no hang), and producers inside worker_threads
-// (including a worker terminated mid-send).
+// until in-flight sends settle, process.exit() with sends, a flush, a close
+// or a creation in flight (no crash, no hang), worker threads refused
+// before koffi loads (workers terminated again and again while the main
+// thread publishes), and clients collected without close().
 const { test, before } = require('node:test');
 const assert = require('node:assert/strict');
 const { uniqueTopic, consume, requireBroker, runChild, assertSameId } = require('./helpers');
@@ -132,113 +133,95 @@ test('an uncaught exception with sends in flight ends the process normally', T, 
   assert.ok(r.afterEnd < 3000, `exit took ${r.afterEnd} ms`);
 });
 
-test('a producer inside a worker thread', T, async () => {
-  const topic = uniqueTopic('worker');
+test('the package refuses worker threads clearly; terminating workers never aborts the process', T, async () => {
+  // koffi aborts the process (exit 134) when worker.terminate() lands while
+  // a worker is inside koffi: the package checks isMainThread before it
+  // loads koffi. Workers that require it get the error; workers that do
+  // other work are terminated while the main thread publishes.
+  const topic = uniqueTopic('workers');
   const r = await child(`
     const { Worker } = require('node:worker_threads');
-    const code = \`
-      const { parentPort, workerData } = require('node:worker_threads');
-      const pp = require(workerData.dir);
-      (async () => {
-        // A small queue: sends also wait for room here.
-        const p = await pp.Producer.create({ serviceUrl: workerData.url, topic: workerData.topic,
-          maxPendingMessages: 20, blockIfQueueFull: true });
-        // Every third message has a key: those batches go as pp_message structs.
-        const ids = await Promise.all(Array.from({ length: 500 }, (_, i) =>
-          p.send('w' + i, i % 3 === 0 ? { key: 'k' + i } : undefined)));
-        const about = { name: p.name, partitions: p.partitions };
-        await p.close();
-        parentPort.postMessage({ about, ids: ids.map((id) => ({ ...id })) });
-      })();
+    // Without the check, a terminate() 0-50 ms after "start" lands inside
+    // koffi's loading and aborts the process.
+    const uses = \`
+      const { parentPort } = require('node:worker_threads');
+      parentPort.postMessage('start');
+      try { require(process.cwd()); parentPort.postMessage({ loaded: true }); }
+      catch (e) { parentPort.postMessage({ code: e.code, message: e.message,
+        koffi: Object.keys(require.cache).some((k) => k.includes('koffi')) }); }
+      setInterval(() => {}, 1000);
     \`;
-    const w = new Worker(code, { eval: true, workerData: { dir: process.cwd(), url, topic } });
-    w.on('message', (r) => {
-      console.log('ABOUT ' + JSON.stringify(r.about));
-      console.log('IDS ' + JSON.stringify(r.ids));
+    const busy = \`
+      const { parentPort } = require('node:worker_threads');
+      const crypto = require('node:crypto'); const fs = require('node:fs');
+      parentPort.postMessage('start');
+      setInterval(() => { crypto.createHash('sha256').update(fs.readFileSync(__filename)).digest(); }, 0);
+      for (let i = 0; i < 1e5; i++) crypto.randomBytes(16);
+    \`;
+    const once = (code, wait) => new Promise((resolve) => {
+      const w = new Worker(code, { eval: true });
+      let reply = null;
+      w.on('message', (m) => { if (m === 'start') setTimeout(() => w.terminate(), wait); else reply = m; });
+      w.on('error', (e) => { reply = { error: String(e) }; });
+      w.on('exit', () => resolve(reply));
     });
-    w.on('error', (e) => { console.error('worker error', e); process.exitCode = 1; });
-    w.on('exit', (c) => console.log('WORKER EXIT ' + c + ' END ' + Date.now()));
-  `, topic);
-  assertClean(r);
-  assert.match(r.stdout, /WORKER EXIT 0/);
-  const ids = JSON.parse(/IDS (.*)/.exec(r.stdout)[1]);
-  const about = JSON.parse(/ABOUT (.*)/.exec(r.stdout)[1]);
-  assert.equal(ids.length, 500);
-  assert.equal(about.partitions, 0);
-  const got = await consume(topic, 500);
-  got.forEach((m, i) => {
-    assert.equal(m.payload.toString(), `w${i}`);
-    assert.equal(m.key, i % 3 === 0 ? `k${i}` : '');
-    assert.equal(m.producerName, about.name);
-    assertSameId(ids[i], m);
-  });
-});
-
-test('a worker that never closes its producer ends by itself', T, async () => {
-  const topic = uniqueTopic('worker-idle');
-  const r = await child(`
-    const { Worker } = require('node:worker_threads');
-    const code = \`
-      const { workerData } = require('node:worker_threads');
-      const pp = require(workerData.dir);
-      (async () => {
-        const p = await pp.Producer.create({ serviceUrl: workerData.url, topic: workerData.topic });
-        await Promise.all(Array.from({ length: 100 }, (_, i) => p.send('w' + i)));
-      })();
-    \`;
-    const w = new Worker(code, { eval: true, workerData: { dir: process.cwd(), url, topic } });
-    w.on('exit', (c) => console.log('WORKER EXIT ' + c + ' END ' + Date.now()));
-  `, topic);
-  assertClean(r);
-  assert.match(r.stdout, /WORKER EXIT 0/);
-  assert.equal((await consume(topic, 100)).length, 100);
-});
-
-test('terminating a worker with sends in flight does not crash the process', T, async () => {
-  const topic = uniqueTopic('worker-terminate');
-  const r = await child(`
-    const { Worker } = require('node:worker_threads');
-    const code = \`
-      const { parentPort, workerData } = require('node:worker_threads');
-      const pp = require(workerData.dir);
-      (async () => {
-        const p = await pp.Producer.create({ serviceUrl: workerData.url, topic: workerData.topic, batchingMaxPublishDelay: 50 });
-        for (let i = 0; i < 30000; i++) p.send('w' + i).catch(() => {});
-        parentPort.postMessage('sending');
-      })();
-    \`;
-    const w = new Worker(code, { eval: true, workerData: { dir: process.cwd(), url, topic } });
-    w.on('message', () => setTimeout(() => w.terminate(), 20));
-    w.on('exit', async (c) => {
-      console.log('WORKER EXIT ' + c);
-      // The main thread still works: publish from here too.
-      const p = await create();
-      await p.send('after the worker');
+    (async () => {
+      const p = await create({ batchingMaxPublishDelay: 5 });
+      let sent = 0, done = false, terminated = 0;
+      const publishing = (async () => { while (!done) { await Promise.all(Array.from({ length: 200 }, () => p.send('m' + sent++))); } })();
+      const replies = [];
+      for (let i = 0; i < 25; i++) {
+        replies.push(await once(uses, i % 4 === 3 ? 200 : i * 2));
+        await once(busy, (i % 7) * 10);
+        terminated += 2;
+      }
+      done = true;
+      await publishing;
       await p.close();
-      console.log('MAIN OK END ' + Date.now());
-    });
-  `, topic, { timeoutMs: 60000 });
+      console.log('REPLIES ' + JSON.stringify(replies.filter((x) => x)));
+      console.log('TERMINATED ' + terminated + ' SENT ' + sent + ' END ' + Date.now());
+    })();
+  `, topic, { timeoutMs: 90000 });
   assertClean(r);
-  assert.match(r.stdout, /WORKER EXIT 1/);
-  assert.match(r.stdout, /MAIN OK/);
-  assert.ok(r.afterEnd < 3000, `lived ${r.afterEnd} ms after its last line`);
+  const m = /TERMINATED (\d+) SENT (\d+)/.exec(r.stdout);
+  assert.ok(m && Number(m[1]) >= 50 && Number(m[2]) > 0, r.stdout);
+  const replies = JSON.parse(/REPLIES (.*)/.exec(r.stdout)[1]);
+  assert.ok(replies.length >= 6, `${replies.length} workers answered`);
+  for (const x of replies) {
+    assert.equal(x.code, 'ERR_PULSAR_PRODUCER_WORKER_THREAD', JSON.stringify(x));
+    assert.match(x.message, /cannot be used in a worker thread: its native backend \(koffi\) aborts the whole process/);
+    assert.equal(x.koffi, false, 'koffi was not loaded in the worker');
+  }
 });
 
-test('a producer dropped without close() is stopped when collected', T, async () => {
+test('process.exit() while a producer is being created returns at once', T, async () => {
+  const topic = uniqueTopic('exit-creating');
+  const r = await child(`
+    (async () => {
+      await create({ accessMode: 'exclusive' });
+      create({ accessMode: 'waitForExclusive' }).catch(() => {});
+      setTimeout(() => { console.log('END ' + Date.now()); process.exit(0); }, 300);
+    })();
+  `, topic);
+  assertClean(r);
+  assert.ok(r.afterEnd < 1500, `exit took ${r.afterEnd} ms`);
+});
+
+test('a client dropped without close() is stopped when collected', T, async () => {
   const topic = uniqueTopic('gc');
   const r = await child(`
     const native = require('./lib/native');
-    (async () => {
-      let p = await create();
+    async function use() {
+      const p = await create();
       await p.send('before the drop');
-      const handle = p._h;
-      p = null;
-      const pending = new BigUint64Array(1);
+      return p.client._h;
+    }
+    (async () => {
+      const handle = await use();
       for (let i = 0; i < 100; i++) {
         global.gc();
         await new Promise((r) => setTimeout(r, 20));
-        const rc = native.fn.pending(handle, pending);
-        if (rc === pp.Result.InvalidHandle) {
+        if (native.fn.pending(handle, [0]) === pp.Result.InvalidHandle) {
           console.log('STOPPED END ' + Date.now());
           return;
         }

@@ -2,7 +2,7 @@
 // types.test.js: the shipped TypeScript declarations: a typed usage
 // example (test/types) compiles with tsc --noEmit, including lines that
 // must not; and the declared library options are exactly the library's
-// option table (pp_options_json), names and types.
+// option table (pp_options_json): names, scopes and types.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -21,24 +21,27 @@ test('tsc --noEmit over the typed usage example', { timeout: 120000 }, () => {
   }
 });
 
-test('the declared options are the library option table, with their types', () => {
+test('the declared options are the library option table, with their scopes and types', () => {
   const table = native.optionTable();
   assert.ok(table.length > 10);
   const dts = fs.readFileSync(path.join(PACKAGE_DIR, 'index.d.ts'), 'utf8');
   const aliases = new Map([...dts.matchAll(/^export type (\w+) = (.*);$/gm)].map((m) => [m[1], m[2]]));
-  const body = /export interface LibraryOptions \{([\s\S]*?)\n\}/.exec(dts)[1];
-  const declared = new Map([...body.matchAll(/^\s+(\w+)\?: (.*);$/gm)].map((m) => [m[1], m[2]]));
-  assert.deepEqual([...declared.keys()].sort(), table.map((o) => o.name).sort());
   const tsType = {
     string: () => 'string',
-    integer: () => 'number',
-    milliseconds: () => 'number',
+    integer: () => 'Int',
+    milliseconds: () => 'Int',
     boolean: () => 'boolean',
     object: () => 'Record<string, string>',
     enum: (o) => o.values.map((v) => `'${v}'`).join(' | '),
   };
-  for (const o of table) {
-    const d = declared.get(o.name);
-    assert.equal(aliases.get(d) || d, tsType[o.type](o), `the declared type of ${o.name} (${o.type})`);
+  for (const [scope, name] of [['client', 'ClientLibraryOptions'], ['producer', 'ProducerLibraryOptions']]) {
+    const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(dts)[1];
+    const declared = new Map([...body.matchAll(/^\s+(\w+)\?: (.*);$/gm)].map((m) => [m[1], m[2]]));
+    const rows = table.filter((o) => o.scope === scope);
+    assert.deepEqual([...declared.keys()].sort(), rows.map((o) => o.name).sort(), name);
+    for (const o of rows) {
+      const d = declared.get(o.name);
+      assert.equal(d === 'Int' ? d : aliases.get(d) || d, tsType[o.type](o), `the declared type of ${o.name} (${o.type})`);
+    }
   }
 });

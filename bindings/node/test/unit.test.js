@@ -1,8 +1,9 @@
 'use strict';
 // unit.test.js: what needs no broker: loading and the version check, the
 // generated result codes and errors, MessageId against the library's own
-// formatting and encoding, ESM import, and arguments rejected before any
-// connection is made.
+// formatting and encoding, ESM import, and options and arguments refused
+// before anything connects (names, types, ranges, scopes, NULs), with
+// Node's names in every message.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -14,15 +15,18 @@ const { nativeString } = require('../lib/message-id');
 const native = require('../lib/native');
 const { runChild, rejectsWith, PACKAGE_DIR } = require('./helpers');
 
+const URL = 'pulsar://127.0.0.1:1'; // nothing is contacted in these tests
+
 test('exports and versions', () => {
   assert.equal(pp.version, require('../package.json').version);
-  assert.equal(pp.libraryVersion, pp.version);
-  assert.equal(native.fn.versionStr(), pp.version);
+  assert.equal(pp.libraryVersion.split('.')[0], '1');
+  assert.equal(native.fn.versionStr(), pp.libraryVersion);
   assert.ok(fs.existsSync(pp.libraryPath), pp.libraryPath);
   assert.equal(typeof pp.Producer.create, 'function');
+  assert.equal(typeof pp.Client.create, 'function');
 });
 
-test('result codes and error classes come from the library table', () => {
+test('result codes and error classes come from the library table, by name', () => {
   const table = pp.resultTable();
   assert.ok(table.length > 30);
   assert.deepEqual(Object.keys(pp.Result), table.map((r) => r.name));
@@ -30,8 +34,7 @@ test('result codes and error classes come from the library table', () => {
     assert.equal(pp.Result[row.name], row.result);
     assert.deepEqual(pp.resultInfo(row.result), row);
     if (row.result === 0) continue;
-    const Cls = pp.errors[row.name];
-    const e = new Cls('boom');
+    const e = new pp.errors[row.name]('boom');
     assert.ok(e instanceof pp.PulsarError && e instanceof Error);
     assert.equal(e.name, row.name);
     assert.equal(e.code, row.result);
@@ -39,68 +42,112 @@ test('result codes and error classes come from the library table', () => {
     assert.equal(e.retriable, row.retriable);
     assert.ok(e.stack.startsWith(`${row.name}: boom`), e.stack);
   }
-  // Spot checks against the header's numbers.
-  assert.equal(pp.Result.AlreadyClosed, 15);
-  assert.equal(pp.Result.InvalidArgument, 101);
-  const bare = new pp.PulsarError(3);
+  const bare = new pp.PulsarError(pp.Result.Timeout);
   assert.equal(bare.name, 'Timeout');
-  assert.equal(bare.message, pp.resultInfo(3).description);
+  assert.equal(bare.message, pp.resultInfo(pp.Result.Timeout).description);
   assert.equal(new pp.PulsarError(9999, 'x').name, 'Unknown');
   assert.equal(pp.resultInfo(9999), undefined);
+  // No result number is written in the package: codes are looked up by name.
+  for (const f of fs.readdirSync(path.join(PACKAGE_DIR, 'lib'))) {
+    const src = fs.readFileSync(path.join(PACKAGE_DIR, 'lib', f), 'utf8');
+    assert.doesNotMatch(src, /(rc|code|result) ?[!=]==? ?\d/, `${f} compares a result with a number`);
+  }
 });
 
-test('MessageId formats like pp_message_id_str', () => {
-  const ids = [
-    new pp.MessageId(1, 2),
-    new pp.MessageId(1, 2, -1, 0, 1),
-    new pp.MessageId(123456789012, 98765, 3, 999, 1000),
-    new pp.MessageId(0, 0, 0, -1, 0),
-    new pp.MessageId(2 ** 40 + 7, -1, -1, -1, 0),
-  ];
-  for (const id of ids) assert.equal(id.toString(), nativeString(id));
-  assert.equal(String(ids[0]), '1:2:-1');
-  assert.equal(String(ids[2]), '123456789012:98765:3:999');
-});
-
-test('MessageId serializes as MessageIdData and round-trips', () => {
-  // Field 1 (ledger) = 1, field 2 (entry) = 2; absent fields omitted.
-  assert.deepEqual(new pp.MessageId(1, 2).serialize(), Buffer.from([0x08, 0x01, 0x10, 0x02]));
-  for (const id of [
-    new pp.MessageId(1, 2),
-    new pp.MessageId(77, 88, -1, 5, 10),
-    new pp.MessageId(2 ** 45, 2 ** 33, 12, 0, 1),
-  ]) {
+test('MessageId formats like pp_message_id_str and round-trips as MessageIdData', () => {
+  for (const id of [new pp.MessageId(1, 2), new pp.MessageId(123456789012, 98765, 3, 999, 1000), new pp.MessageId(2 ** 40 + 7, -1)]) {
+    assert.equal(id.toString(), nativeString(id));
     const back = pp.MessageId.deserialize(id.serialize());
     assert.deepEqual({ ...back }, { ...id });
     assert.ok(back.equals(id));
   }
+  assert.equal(String(new pp.MessageId(123456789012, 98765, 3, 999, 1000)), '123456789012:98765:3:999');
+  assert.deepEqual(new pp.MessageId(1, 2).serialize(), Buffer.from([0x08, 0x01, 0x10, 0x02]));
   assert.ok(!new pp.MessageId(1, 2).equals(new pp.MessageId(1, 3)));
-  assert.throws(() => pp.MessageId.deserialize(Buffer.from([0xff, 0xff])),
-    (e) => e.name === 'InvalidArgument' && e.code === 101);
-  assert.throws(() => pp.MessageId.deserialize(Buffer.alloc(0)), (e) => e.name === 'InvalidArgument');
+  assert.throws(() => pp.MessageId.deserialize(Buffer.from([0xff, 0xff])), (e) => e.name === 'InvalidArgument');
   assert.throws(() => pp.MessageId.deserialize('08011002'), (e) => e.name === 'InvalidArgument');
 });
 
-test('Producer.create rejects bad arguments before connecting', async () => {
-  await rejectsWith(pp.Producer.create({ serviceUrl: 'pulsar://127.0.0.1:1' }), 'InvalidTopicName', /topic is required/);
-  await rejectsWith(pp.Producer.create({ topic: 't' }), 'InvalidUrl', /serviceUrl is required/);
-  await rejectsWith(pp.Producer.create(), 'InvalidConfiguration', /options object/);
+test('a deduplicated resend\'s ID (-1:-1) is flagged isDuplicate (PP_ID_DUPLICATE)', () => {
+  const dup = pp.MessageId.deserialize(new pp.MessageId(-1, -1).serialize());
+  assert.equal(dup.isDuplicate, true);
+  assert.equal(dup.ledgerId, -1);
+  assert.equal(pp.MessageId.deserialize(new pp.MessageId(5, 6).serialize()).isDuplicate, false);
+  assert.equal(new pp.MessageId(5, 6).isDuplicate, false);
+});
+
+test('options are checked against the library option table, with Node names', async () => {
+  const bad = (o) => pp.Producer.create({ serviceUrl: URL, topic: 't', ...o });
+  await rejectsWith(bad({ batchingMaxMesages: 5 }), 'InvalidConfiguration', /option "batchingMaxMesages" is unknown/);
+  await rejectsWith(bad({ batchingMaxMessages: 'many' }), 'InvalidConfiguration', /"batchingMaxMessages" must be a number/);
+  await rejectsWith(bad({ batchingMaxMessages: 0 }), 'InvalidConfiguration', /"batchingMaxMessages" is out of range: 0 \(from 1 to 1048576\)/);
+  await rejectsWith(bad({ batchingMaxMessages: NaN }), 'InvalidConfiguration', /"batchingMaxMessages" is not a finite number/);
+  await rejectsWith(bad({ sendTimeout: Infinity }), 'InvalidConfiguration', /"sendTimeout" is not a finite number/);
+  await rejectsWith(bad({ sendTimeout: 1.5 }), 'InvalidConfiguration', /"sendTimeout" must be an integer/);
+  await rejectsWith(bad({ memoryLimitBytes: 2 ** 60 }), 'InvalidConfiguration', /"memoryLimitBytes" is out of range/);
+  await rejectsWith(bad({ initialSequenceId: 2n ** 63n }), 'InvalidConfiguration', /"initialSequenceId" is out of range/);
+  await rejectsWith(bad({ initialSequenceId: -2 }), 'InvalidConfiguration', /"initialSequenceId" is out of range/);
+  await rejectsWith(bad({ compressionType: 'gzip' }), 'InvalidConfiguration', /"compressionType" must be one of none, lz4/);
+  await rejectsWith(bad({ blockIfQueueFull: 1 }), 'InvalidConfiguration', /"blockIfQueueFull" must be a boolean/);
+  await rejectsWith(bad({ properties: { a: 1 } }), 'InvalidConfiguration', /"properties": property "a" must be a string/);
+  await rejectsWith(bad({ logLevel: 'loud' }), 'InvalidConfiguration', /"logLevel" must be one of warn, error, info, debug, off/);
+  // Negative values where the option gives them a meaning.
+  const c = await pp.Client.create({ serviceUrl: URL, memoryLimitBytes: -1, logLevel: 'off', connectionTimeout: 100n });
+  await rejectsWith(c.createProducer({ topic: 't', sendTimeout: -5, memoryLimitBytes: 5 }), 'InvalidConfiguration',
+    /option "memoryLimitBytes" is a client option: give it to Client.create, not createProducer/);
+  await rejectsWith(c.createProducer({ topic: 't', batchingMaxMessages: -1 }), 'InvalidConfiguration', /batchingMaxMessages/);
+  await rejectsWith(c.createProducer({ topic: 't', signal: 'stop' }), 'InvalidArgument', /signal must be an AbortSignal/);
+  await rejectsWith(c.createProducer({ topic: '' }), 'InvalidTopicName', /topic is required/);
+  await rejectsWith(c.createProducer(), 'InvalidConfiguration', /options object/);
+  await c.close();
+  await rejectsWith(c.createProducer({ topic: 't' }), 'AlreadyClosed');
+  await rejectsWith(pp.Client.create({ serviceUrl: URL, batchingMaxMessages: 5 }), 'InvalidConfiguration',
+    /option "batchingMaxMessages" is a producer option: give it to createProducer, not Client.create/);
+  for (const [o, re] of [[{ topic: 't' }, /serviceUrl is required/], [{ serviceUrl: URL }, /topic is required/]]) {
+    await rejectsWith(pp.Producer.create(o), re.source.startsWith('topic') ? 'InvalidTopicName' : 'InvalidUrl', re);
+  }
   await rejectsWith(pp.Producer.create('pulsar://x'), 'InvalidConfiguration', /options object/);
-  await rejectsWith(pp.Producer.create({ serviceUrl: 'pulsar://127.0.0.1:1', topic: 't', batchingMaxMesages: 5 }),
-    'InvalidConfiguration', /batchingMaxMesages/);
-  await rejectsWith(pp.Producer.create({ serviceUrl: 'pulsar://127.0.0.1:1', topic: 't', batchingMaxMessages: 'many' }),
-    'InvalidConfiguration', /batchingMaxMessages/);
-  await rejectsWith(pp.Producer.create({ serviceUrl: 'pulsar://127.0.0.1:1', topic: 't', sendTimeout: 10n }),
-    'InvalidConfiguration', /JSON/);
   await rejectsWith(pp.Producer.create({ serviceUrl: 'http//nowhere', topic: 't' }), 'InvalidUrl');
+  assert.throws(() => new pp.Client(), TypeError);
   assert.throws(() => new pp.Producer(), TypeError);
+});
+
+test('a NUL inside the service URL or the topic is refused, not cut short', async () => {
+  await rejectsWith(pp.Client.create({ serviceUrl: 'pulsar://127.0.0.1:6650\0/evil' }), 'InvalidUrl', /NUL character at byte 23/);
+  await rejectsWith(pp.Producer.create({ serviceUrl: 'pulsar://127.0.0.1:6650\0', topic: 't' }), 'InvalidUrl', /NUL/);
+  const c = await pp.Client.create({ serviceUrl: URL });
+  await rejectsWith(c.createProducer({ topic: 'good\0bad' }), 'InvalidTopicName', /NUL character at byte 4/);
+  await rejectsWith(pp.Producer.create({ serviceUrl: URL, topic: 'a\0' }), 'InvalidTopicName', /NUL/);
+  await c.close();
+});
+
+test('an aborted signal refuses creation at once', async () => {
+  const c = await pp.Client.create({ serviceUrl: URL });
+  const ac = new AbortController();
+  ac.abort(new Error('why'));
+  await assert.rejects(c.createProducer({ topic: 't', signal: ac.signal }), (e) => {
+    assert.ok(e instanceof pp.AbortError);
+    assert.equal(e.name, 'AbortError');
+    assert.equal(e.code, 'ABORT_ERR');
+    assert.equal(e.cause.message, 'why');
+    return true;
+  });
+  await assert.rejects(pp.Producer.create({ serviceUrl: URL, topic: 't', signal: ac.signal }), pp.AbortError);
+  await c.close();
+});
+
+test('the package polls on no timer', () => {
+  const src = fs.readdirSync(path.join(PACKAGE_DIR, 'lib')).map((f) => fs.readFileSync(path.join(PACKAGE_DIR, 'lib', f), 'utf8')).join('\n');
+  assert.doesNotMatch(src, /setInterval|setImmediate|\bsleep\b/);
+  // The one timer is the deadline of a flush or close wait.
+  assert.equal(src.match(/setTimeout\(/g).length, 1);
 });
 
 test('ESM import by package name', async () => {
   const r = await runChild('', { args: [path.join(__dirname, 'fixtures', 'esm.mjs')] });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), {
-    producer: 'function', id: '1:2:-1:3', same: true, error: true, timeout: 3, version: pp.version,
+    producer: 'function', client: 'function', id: '1:2:-1:3', same: true, error: true, timeout: pp.Result.Timeout, version: pp.version,
   });
 });
 
@@ -124,15 +171,12 @@ test('a library of another version is a clear error', async (t) => {
   const r = await runChild("require('.')", { env: { PULSAR_PRODUCER_LIB: so } });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, new RegExp(`${so.replace(/[.]/g, '\\.')} is version 0\\.2\\.7, but this package ` +
-    `\\(pulsar-producer ${pp.version.replace(/[.]/g, '\\.')}\\) needs version`));
+    `\\(pulsar-producer ${pp.version.replace(/[.]/g, '\\.')}\\) needs version 1\\.x`));
 });
 
 test('the package loads the library found next to it, else the repository build', () => {
   const prebuilt = path.join(PACKAGE_DIR, 'prebuilds', `${process.platform}-${process.arch}`, 'libpulsar_producer.so');
   const repoBuild = path.resolve(PACKAGE_DIR, '..', '..', 'build', 'lib', 'libpulsar_producer.so');
-  if (process.env.PULSAR_PRODUCER_LIB) {
-    assert.equal(pp.libraryPath, path.resolve(process.env.PULSAR_PRODUCER_LIB));
-  } else {
-    assert.equal(pp.libraryPath, fs.existsSync(prebuilt) ? prebuilt : repoBuild);
-  }
+  if (process.env.PULSAR_PRODUCER_LIB) assert.equal(pp.libraryPath, path.resolve(process.env.PULSAR_PRODUCER_LIB));
+  else assert.equal(pp.libraryPath, fs.existsSync(prebuilt) ? prebuilt : repoBuild);
 });

@@ -1,19 +1,12 @@
-"""pulsar_producer: an Apache Pulsar producer over libpulsar_producer's C ABI (ctypes).
-
-    from pulsar_producer import Client, Producer
+"""pulsar_producer: an Apache Pulsar producer over libpulsar_producer's C ABI (ctypes, standard library only).
 
     with Producer("pulsar://localhost:6650", "my-topic") as producer:
         msg_id = producer.send(b"hello", properties={"k": "v"})
-        futures = [producer.send_async(b"x" * 100) for _ in range(1000)]
-
     with Client("pulsar://localhost:6650") as client:
-        a = client.create_producer("topic-a")
-        b = client.create_producer("topic-b", block_if_queue_full=True)
+        a, b = client.create_producer("topic-a"), client.create_producer("topic-b")
 
-Only the standard library is needed at run time. The error classes
-(Timeout, ProducerQueueIsFull, AlreadyClosed, Forked, ...) are generated
-from the library's result table and are attributes of this package and of
-pulsar_producer.errors. Log records go to the "pulsar_producer" logger.
+The error classes (Timeout, ProducerQueueIsFull, AlreadyClosed, Forked, ...) are generated from the
+library's result table; they are attributes of this package and of pulsar_producer.errors.
 """
 
 from __future__ import annotations
@@ -22,8 +15,8 @@ from . import errors
 from ._future import MessageFuture
 from ._message import Payload, SendOptions
 from ._native import LIB_PATH, PACKAGE_VERSION as __version__, library_version
-from .errors import (BrokerError, LibraryNotFoundError, LibraryVersionError, NetworkError,
-                     PulsarProducerError, UsageError)
+from .errors import (BrokerError, LibraryNotFoundError, LibraryVersionError, NetworkError, PulsarProducerError,
+                     UsageError)
 from .message_id import MessageId
 from .producer import Client, Producer, Stats
 
@@ -31,9 +24,7 @@ __all__ = ["Client", "Producer", "Stats", "MessageId", "MessageFuture", "Payload
            "PulsarProducerError", "UsageError", "BrokerError", "NetworkError", "LibraryNotFoundError",
            "LibraryVersionError", "LIB_PATH", "library_version", "__version__"]
 
-# The generated error classes, as package attributes (LookupError stays out of __all__, so
-# that a star import does not hide the built-in).
-for _name, _cls in errors.error_classes().items():
+for _name, _cls in errors.error_classes().items():  # LookupError stays out of __all__: it would hide the built-in
     if _name not in globals():
         globals()[_name] = _cls
         if _name != "LookupError":

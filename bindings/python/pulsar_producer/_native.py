@@ -1,15 +1,13 @@
 """Loading libpulsar_producer and declaring its C ABI (include/pulsar_producer.h) for ctypes.
 
-How this works: the library is the first existing file of
-$PULSAR_PRODUCER_LIB (a file, or a directory holding it; when set nothing
-else is tried), ``_lib/`` inside this package (where the wheel bundles it),
-then ``build/lib/`` of a development checkout. It is opened twice: ``LIB``
-(ctypes.CDLL) releases the GIL around each call and serves every call that
-can block or does real work (sends, drains, flushes, creation, closing);
-``PYLIB`` (ctypes.PyDLL) keeps it, for calls that only read (names,
-tables, stats, IDs). Its major.minor must be this package's. ``RC`` maps
-each result's name in pp_result_table() to its number: the package names
-results, it never spells their numbers.
+How this works: the library is the first existing file of $PULSAR_PRODUCER_LIB
+(a file, or a directory holding it; when set nothing else is tried), ``_lib/``
+in this package (where the wheel bundles it), and ``build/lib/`` of a
+checkout. It is opened twice: ``LIB`` (CDLL) releases the GIL around each call,
+for every call that may block or does real work; ``PYLIB`` (PyDLL) keeps it,
+for calls that only read. Its major.minor must be this package's. ``RC`` maps
+the names in pp_result_table() to numbers: the package names results, it never
+spells their numbers.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from ctypes import POINTER, Structure, c_char_p, c_int, c_int32, c_int64, c_size
 from pathlib import Path
 from typing import Any
 
-from ._libfile import LIB_FILE
+from ._libfile import LIB_FILE as LIB_FILE  # re-exported for setup.py and the tests
 
 PACKAGE_VERSION = "1.0.0"
 ENV_VAR = "PULSAR_PRODUCER_LIB"
@@ -45,8 +43,8 @@ class MessageIdC(Structure):
 
 
 class CompletionC(Structure):
-    _fields_ = [("producer", c_uint64), ("user_data", c_void_p), ("result", c_int),
-                ("id", MessageIdC), ("error", c_void_p)]
+    _fields_ = [("producer", c_uint64), ("user_data", c_void_p), ("result", c_int), ("id", MessageIdC),
+                ("error", c_void_p)]
 
 
 class PropertyC(Structure):
@@ -54,22 +52,19 @@ class PropertyC(Structure):
 
 
 class MessageC(Structure):
-    _fields_ = [("struct_size", c_size_t), ("payload", c_char_p), ("payload_len", c_size_t),
-                ("null_value", c_int), ("key", c_char_p), ("key_len", c_size_t),
-                ("ordering_key", c_char_p), ("ordering_key_len", c_size_t),
-                ("properties", POINTER(PropertyC)), ("property_count", c_size_t),
-                ("event_time_ms", c_int64), ("deliver_at_ms", c_int64), ("deliver_after_ms", c_int64),
-                ("sequence_id", c_int64), ("replication_clusters", POINTER(c_char_p)),
-                ("replication_cluster_count", c_size_t), ("disable_replication", c_int)]
+    _fields_ = [("struct_size", c_size_t), ("payload", c_char_p), ("payload_len", c_size_t), ("null_value", c_int),
+                ("key", c_char_p), ("key_len", c_size_t), ("ordering_key", c_char_p), ("ordering_key_len", c_size_t),
+                ("properties", POINTER(PropertyC)), ("property_count", c_size_t), ("event_time_ms", c_int64),
+                ("deliver_at_ms", c_int64), ("deliver_after_ms", c_int64), ("sequence_id", c_int64),
+                ("replication_clusters", POINTER(c_char_p)), ("replication_cluster_count", c_size_t),
+                ("disable_replication", c_int)]
 
 
 class StatsC(Structure):
-    _fields_ = [("struct_size", c_size_t)] + [
-        (name, c_int64) for name in (
-            "msgs_sent", "bytes_sent", "msgs_acked", "bytes_acked", "msgs_failed", "bytes_failed",
-            "pending_msgs", "pending_bytes", "reconnects", "latency_count", "latency_p50_us",
-            "latency_p95_us", "latency_p99_us", "latency_p999_us", "latency_max_us")
-    ] + [("producers", c_int32), ("connections", c_int32), ("connects", c_int64)]
+    _fields_ = [("struct_size", c_size_t)] + [(name, c_int64) for name in (
+        "msgs_sent bytes_sent msgs_acked bytes_acked msgs_failed bytes_failed pending_msgs pending_bytes reconnects "
+        "latency_count latency_p50_us latency_p95_us latency_p99_us latency_p999_us latency_max_us").split()] + [
+        ("producers", c_int32), ("connections", c_int32), ("connects", c_int64)]
 
 
 class LogRecordC(Structure):
@@ -82,29 +77,26 @@ class ResultInfoC(Structure):
                 ("description", c_char_p)]
 
 
-if ctypes.sizeof(CompletionC) != 64:  # pragma: no cover - the row offsets below assume LP64
+if ctypes.sizeof(CompletionC) != 64:  # pragma: no cover - the row offsets in producer.py assume LP64
     raise ImportError(f"unsupported platform: pp_completion is {ctypes.sizeof(CompletionC)} bytes")
 
-_U64, _SZ, _ERR = POINTER(c_uint64), POINTER(c_size_t), c_char_p
-_H = c_uint64
+_H, _SZ, _U64, _E = c_uint64, POINTER(c_size_t), POINTER(c_uint64), c_char_p  # _E: an error buffer
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "pp_version": (c_int, []),
     "pp_version_str": (c_char_p, []),
     "pp_result_table": (POINTER(ResultInfoC), [_SZ]),
     "pp_options_json": (c_char_p, []),
-    "pp_client_start": (c_int, [c_char_p, c_size_t, c_char_p, _U64, _ERR, c_size_t]),
-    "pp_client_close": (c_int, [_H, c_int, _ERR, c_size_t]),
-    "pp_client_stop": (c_int, [_H, c_int, _ERR, c_size_t]),
-    "pp_producer_open": (c_int, [_H, c_char_p, c_size_t, c_char_p, _U64, _ERR, c_size_t]),
-    "pp_producer_wait": (c_int, [_H, c_int, _ERR, c_size_t]),
-    # payload, callback and user data travel as bytes or integers
-    "pp_send": (c_int, [_H, c_char_p, c_size_t, c_void_p, c_void_p, _ERR, c_size_t]),
-    "pp_send_messages": (c_int, [_H, c_void_p, c_size_t, c_int, c_void_p, c_void_p, _SZ, _ERR, c_size_t]),
+    "pp_client_start": (c_int, [c_char_p, c_size_t, c_char_p, _U64, _E, c_size_t]),
+    "pp_client_close": (c_int, [_H, c_int, _E, c_size_t]),
+    "pp_client_stop": (c_int, [_H, c_int, _E, c_size_t]),
+    "pp_producer_open": (c_int, [_H, c_char_p, c_size_t, c_char_p, _U64, _E, c_size_t]),
+    "pp_producer_wait": (c_int, [_H, c_int, _E, c_size_t]),
+    "pp_send": (c_int, [_H, c_char_p, c_size_t, c_void_p, c_void_p, _E, c_size_t]),
+    "pp_send_messages": (c_int, [_H, c_void_p, c_size_t, c_int, c_void_p, c_void_p, _SZ, _E, c_size_t]),
     "pp_drain": (c_int, [_H, c_void_p, c_size_t, c_int, _SZ]),
-    "pp_pending": (c_int, [_H, _SZ]),
-    "pp_flush": (c_int, [_H, c_int, _ERR, c_size_t]),
-    "pp_close": (c_int, [_H, c_int, _ERR, c_size_t]),
-    "pp_stop": (c_int, [_H, c_int, _ERR, c_size_t]),
+    "pp_flush": (c_int, [_H, c_int, _E, c_size_t]),
+    "pp_close": (c_int, [_H, c_int, _E, c_size_t]),
+    "pp_stop": (c_int, [_H, c_int, _E, c_size_t]),
     "pp_producer_name": (c_int, [_H, c_char_p, c_size_t, _SZ]),
     "pp_producer_partitions": (c_int, [_H, POINTER(c_int32)]),
     "pp_producer_stats": (c_int, [_H, POINTER(StatsC)]),
@@ -130,24 +122,21 @@ def _load() -> tuple[Any, Any, Path]:
     path = next((p for p in tried if p.is_file()), None)
     if path is None:
         listing = "\n".join(f"  - {p}" for p in tried)
-        raise LibraryNotFoundError(
-            f"cannot find {LIB_FILE}; tried:\n{listing}\nInstall a wheel that bundles it, build it "
-            f"with `make lib` in a checkout of the repository, or set {ENV_VAR} to its path.")
+        raise LibraryNotFoundError(f"cannot find {LIB_FILE}; tried:\n{listing}\nInstall a wheel that bundles it, "
+                                   f"build it with `make lib` in a checkout, or set {ENV_VAR} to its path.")
     try:
         libs = ctypes.CDLL(str(path)), ctypes.PyDLL(str(path))
     except OSError as exc:
         raise LibraryNotFoundError(f"cannot load {path}: {exc}") from exc
     for lib in libs:
         for name, (restype, argtypes) in _SIGNATURES.items():
-            fn = getattr(lib, name)
-            fn.restype, fn.argtypes = restype, argtypes
-    have = libs[1].pp_version()
-    want = tuple(int(x) for x in PACKAGE_VERSION.split(".")[:2])
+            getattr(lib, name).restype, getattr(lib, name).argtypes = restype, argtypes
+    have, want = libs[1].pp_version(), tuple(int(x) for x in PACKAGE_VERSION.split(".")[:2])
     if (have >> 16, (have >> 8) & 0xFF) != want:
         raise LibraryVersionError(
-            f"pulsar_producer {PACKAGE_VERSION} needs libpulsar_producer {want[0]}.{want[1]}.x, but "
-            f"{path} is version {libs[1].pp_version_str().decode()}; rebuild it (`make lib`), install "
-            f"the matching wheel, or point {ENV_VAR} at a matching library")
+            f"pulsar_producer {PACKAGE_VERSION} needs libpulsar_producer {want[0]}.{want[1]}.x, but {path} is "
+            f"version {libs[1].pp_version_str().decode()}; rebuild it (`make lib`), install the matching wheel, "
+            f"or point {ENV_VAR} at a matching library")
     return libs[0], libs[1], path
 
 
@@ -155,17 +144,10 @@ LIB: Any
 PYLIB: Any
 LIB_PATH: Path
 LIB, PYLIB, LIB_PATH = _load()
-
-
-def _results() -> list[tuple[int, str, str, bool, str]]:
-    count = c_size_t()
-    rows = PYLIB.pp_result_table(ctypes.byref(count))
-    return [(r.result, r.name.decode(), r.kind.decode(), bool(r.retriable), r.description.decode())
-            for r in rows[: count.value]]
-
-
+_count = c_size_t()
 #: Every row of pp_result_table(): (code, name, kind, retriable, description).
-RESULTS = _results()
+RESULTS = [(r.result, r.name.decode(), r.kind.decode(), bool(r.retriable), r.description.decode())
+           for r in PYLIB.pp_result_table(ctypes.byref(_count))[: _count.value]]
 #: Result numbers by name.
 RC = {name: code for code, name, *_ in RESULTS}
 OK = RC["Ok"]

@@ -2,15 +2,14 @@
 
 How this works: pp_options_json() describes every option (camelCase name,
 snakeName, scope "client" or "producer", type, enum values, min, max, and
-"negative" when any negative value is accepted too). ``encode`` checks
+"negative" when any negative value is accepted too). ``encode`` checks the
 options given in snake_case against it, names, scopes, types and ranges,
-before anything reaches the library, so that every error names the option
-as the caller spelled it; then it writes the library's JSON. Durations are
+before anything reaches the library, so that every error names an option as
+the caller spelled it, and returns the library's JSON object. Durations are
 ``timedelta`` or an ``int`` of milliseconds, instants ``datetime`` (naive:
-local time) or an ``int`` of milliseconds since the epoch; floats are
-refused so that seconds are never taken for milliseconds. ``snake`` puts
-Python's names into the library's texts (camelCase option names, and the
-C fields of a message).
+local time) or an ``int`` of milliseconds since the epoch; floats are refused
+so that seconds are never taken for milliseconds. ``snake`` puts Python's
+names into the library's texts.
 """
 
 from __future__ import annotations
@@ -29,28 +28,24 @@ from .errors import PulsarProducerError, error
 Duration = Union[timedelta, int]
 Instant = Union[datetime, int]
 INT64_MAX = 2**63 - 1
-_MS = timedelta(milliseconds=1)
 
 
 class Spec(NamedTuple):
     name: str  # camelCase
-    snake: str
     scope: str
     type: str
     values: tuple[str, ...]
     min: Optional[int]
     max: Optional[int]
-    negative: str  # what a negative value means, "" if refused
+    negative: str  # what a negative value means; "" if refused
 
 
-OPTIONS: dict[str, Spec] = {
-    r["snakeName"]: Spec(r["name"], r["snakeName"], r["scope"], r["type"], tuple(r.get("values", ())),
-                         r.get("min"), r.get("max"), r.get("negative", ""))
-    for r in json.loads(_native.PYLIB.pp_options_json().decode())
-}
-_FIELDS = {"event_time_ms": "event_time", "deliver_at_ms": "deliver_at", "deliver_after_ms": "deliver_after",
-           "null_value": "payload None", "ordering_key_len": "ordering_key", "key_len": "key"}
-_NAMES = {s.name: s.snake for s in OPTIONS.values()} | _FIELDS
+OPTIONS = {r["snakeName"]: Spec(r["name"], r["scope"], r["type"], tuple(r.get("values", ())), r.get("min"),
+                                r.get("max"), r.get("negative", ""))
+           for r in json.loads(_native.PYLIB.pp_options_json().decode())}
+_NAMES = {s.name: snake for snake, s in OPTIONS.items()} | {
+    "event_time_ms": "event_time", "deliver_at_ms": "deliver_at", "deliver_after_ms": "deliver_after",
+    "null_value": "payload None", "ordering_key_len": "ordering_key", "key_len": "key"}
 _WORDS = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _NAMES), key=len, reverse=True)) + r")\b")
 
 
@@ -59,8 +54,8 @@ def snake(text: str) -> str:
     return _WORDS.sub(lambda m: _NAMES[m.group(1)], text)
 
 
-def invalid(message: str) -> PulsarProducerError:
-    return error("InvalidConfiguration", message)
+def scope_of(name: str) -> str:
+    return OPTIONS[name].scope if name in OPTIONS else "producer"
 
 
 def _show(value: object) -> str:
@@ -68,15 +63,15 @@ def _show(value: object) -> str:
 
 
 def number(value: object, what: str, ms: bool = False, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
-    """An int (or, with ms, a timedelta in whole ms rounded up) within [lo, hi]; TypeError or
-    ValueError naming ``what`` otherwise."""
+    """An int (with ms, also a timedelta, in whole ms rounded up) in [lo, hi]; else TypeError or
+    ValueError naming ``what``."""
     if isinstance(value, timedelta) and ms:
-        value = -((-value) // _MS)
+        value = -((-value) // timedelta(milliseconds=1))
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{what} is not a finite number: {value!r}")
     elif not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{what} must be {'a datetime.timedelta or ' if ms else ''}an int"
-                        f"{' of milliseconds' if ms else ''}, not {_show(value)}")
+        raise TypeError(f"{what} must be {'a datetime.timedelta or an int of milliseconds' if ms else 'an int'}, "
+                        f"not {_show(value)}")
     assert isinstance(value, int)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ValueError(f"{what} is out of range: {value} (it must be between {lo} and {hi})")
@@ -84,12 +79,10 @@ def number(value: object, what: str, ms: bool = False, lo: Optional[int] = None,
 
 
 def instant_ms(value: object, what: str) -> int:
-    """An Instant as ms since the epoch (0 and up)."""
+    """An Instant as ms since the epoch."""
     if isinstance(value, datetime):
         value = math.floor(value.timestamp() * 1000)
-    elif not isinstance(value, int) or isinstance(value, bool):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{what} is not a finite number: {value!r}")
+    elif isinstance(value, (bool, str, bytes, timedelta)) or not isinstance(value, (int, float)):
         raise TypeError(f"{what} must be a datetime.datetime or an int of milliseconds since the epoch, "
                         f"not {_show(value)}")
     return number(value, what, lo=0, hi=INT64_MAX)
@@ -97,40 +90,38 @@ def instant_ms(value: object, what: str) -> int:
 
 def _value(spec: Spec, name: str, value: object) -> Any:
     """The JSON value of one option, or InvalidConfiguration naming it."""
-    what = f'option "{name}"'
-    kind = spec.type
+    what, kind = f'option "{name}"', spec.type
     if kind in ("integer", "milliseconds"):
         try:
             n = number(value, what, ms=kind == "milliseconds")
         except (TypeError, ValueError) as exc:
             raise invalid(str(exc)) from None
-        lo = spec.min if spec.min is not None else -INT64_MAX - 1
-        hi = spec.max if spec.max is not None else INT64_MAX
-        if (spec.negative and -INT64_MAX - 1 <= n < 0) or lo <= n <= hi:
+        lo, hi = spec.min if spec.min is not None else -INT64_MAX - 1, spec.max if spec.max is not None else INT64_MAX
+        if lo <= n <= hi or (spec.negative and -INT64_MAX - 1 <= n < 0):
             return n
         unit = " ms" if kind == "milliseconds" else ""
         also = f", or negative for {spec.negative}" if spec.negative else ""
         raise invalid(f"{what} is out of range: {n}{unit} (it must be between {lo} and {hi}{unit}{also})")
-    if kind == "boolean" and isinstance(value, bool):
-        return value
-    if kind == "string" and isinstance(value, str):
+    if (kind == "boolean" and isinstance(value, bool)) or (kind == "string" and isinstance(value, str)):
         return value
     if kind == "enum" and isinstance(value, str):
-        norm = value.replace("_", "").lower()
-        for v in spec.values:
-            if v.replace("_", "").lower() == norm:
+        for v in spec.values:  # case and underscores do not matter: wait_for_exclusive is waitForExclusive
+            if v.replace("_", "").lower() == value.replace("_", "").lower():
                 return v
-    if kind == "object" and isinstance(value, Mapping) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if kind == "object" and isinstance(value, Mapping) and all(isinstance(x, str) for kv in value.items() for x in kv):
         return dict(value)
     want = {"boolean": "True or False", "string": "a str", "object": "a mapping of str to str",
             "enum": "one of " + ", ".join(spec.values)}.get(kind, "valid")
     raise invalid(f"{what} must be {want}, not {_show(value)}")
 
 
+def invalid(message: str) -> PulsarProducerError:
+    return error("InvalidConfiguration", message)
+
+
 def encode(options: Mapping[str, object], scope: Optional[str], where: str) -> dict[str, Any]:
-    """The options as the library's JSON object (None values left out). ``scope`` is the one
-    ``where`` takes ("client", "producer", or None for both)."""
+    """The options as the library's JSON object (None values left out). ``scope`` is the one ``where``
+    takes ("client", "producer", or None for both)."""
     out: dict[str, Any] = {}
     for name, value in options.items():
         spec = OPTIONS.get(name)
@@ -144,8 +135,3 @@ def encode(options: Mapping[str, object], scope: Optional[str], where: str) -> d
         if value is not None:
             out[spec.name] = _value(spec, name, value)
     return out
-
-
-def scope_of(name: str) -> str:
-    spec = OPTIONS.get(name)
-    return spec.scope if spec else "producer"

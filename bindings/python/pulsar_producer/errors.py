@@ -1,14 +1,13 @@
 """Exceptions, generated at import time from the library's result table.
 
-How this works: pp_result_table() lists every result with its CamelCase
-name, its kind ("usage", "broker" or "network": who is at fault) and
-whether retrying may help. Each kind has a class (UsageError, BrokerError,
-NetworkError) derived from PulsarProducerError, and each result other than
-Ok a class named as the table names it (Timeout, ProducerQueueIsFull,
-AlreadyClosed, Forked, ...) derived from its kind's class and, where the
-meaning matches, a Python built-in (Timeout is a TimeoutError, the Invalid*
-results are ValueErrors, connection failures ConnectionErrors). Classes are
-found by name, never by number: ``error("Timeout", text)``.
+How this works: pp_result_table() lists every result with its CamelCase name,
+its kind ("usage", "broker" or "network": who is at fault) and whether
+retrying may help. Each kind has a class derived from PulsarProducerError;
+each result but Ok has a class named as the table names it (Timeout,
+ProducerQueueIsFull, AlreadyClosed, Forked, ...), derived from its kind's
+class and, where the meaning matches, a built-in (Timeout is a TimeoutError,
+the Invalid* results ValueErrors, connection failures ConnectionErrors).
+Classes are found by name, never by number: ``error("Timeout", text)``.
 """
 
 from __future__ import annotations
@@ -23,15 +22,10 @@ __all__ = ["PulsarProducerError", "UsageError", "BrokerError", "NetworkError", "
 
 
 class PulsarProducerError(Exception):
-    """Base of every error the library reports: ``code`` (the pp_result number), ``name``,
-    ``kind`` ("usage", "broker" or "network"), ``retriable`` and ``description``; ``str()``
-    is the specific message, starting with the name."""
+    """Base of every error the library reports: ``code`` (the pp_result number), ``name``, ``kind``
+    ("usage", "broker" or "network"), ``retriable``, ``description``; str() starts with the name."""
 
-    code: int = -1
-    name: str = "UnknownError"
-    kind: str = "broker"
-    retriable: bool = False
-    description: str = "unknown result"
+    code, name, kind, retriable, description = -1, "UnknownError", "broker", False, "unknown result"
 
     def __reduce__(self) -> tuple[type[PulsarProducerError], tuple[str]]:
         return (type(self), (str(self),))
@@ -55,45 +49,38 @@ class NetworkError(PulsarProducerError):
     kind = "network"
 
 
-_KINDS: dict[str, type[PulsarProducerError]] = {"usage": UsageError, "broker": BrokerError, "network": NetworkError}
+_KINDS = {"usage": UsageError, "broker": BrokerError, "network": NetworkError}
 _MIXINS: dict[str, type[Exception]] = {
     "Timeout": builtins.TimeoutError, "ConnectError": builtins.ConnectionError,
     "NotConnected": builtins.ConnectionError, "Disconnected": builtins.ConnectionError,
     "InvalidConfiguration": builtins.ValueError, "InvalidMessage": builtins.ValueError,
     "InvalidTopicName": builtins.ValueError, "InvalidUrl": builtins.ValueError,
-    "InvalidArgument": builtins.ValueError, "OperationNotSupported": builtins.NotImplementedError,
-}
+    "InvalidArgument": builtins.ValueError, "OperationNotSupported": builtins.NotImplementedError}
 _BY_CODE: dict[int, type[PulsarProducerError]] = {}
 _BY_NAME: dict[str, type[PulsarProducerError]] = {}
 
-for _code, _name, _kind, _retriable, _description in _native.RESULTS:
-    if _code == _native.OK or not _name.isidentifier():
-        continue
-    _bases: tuple[type, ...] = (_KINDS.get(_kind, PulsarProducerError),)
-    if _name in _MIXINS:
-        _bases += (_MIXINS[_name],)
-    _cls = type(_name, _bases, {
-        "__module__": __name__, "__qualname__": _name,
-        "__doc__": f"{_description[:1].upper()}{_description[1:]} ({_kind}).",
-        "code": _code, "name": _name, "kind": _kind, "retriable": _retriable, "description": _description,
-    })
-    _BY_CODE[_code] = _BY_NAME[_name] = _cls
-    if _name not in globals():
-        globals()[_name] = _cls
-        __all__.append(_name)
+for _code, _name, _kind, _retriable, _text in _native.RESULTS:
+    if _code != _native.OK and _name.isidentifier():
+        _bases = (_KINDS.get(_kind, PulsarProducerError),) + ((_MIXINS[_name],) if _name in _MIXINS else ())
+        _cls = type(_name, _bases, {
+            "__module__": __name__, "__qualname__": _name, "__doc__": f"{_text[:1].upper()}{_text[1:]} ({_kind}).",
+            "code": _code, "name": _name, "kind": _kind, "retriable": _retriable, "description": _text})
+        _BY_CODE[_code] = _BY_NAME[_name] = _cls
+        if _name not in globals():
+            globals()[_name] = _cls
+            __all__.append(_name)
 
 
 def error(name: str, message: str) -> PulsarProducerError:
-    """The exception for the result named ``name``, with the text "Name: message"."""
+    """The exception of the result named ``name``, with the text "Name: message"."""
     return _BY_NAME.get(name, PulsarProducerError)(f"{name}: {message}")
 
 
 def error_for(code: int, text: str) -> PulsarProducerError:
-    """The exception for a result number, with the library's text (which starts with the name)."""
+    """The exception of a result number, with the library's text (which starts with the name)."""
     cls = _BY_CODE.get(code, PulsarProducerError)
     exc = cls(text or f"{cls.name}: {cls.description}")
-    if cls is PulsarProducerError:
-        exc.code = code
+    exc.code = code
     return exc
 
 

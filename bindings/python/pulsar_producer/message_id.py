@@ -1,10 +1,10 @@
 """MessageId: where the broker stored a message.
 
 How this works: an immutable tuple of the fields of pp_message_id.
-``serialize()`` / ``MessageId.deserialize()`` use the protocol's
-MessageIdData bytes, as the official clients' serialize()/deserialize() do;
-``str()`` is "ledger:entry:partition[:batch_index]". Equality and hashing
-use ledger, entry, partition and batch index, as in the official clients.
+serialize() / deserialize() use the protocol's MessageIdData bytes, as the
+official clients do; str() is "ledger:entry:partition[:batch_index]".
+Equality and hashing use ledger, entry, partition and batch index, as in the
+official clients.
 """
 
 from __future__ import annotations
@@ -17,15 +17,11 @@ from .errors import error_for
 
 
 class MessageId(NamedTuple):
-    """The ID the broker gave a published message.
-
-    ``partition`` is -1 for a topic that is not partitioned; ``batch_index``
-    is -1 and ``batch_size`` 0 for a message stored on its own.
-    ``is_duplicate`` is True when the broker's deduplication recognised the
-    message as already stored (it was sent again after a reconnect, or with a
-    sequence_id at or below the last one stored): the broker then does not
-    say where it is, and ledger_id and entry_id are -1.
-    """
+    """The ID the broker gave a published message. ``partition`` is -1 for a topic that is not
+    partitioned; ``batch_index`` -1 and ``batch_size`` 0 for a message stored on its own.
+    ``is_duplicate`` is True when the broker's deduplication recognised the message as already
+    stored (sent again after a reconnect, or with a sequence_id at or below the last one stored):
+    the broker then does not say where it is, and ledger_id and entry_id are -1."""
 
     ledger_id: int
     entry_id: int
@@ -38,13 +34,10 @@ class MessageId(NamedTuple):
     def is_duplicate(self) -> bool:
         return bool(self.flags & _native.ID_DUPLICATE)
 
-    def _c(self) -> _native.MessageIdC:
-        return _native.MessageIdC(*self)
-
     def serialize(self) -> bytes:
         """The ID as MessageIdData bytes (what pulsar.MessageId.deserialize reads)."""
         buf, needed = ctypes.create_string_buffer(64), ctypes.c_size_t()
-        rc = _native.PYLIB.pp_message_id_serialize(ctypes.byref(self._c()), buf, 64, ctypes.byref(needed))
+        rc = _native.PYLIB.pp_message_id_serialize(_native.MessageIdC(*self), buf, 64, ctypes.byref(needed))
         if rc != _native.OK:
             raise error_for(rc, f"cannot serialize {self!r}")
         return buf.raw[: needed.value]
@@ -71,5 +64,5 @@ class MessageId(NamedTuple):
 
     def __str__(self) -> str:
         buf = ctypes.create_string_buffer(96)
-        _native.PYLIB.pp_message_id_str(ctypes.byref(self._c()), buf, 96)
+        _native.PYLIB.pp_message_id_str(_native.MessageIdC(*self), buf, 96)
         return buf.value.decode()

@@ -1,27 +1,22 @@
 """Client and Producer: the public API.
 
-How this works: a Client is a library client (pp_client_start) and ONE
-daemon completion thread. Its producers share its connections, its memory
-limit and its completion queue; the thread waits in pp_drain (GIL released)
-and, each time it returns, settles the futures of the completions it took
-(in bulk, see _future), wakes coroutines waiting for room, and passes the
-library's log records (pp_client_logs) to the "pulsar_producer" logger.
+How this works: a Client is a library client (pp_client_start) with ONE daemon
+completion thread; its producers share its connections, its memory limit and
+its completion queue. The thread waits in pp_drain (GIL released) and, each
+time it returns, settles the futures of the completions it took in bulk (see
+_future), wakes coroutines waiting for room, and passes the library's log
+records (pp_client_logs) to the "pulsar_producer" logger.
 
-Sends call the library directly, one call per message, in the caller's
-thread: send_async(bytes) is pp_send; a message with options, send() and
-asend() go through pp_send_messages with one pp_message. The library does
-all flow control: with block_if_queue_full a send blocks in the library
-(the GIL released); asend() passes PP_SEND_NONBLOCK and, when the queue is
-full, awaits the next batch of completions (room appears only when
-messages complete), woken by the completion thread with
-call_soon_threadsafe. Nothing here polls or sleeps.
-
-A message's user data is the id() of its future, which waits in the
-client's dict until its completion comes. flush() and close() wait for the
-futures of the messages sent before them on the client's Condition
-(interruptible by Ctrl-C). Creation (pp_producer_open) is waited for in
-slices of 200 ms (pp_producer_wait), so Ctrl-C cancels it; an asyncio
-creation waits on a helper thread and is cancelled by pp_stop.
+Sends call the library directly, one call per message on the caller's thread
+(pp_send for send_async(bytes), pp_send_messages for the rest), and the
+library does all flow control: with block_if_queue_full a send blocks inside
+the library, the GIL released; asend() passes PP_SEND_NONBLOCK and, when the
+queue is full, awaits the completion thread's next batch (room appears only
+when messages complete), woken by call_soon_threadsafe. A message's user data
+is its future's id(); the future waits in the client's dict for its
+completion. Creation (pp_producer_open) is waited for in slices of 200 ms so
+that Ctrl-C cancels it (pp_stop); an asyncio creation waits on a helper thread
+and task.cancel() stops it. Nothing polls or sleeps.
 """
 
 from __future__ import annotations
@@ -35,16 +30,16 @@ import os
 import struct
 import threading
 import time
-from concurrent.futures._base import FINISHED as _FINISHED
+from concurrent.futures._base import FINISHED
 from dataclasses import dataclass
 from itertools import repeat
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import _native
-from ._future import LOGGER, MessageFuture, future_class, run_hooks, settle_hooked
+from ._future import LOGGER, AioTarget, MessageFuture, future_class, run_hooks, settle_hooked
 from ._message import Payload, SendOptions, build
-from ._native import LIB, OK, RC, errbuf
+from ._native import ERRBUF_SIZE, INT_MAX, LIB, OK, PYLIB, RC, errbuf
 from ._options import Duration, encode, number, scope_of, snake
 from .errors import PulsarProducerError, error, error_for
 from .message_id import MessageId
@@ -57,30 +52,32 @@ __all__ = ["Client", "Producer", "Stats"]
 DRAIN_CAPACITY = 4096  # completions per pp_drain
 CREATE_SLICE_MS = 200  # the longest a blocking creation goes without handling signals
 EXIT_CLOSE_TIMEOUT_MS = 10_000
-_ROW = ctypes.sizeof(_native.CompletionC)
-_ROWS = struct.Struct(f"{_ROW}s")
+_ROWS = struct.Struct(f"{ctypes.sizeof(_native.CompletionC)}s")
 _FULL = (RC["ProducerQueueIsFull"], RC["MemoryBufferIsFull"])
 _TIMEOUT, _CLOSED, _HANDLE = RC["Timeout"], RC["AlreadyClosed"], RC["InvalidHandle"]
 _LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
-_new = object.__new__
-_send = LIB.pp_send
+_new, _send = object.__new__, LIB.pp_send
 _forked = False
 _live: set[Client] = set()
 
 
 def forked_error() -> PulsarProducerError:
     return error("Forked", (
-        f"this process ({os.getpid()}) was forked after pulsar_producer was loaded. The Go runtime "
-        "inside libpulsar_producer does not survive fork(): clients and producers inherited from the "
-        "parent cannot be used here, and no new ones can be made. Start child processes with "
-        "multiprocessing's 'spawn' or 'forkserver' start method (multiprocessing.get_context('spawn')), "
-        "or import pulsar_producer only in the child."))
+        f"this process ({os.getpid()}) was forked after pulsar_producer was loaded. The Go runtime inside "
+        "libpulsar_producer does not survive fork(): clients and producers inherited from the parent cannot "
+        "be used here, and no new ones can be made. Start child processes with multiprocessing's 'spawn' or "
+        "'forkserver' start method (multiprocessing.get_context('spawn')), or import pulsar_producer only "
+        "in the child."))
 
 
 def _fail(rc: int, buf: Any) -> PulsarProducerError:
     if _forked or rc == RC["Forked"]:
         return forked_error()
     return error_for(rc, snake(buf.value.decode(errors="replace")))
+
+
+def _closed_error(what: str) -> PulsarProducerError:
+    return forked_error() if _forked else error("AlreadyClosed", f"{what} is closed")
 
 
 def _deadline(timeout: Optional[Duration]) -> Optional[float]:
@@ -93,21 +90,19 @@ def _deadline(timeout: Optional[Duration]) -> Optional[float]:
 
 
 def _ms_left(deadline: Optional[float]) -> int:
-    if deadline is None:
-        return _native.INT_MAX
-    return max(0, min(_native.INT_MAX, int((deadline - time.monotonic()) * 1000)))
+    return INT_MAX if deadline is None else max(0, min(INT_MAX, int((deadline - time.monotonic()) * 1000)))
 
 
 def _wait_created(handle: int, slice_ms: int) -> None:
-    """Waits until a producer from pp_producer_open is ready; raises why creation failed."""
+    """Waits until a producer from pp_producer_open is ready; raises why its creation failed."""
     buf = errbuf()
     while True:
         start = time.monotonic()
-        rc = LIB.pp_producer_wait(handle, slice_ms, buf, _native.ERRBUF_SIZE)
+        rc = LIB.pp_producer_wait(handle, slice_ms, buf, ERRBUF_SIZE)
         if rc == OK:
             return
-        # Timeout after the whole slice means "still being created"; a Timeout that comes
-        # sooner is creation failing (createTimeout, operationTimeout), which has the same code.
+        # Timeout after the whole slice means "still being created"; a Timeout that comes sooner is
+        # creation failing (createTimeout), which the library reports with the same code.
         if rc != _TIMEOUT or time.monotonic() - start < slice_ms * 0.0009:
             raise _fail(rc, buf)
 
@@ -116,11 +111,22 @@ def _stop(handle: int) -> None:
     LIB.pp_stop(handle, 0, None, 0)
 
 
+def _resolve(fut: asyncio.Future[None], exc: Optional[BaseException] = None) -> None:
+    if not fut.done():
+        fut.set_result(None) if exc is None else fut.set_exception(exc)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(*args)
+    except RuntimeError:  # the loop is closed: nobody waits any more
+        pass
+
+
 @dataclass(frozen=True)
 class Stats:
-    """Counters of a producer, or of a client (sums over every producer it had, plus its
-    connections), from pp_producer_stats / pp_client_stats. Latencies are in microseconds,
-    from a message's send to its receipt; each percentile is the upper bound of its bucket."""
+    """Counters of a producer, or of a client (sums over its producers, plus its connections).
+    Latencies: send to receipt, in microseconds, each the upper bound of its bucket."""
 
     msgs_sent: int
     bytes_sent: int
@@ -144,20 +150,66 @@ class Stats:
     @classmethod
     def _read(cls, fn: Any, handle: int) -> Optional[Stats]:
         out = _native.StatsC(ctypes.sizeof(_native.StatsC))
-        if fn(handle, ctypes.byref(out)) != OK:
-            return None
-        return cls(*(getattr(out, name) for name, _ in out._fields_[1:]))
+        return cls(*(getattr(out, f[0]) for f in out._fields_[1:])) if fn(handle, ctypes.byref(out)) == OK else None
 
 
-class Client:
-    """A connection to one Pulsar cluster, shared by the producers it creates.
+class _Closable:
+    """What Client and Producer share: with-blocks, and an idempotent close()."""
 
-    ``Client("pulsar://localhost:6650", memory_limit_bytes=..., log_level="info")`` takes
-    the client options in snake_case (docs/OPTIONS.md); it connects to nothing until a
-    producer is created. Producers share its connections, its memory limit and one
-    completion thread. Thread-safe. Close it (or use ``with``): closing sends what is
-    pending, closes every producer and ends the thread; close() is idempotent.
-    """
+    _lock: threading.Lock
+    _done: threading.Event
+    _state = "open"
+    _final: Optional[Stats] = None
+
+    def flush(self, timeout: Optional[Duration] = None) -> None: ...
+
+    def close(self, timeout: Optional[Duration] = None) -> None: ...
+
+    def _begin_close(self, timeout: Optional[Duration], on_thread: bool) -> tuple[bool, Optional[float]]:
+        """Flushes (interruptibly: Ctrl-C there leaves it open), then claims the close: returns
+        whether this is the first closer (a later one waits for it), and the deadline."""
+        deadline = _deadline(timeout)
+        if self._state == "open" and not on_thread:
+            try:
+                self.flush(None if deadline is None else _ms_left(deadline))
+            except PulsarProducerError:
+                pass  # the close itself will say what is wrong
+        with self._lock:
+            first = self._state == "open"
+            if first:
+                self._state = "closing"
+        if not first and not on_thread:
+            self._done.wait()
+        return first, deadline
+
+    def _stats(self, fn: Any, handle: int, what: str) -> Stats:
+        if _forked:
+            raise forked_error()
+        s = self._final or Stats._read(fn, handle) or self._final
+        if s is None:
+            raise _closed_error(what)
+        return s
+
+    @property
+    def closed(self) -> bool:
+        return self._state != "open"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, et: Optional[type[BaseException]], ev: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        try:
+            self.close()
+        except PulsarProducerError:
+            if et is None:
+                raise
+
+
+class Client(_Closable):
+    """A connection to one Pulsar cluster: ``Client(service_url, **client_options)`` (snake_case,
+    docs/OPTIONS.md) connects once a producer is created. Its producers share its connections,
+    memory limit and one completion thread. Thread-safe."""
 
     def __init__(self, service_url: str, **options: Any) -> None:
         self._start(service_url, options, "client", "Client()")
@@ -168,26 +220,19 @@ class Client:
         if not isinstance(url, str):
             raise TypeError(f"service_url must be a str, not {type(url).__name__}")
         opts, raw, handle, buf = encode(options, scope, where), url.encode(), ctypes.c_uint64(), errbuf()
-        rc = LIB.pp_client_start(raw, len(raw), json.dumps(opts).encode(), ctypes.byref(handle), buf,
-                                 _native.ERRBUF_SIZE)
+        rc = LIB.pp_client_start(raw, len(raw), json.dumps(opts).encode(), ctypes.byref(handle), buf, ERRBUF_SIZE)
         if rc != OK:
             raise _fail(rc, buf)
-        self._handle = handle.value
-        self.service_url = url
-        self._cond = threading.Condition()
-        self._hook_count = [0]
+        self._handle, self.service_url = handle.value, url
+        self._mutex, self._hook_count = threading.RLock(), [0]
+        self._cond = threading.Condition(self._mutex)
         self._futures: dict[int, MessageFuture] = {}
         self._producers: set[Producer] = set()
         self._room_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-        self._lock = threading.Lock()
-        self._state = "open"
-        self._done = threading.Event()
-        self._final: Optional[Stats] = None
+        self._lock, self._done = threading.Lock(), threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"pulsar_producer completions {url}", daemon=True)
         self._thread.start()
         _live.add(self)
-
-    # --- producers ------------------------------------------------------------
 
     def _open(self, topic: str, options: dict[str, Any], where: str) -> int:
         if _forked:
@@ -196,60 +241,54 @@ class Client:
             raise TypeError(f"topic must be a str, not {type(topic).__name__}")
         opts, raw, handle, buf = encode(options, "producer", where), topic.encode(), ctypes.c_uint64(), errbuf()
         rc = LIB.pp_producer_open(self._handle, raw, len(raw), json.dumps(opts).encode(), ctypes.byref(handle),
-                                  buf, _native.ERRBUF_SIZE)
+                                  buf, ERRBUF_SIZE)
         if rc != OK:
             raise _closed_error(f"client of {self.service_url}") if rc == _HANDLE else _fail(rc, buf)
         return handle.value
 
-    def create_producer(self, topic: str, **options: Any) -> Producer:
-        """Creates a producer on ``topic`` with producer options in snake_case, and waits until
-        the broker has registered it. The create_timeout option bounds the wait (by default a
-        waitForExclusive producer waits for the topic as long as it takes); Ctrl-C cancels it."""
-        handle = self._open(topic, options, "create_producer()")
+    def _create(self, topic: str, options: dict[str, Any], where: str) -> int:
+        handle = self._open(topic, options, where)
         try:
             _wait_created(handle, CREATE_SLICE_MS)
-        except BaseException:
+        except BaseException:  # Ctrl-C (pp_stop cancels the creation), or it failed (pp_stop frees it)
             _stop(handle)
             raise
-        return Producer._made(self, handle, topic, options, False)
+        return handle
+
+    def create_producer(self, topic: str, **options: Any) -> Producer:
+        """A producer on ``topic``, once the broker registered it. create_timeout bounds the wait (by
+        default a waitForExclusive producer waits for the topic as long as it takes); Ctrl-C cancels it."""
+        return Producer._made(self, self._create(topic, options, "create_producer()"), topic, options, False)
 
     async def acreate_producer(self, topic: str, **options: Any) -> Producer:
-        """create_producer() for asyncio: the loop is never blocked, and cancelling the task
-        cancels the creation."""
+        """create_producer() for asyncio: never blocks the loop; cancelling the task cancels it."""
         handle = self._open(topic, options, "acreate_producer()")
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
 
         def wait() -> None:
-            outcome: Optional[BaseException] = None
             try:
-                _wait_created(handle, _native.INT_MAX)
+                _wait_created(handle, INT_MAX)
+                _call_soon(loop, _resolve, ready)
             except BaseException as exc:
-                outcome = exc
-            try:
-                loop.call_soon_threadsafe(_resolve, ready, outcome)
-            except RuntimeError:  # the loop is closed
-                pass
+                _call_soon(loop, _resolve, ready, exc)
 
         threading.Thread(target=wait, name=f"pulsar_producer create {topic}", daemon=True).start()
         try:
             await ready
-        except BaseException:  # cancelled, or creation failed: pp_stop cancels or frees it
+        except BaseException:  # cancelled (pp_stop cancels the creation), or it failed (pp_stop frees it)
             _stop(handle)
             raise
         return Producer._made(self, handle, topic, options, False)
 
-    # --- the completion thread ---------------------------------------------------
-
     def _run(self) -> None:
-        area = (_native.CompletionC * DRAIN_CAPACITY)()
-        logs = (_native.LogRecordC * 64)()
+        area, logs = (_native.CompletionC * DRAIN_CAPACITY)(), (_native.LogRecordC * 64)()
         addr, count, drain = ctypes.addressof(area), ctypes.c_size_t(), LIB.pp_drain
         try:
             while True:
-                rc = drain(self._handle, addr, DRAIN_CAPACITY, _native.INT_MAX, ctypes.byref(count))
+                rc = drain(self._handle, addr, DRAIN_CAPACITY, INT_MAX, ctypes.byref(count))
                 if count.value:
-                    self._settle(ctypes.string_at(addr, count.value * _ROW))
+                    self._settle(ctypes.string_at(addr, count.value * _ROWS.size))
                 self._logs(logs)
                 if rc != OK:
                     break  # closed, and every completion taken
@@ -261,51 +300,50 @@ class Client:
     def _settle(self, raw: bytes) -> None:
         """Settles the futures of drained pp_completion rows."""
         view = memoryview(raw)
-        tokens, results = view.cast("Q")[1::8], view.cast("i")[4::16]
+        tokens, results = view.cast("Q")[1::8], view.cast("i")[4::16]  # user_data, result of each row
         hooked: list[MessageFuture] = []
         with self._cond:
             pop = self._futures.pop
-            if not self._hook_count[0] and not any(results):
+            if not self._hook_count[0] and not any(results):  # the common case
                 for fut, (row,) in zip(map(pop, tokens, repeat(None)), _ROWS.iter_unpack(raw)):
                     if fut is not None:
-                        fut._row = row
-                        fut._state = _FINISHED
+                        fut._row, fut._state = row, FINISHED
             else:
                 for token, (row,), result in zip(tokens, _ROWS.iter_unpack(raw), results):
                     fut = pop(token, None)
                     if fut is None:
                         continue
                     if result:
-                        ptr = int.from_bytes(row[56:64], "little")
+                        ptr = int.from_bytes(row[56:64], "little")  # pp_completion.error
                         text = ctypes.string_at(ptr).decode(errors="replace") if ptr else ""
                         fut._exception = error_for(result, snake(text))
                     else:
                         fut._row = row
-                    fut._state = _FINISHED
+                    fut._state = FINISHED
                     if fut._hooks:
                         hooked.append(fut)
                 settle_hooked(hooked)
-            self._cond.notify_all()
-            waiters, self._room_waiters = self._room_waiters, []
+            self._wake()
+        run_hooks(hooked)
+
+    def _wake(self) -> None:
+        """Tells threads waiting on futures, and coroutines waiting for room. Call with _cond held."""
+        self._cond.notify_all()
+        waiters, self._room_waiters = self._room_waiters, []
         for loop, waiter in waiters:
-            try:
-                loop.call_soon_threadsafe(_resolve, waiter, None)
-            except RuntimeError:
-                pass
-        if hooked:
-            run_hooks(hooked)
+            _call_soon(loop, _resolve, waiter)
 
     def _logs(self, area: Any) -> None:
-        """Passes waiting log records to the "pulsar_producer" logger."""
+        """Passes waiting log records to the "pulsar_producer" logger, with their fields as extra."""
         count = ctypes.c_size_t()
         while LIB.pp_client_logs(self._handle, area, len(area), ctypes.byref(count)) == OK and count.value:
             for r in area[: count.value]:
                 level = _LEVELS.get(r.level, logging.WARNING)
                 if LOGGER.isEnabledFor(level):
-                    record = LOGGER.makeRecord(LOGGER.name, level, "libpulsar_producer", 0, "%s",
-                                               (r.message.decode(errors="replace"),), None, extra={
-                                                   "topic": r.topic.decode(), "producer": r.producer_name.decode(),
-                                                   "broker": r.broker.decode(), "connection": r.connection})
+                    record = LOGGER.makeRecord(LOGGER.name, level, "libpulsar_producer", 0, "%s", (
+                        r.message.decode(errors="replace"),), None, extra={
+                            "topic": r.topic.decode(), "producer": r.producer_name.decode(),
+                            "broker": r.broker.decode(), "connection": r.connection})
                     record.created, record.msecs = r.time_ms / 1000, r.time_ms % 1000
                     LOGGER.handle(record)
             if count.value < len(area):
@@ -319,82 +357,64 @@ class Client:
         LIB.pp_client_stop(self._handle, 0, None, 0)
         exc = _closed_error(f"client of {self.service_url}")
         with self._cond:
-            left = [f for f in self._futures.values() if f._state != _FINISHED]
+            left = [f for f in self._futures.values() if f._state != FINISHED]
             self._futures.clear()
             for fut in left:
-                fut._exception, fut._state = exc, _FINISHED
+                fut._exception, fut._state = exc, FINISHED
             hooked = [f for f in left if f._hooks]
             settle_hooked(hooked)
-            self._cond.notify_all()
-            waiters, self._room_waiters = self._room_waiters, []
-        for loop, waiter in waiters:
-            try:
-                loop.call_soon_threadsafe(_resolve, waiter, None)
-            except RuntimeError:
-                pass
+            self._wake()
         run_hooks(hooked)
 
     def _room(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
         """A future that the completion thread resolves after its next batch of completions."""
         waiter: asyncio.Future[None] = loop.create_future()
         with self._cond:
-            if self._state == "closed":
-                waiter.set_result(None)
             self._room_waiters.append((loop, waiter))
         return waiter
 
     def _wait_settled(self, futures: list[MessageFuture], deadline: Optional[float]) -> int:
-        """Waits until the futures are settled, or the deadline; returns how many are not."""
+        """Waits until the futures are settled or the deadline passes; returns how many are not."""
         with self._cond:
             for fut in futures:
-                while fut._state != _FINISHED:
+                while fut._state != FINISHED:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
-                        return sum(f._state != _FINISHED for f in futures)
+                        return sum(f._state != FINISHED for f in futures)
                     self._cond.wait(left)
         return 0
 
-    def _flush(self, handle: int, futures: list[MessageFuture], deadline: Optional[float], what: str) -> None:
-        buf = errbuf()
-        rc = LIB.pp_flush(handle, 0, buf, _native.ERRBUF_SIZE)  # sends open batches now
+    def _flush(self, handle: int, futures: list[MessageFuture], timeout: Optional[Duration], what: str) -> None:
+        deadline, buf = _deadline(timeout), errbuf()
+        rc = LIB.pp_flush(handle, 0, buf, ERRBUF_SIZE)  # sends the open batches now
         if rc not in (OK, _TIMEOUT):
             raise _fail(rc, buf)
-        if threading.current_thread() is not self._thread:  # a callback cannot wait for itself
+        if threading.current_thread() is not self._thread:  # a done-callback cannot wait for itself
             left = self._wait_settled(futures, deadline)
             if left:
                 raise error("Timeout", f"flush of {what}: {left} messages still pending after the timeout")
 
-    # --- public -------------------------------------------------------------------
-
     def flush(self, timeout: Optional[Duration] = None) -> None:
-        """Sends every producer's open batches now and waits until the future of every message
-        sent before the call is settled. ``timeout``: timedelta or int ms (None: no limit)."""
-        self._check()
-        self._flush(self._handle, list(self._futures.copy().values()), _deadline(timeout), self.service_url)
+        """Producer.flush() for every producer of the client."""
+        if self._state != "open":
+            raise _closed_error(f"client of {self.service_url}")
+        self._flush(self._handle, list(self._futures.copy().values()), timeout, self.service_url)
 
     def close(self, timeout: Optional[Duration] = None) -> None:
-        """Sends what is pending, closes every producer and the client, and waits (up to
-        ``timeout``, timedelta or int ms; None: no limit) until every future is settled; those
-        still pending then fail with Timeout, and so does close(). Idempotent; does nothing
-        in a forked child."""
+        """Producer.close() for every producer, then closes the client and ends its thread."""
         if _forked:
             return
-        deadline = _deadline(timeout)
         on_thread = threading.current_thread() is self._thread
-        if self._state == "open" and not on_thread:
-            try:
-                self.flush(None if deadline is None else max(0, _ms_left(deadline)))
-            except PulsarProducerError:
-                pass  # pp_client_close below says what is wrong
-        with self._lock:
-            first, self._state = self._state == "open", "closing" if self._state == "open" else self._state
+        first, deadline = self._begin_close(timeout, on_thread)
         if not first:
             if not on_thread:
-                self._done.wait()
+                self._thread.join()
             return
         try:
             buf = errbuf()
-            rc = LIB.pp_client_close(self._handle, _ms_left(deadline), buf, _native.ERRBUF_SIZE)
+            rc = LIB.pp_client_close(self._handle, _ms_left(deadline), buf, ERRBUF_SIZE)
+            for p in list(self._producers):
+                p._state = "closed"
             if not on_thread:
                 self._thread.join()
         finally:
@@ -406,71 +426,23 @@ class Client:
 
     def stats(self) -> Stats:
         """The client's counters (after close(), the last ones)."""
-        if _forked:
-            raise forked_error()
-        s = self._final or Stats._read(_native.PYLIB.pp_client_stats, self._handle) or self._final
-        if s is None:
-            raise _closed_error(f"client of {self.service_url}")
-        return s
-
-    @property
-    def closed(self) -> bool:
-        return self._state != "open"
-
-    def _check(self) -> None:
-        if _forked:
-            raise forked_error()
-        if self._state != "open":
-            raise _closed_error(f"client of {self.service_url}")
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, et: Optional[type[BaseException]], ev: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
-        try:
-            self.close()
-        except PulsarProducerError:
-            if et is None:
-                raise
+        return self._stats(PYLIB.pp_client_stats, self._handle, f"client of {self.service_url}")
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.service_url} {self._state}>"
+        return f"<Client {self.service_url} {self._state}>"
 
 
-def _resolve(fut: asyncio.Future[None], exc: Optional[BaseException]) -> None:
-    if not fut.done():
-        if exc is None:
-            fut.set_result(None)
-        else:
-            fut.set_exception(exc)
-
-
-def _closed_error(what: str) -> PulsarProducerError:
-    return forked_error() if _forked else error("AlreadyClosed", f"{what} is closed")
-
-
-class Producer:
-    """Publishes messages to one topic.
-
-    ``Producer(service_url, topic, **options)`` is the convenience: a Client of its own
-    (given the client options among ``options``) and one producer (given the rest),
-    created and registered before it returns; closing the producer closes that client.
-    ``client.create_producer(topic, **options)`` makes producers that share a client.
-    Options are snake_case (docs/OPTIONS.md); Ctrl-C cancels the creation. Thread-safe.
-    """
+class Producer(_Closable):
+    """Publishes messages to one topic. ``Producer(service_url, topic, **options)`` is the convenience:
+    a Client of its own (given the client options) and a producer (given the rest), registered before
+    it returns (Ctrl-C cancels); closing it closes that client. Thread-safe."""
 
     def __init__(self, service_url: str, topic: str, **options: Any) -> None:
         client = Client.__new__(Client)
         client._start(service_url, {k: v for k, v in options.items() if scope_of(k) == "client"}, None, "Producer()")
+        popts = {k: v for k, v in options.items() if scope_of(k) != "client"}
         try:
-            popts = {k: v for k, v in options.items() if scope_of(k) != "client"}
-            handle = client._open(topic, popts, "Producer()")
-            try:
-                _wait_created(handle, CREATE_SLICE_MS)
-            except BaseException:
-                _stop(handle)
-                raise
+            handle = client._create(topic, popts, "Producer()")
         except BaseException:
             client.close(0)
             raise
@@ -485,34 +457,22 @@ class Producer:
     def _setup(self, client: Client, handle: int, topic: str, options: dict[str, Any], owns: bool) -> None:
         self._client, self._handle, self._topic, self._owns = client, handle, topic, owns
         self._block = bool(options.get("block_if_queue_full"))
-        self._cls = future_class(client._cond, client._hook_count)
-        self._futures = client._futures
-        self._lock = threading.Lock()
-        self._state = "open"
-        self._done = threading.Event()
-        self._final: Optional[Stats] = None
+        self._cls, self._futures = future_class(client._cond, client._mutex, client._hook_count), client._futures
+        self._lock, self._done = threading.Lock(), threading.Event()
         name, needed = ctypes.create_string_buffer(256), ctypes.c_size_t()
-        if _native.PYLIB.pp_producer_name(handle, name, 256, ctypes.byref(needed)) != OK and needed.value > 256:
+        if PYLIB.pp_producer_name(handle, name, 256, ctypes.byref(needed)) != OK and needed.value > 256:
             name = ctypes.create_string_buffer(needed.value)
-            _native.PYLIB.pp_producer_name(handle, name, needed.value, None)
-        self._name = name.value.decode()
+            PYLIB.pp_producer_name(handle, name, needed.value, None)
         parts = ctypes.c_int32()
-        _native.PYLIB.pp_producer_partitions(handle, ctypes.byref(parts))
-        self._partitions = parts.value
+        PYLIB.pp_producer_partitions(handle, ctypes.byref(parts))
+        self._name, self._partitions = name.value.decode(), parts.value
         client._producers.add(self)
 
-    # --- sending --------------------------------------------------------------------
-
     def send_async(self, payload: Payload, **options: Unpack[SendOptions]) -> MessageFuture:
-        """Queues a message and returns a future settled with its MessageId or its error.
-
-        ``payload``: bytes-like, or None for a null value (a tombstone). Keyword options
-        (SendOptions): key, ordering_key, properties, event_time, deliver_at, deliver_after,
-        sequence_id, replication_clusters, disable_replication. Raises at once what the
-        library refuses at once: TypeError / InvalidMessage for bad arguments, AlreadyClosed,
-        MessageTooBig, and ProducerQueueIsFull or MemoryBufferIsFull when the queue is full
-        (with block_if_queue_full=True the call waits for room instead).
-        """
+        """Queues a message; the future settles with its MessageId or the error that failed it.
+        ``payload``: bytes-like, or None for a null value. Options: see SendOptions. Raises what the
+        library refuses at once: TypeError, InvalidMessage, AlreadyClosed, MessageTooBig, and
+        ProducerQueueIsFull or MemoryBufferIsFull (with block_if_queue_full=True it waits instead)."""
         if options or type(payload) is not bytes:
             return self._submit(payload, options, 0)
         fut = _new(self._cls)
@@ -520,112 +480,94 @@ class Producer:
         self._futures[token] = fut
         if _send(self._handle, payload, len(payload), None, token, None, 0):
             buf = errbuf()  # refused: ask again with room for the reason (it may go through now)
-            rc = LIB.pp_send(self._handle, payload, len(payload), None, token, buf, _native.ERRBUF_SIZE)
+            rc = LIB.pp_send(self._handle, payload, len(payload), None, token, buf, ERRBUF_SIZE)
             if rc:
-                del self._futures[token]
-                raise self._error(rc, buf)
+                raise self._refuse(fut, rc, buf)
         return fut
 
-    def _submit(self, payload: Payload, options: Any, flags: int, fut: Optional[MessageFuture] = None,
-                msg: Optional[_native.MessageC] = None) -> MessageFuture:
+    def _submit(self, payload: Payload, options: Any, flags: int, msg: Optional[_native.MessageC] = None,
+                aio: Optional[AioTarget] = None) -> MessageFuture:
         """Sends one message with pp_send_messages; raises if the library refuses it."""
         msg = build(payload, options) if msg is None else msg
-        fut = _new(self._cls) if fut is None else fut
+        fut: MessageFuture = _new(self._cls)
+        if aio is not None:
+            fut._aio = aio
+            with self._client._cond:
+                fut._hook()
         token = id(fut)
         self._futures[token] = fut
         buf = errbuf()
         rc = LIB.pp_send_messages(self._handle, ctypes.byref(msg), 1, flags, None,
-                                  ctypes.byref(ctypes.c_void_p(token)), None, buf, _native.ERRBUF_SIZE)
+                                  ctypes.byref(ctypes.c_void_p(token)), None, buf, ERRBUF_SIZE)
         if rc:
-            del self._futures[token]
-            raise self._error(rc, buf)
+            raise self._refuse(fut, rc, buf)
         return fut
 
+    def _refuse(self, fut: MessageFuture, rc: int, buf: Any) -> PulsarProducerError:
+        """The error of a refused message; its future is settled (flush() may wait for it) silently."""
+        if rc in (_HANDLE, _CLOSED) and self._state != "open":
+            exc = _closed_error(f"producer for {self._topic}")
+        else:
+            exc = _fail(rc, buf)
+        with self._client._cond:
+            self._futures.pop(id(fut), None)
+            if fut._hooks:
+                fut._hooks, fut._aio = False, None
+                fut._hook_count[0] -= 1
+            fut._exception, fut._state = exc, FINISHED
+            self._client._cond.notify_all()
+        return exc
+
     def send(self, payload: Payload, **options: Unpack[SendOptions]) -> MessageId:
-        """Sends a message and waits for its MessageId (arguments as send_async()); the open
-        batch goes out at once. Raises the error that failed the message. Not from a
-        done-callback, which would wait for itself: use send_async() there."""
+        """Sends a message (as send_async()), sending the open batch at once, and returns its MessageId
+        or raises its error. Not in a done-callback, which would wait for itself."""
         if threading.current_thread() is self._client._thread:
             raise RuntimeError("Producer.send() in a done-callback would wait for itself; use send_async()")
         return self._submit(payload, options, _native.SEND_FLUSH).result()
 
     async def asend(self, payload: Payload, **options: Unpack[SendOptions]) -> MessageId:
-        """Sends a message from a coroutine (arguments and errors as send_async()). Never blocks
-        the event loop: with block_if_queue_full=True a full queue is waited for asynchronously.
-        Cancelling the await does not unsend a message the library took."""
+        """send() for asyncio. Never blocks the loop: with block_if_queue_full=True it waits for room
+        asynchronously. Cancelling it does not unsend a message the library took."""
         loop = asyncio.get_running_loop()
         msg = build(payload, options)
         result: asyncio.Future[MessageId] = loop.create_future()
-        fut: MessageFuture = _new(self._cls)
-        fut._aio = (loop, result)
-        with self._client._cond:
-            fut._hook()
-        try:
-            while True:
-                try:
-                    self._submit(None, None, _native.SEND_NONBLOCK, fut, msg)
-                    break
-                except PulsarProducerError as exc:
-                    if not (self._block and exc.code in _FULL):
-                        raise
-                waiter = self._client._room(loop)  # first: a completion from now on wakes it
-                try:
-                    self._submit(None, None, _native.SEND_NONBLOCK, fut, msg)
-                    break
-                except PulsarProducerError as exc:
-                    if exc.code not in _FULL:
-                        raise
+        waiter: Optional[asyncio.Future[None]] = None
+        while True:
+            try:
+                self._submit(None, None, _native.SEND_NONBLOCK, msg, (loop, result))
+                break
+            except PulsarProducerError as exc:
+                if not (self._block and exc.code in _FULL):
+                    raise
+            if waiter is not None:
                 await waiter
-        except BaseException:
-            with self._client._cond:
-                if fut._hooks and fut._state != _FINISHED:
-                    fut._hooks, fut._aio = False, None
-                    fut._hook_count[0] -= 1
-            raise
+            # Registered before the next attempt: a completion from then on wakes it.
+            waiter = self._client._room(loop)
         return await result
-
-    def _error(self, rc: int, buf: Any) -> PulsarProducerError:
-        if rc in (_HANDLE, _CLOSED) and self._state != "open":
-            return _closed_error(f"producer for {self._topic}")
-        return _fail(rc, buf)
-
-    # --- flush, close, state ---------------------------------------------------------
 
     def _mine(self) -> list[MessageFuture]:
         return [f for f in self._futures.copy().values() if type(f) is self._cls]
 
     def flush(self, timeout: Optional[Duration] = None) -> None:
-        """Sends the open batch now and waits until the future of every message sent before
-        the call is settled (from a done-callback it does not wait). ``timeout``: timedelta or
-        int ms (None: no limit); Timeout if messages are still pending then."""
+        """Sends the open batch now and waits until the future of every message sent before is settled
+        (not in a done-callback). ``timeout``: timedelta or int ms, None for none; then Timeout."""
         if self._state != "open":
             raise _closed_error(f"producer for {self._topic}")
-        self._client._flush(self._handle, self._mine(), _deadline(timeout), self._topic)
+        self._client._flush(self._handle, self._mine(), timeout, self._topic)
 
     def close(self, timeout: Optional[Duration] = None) -> None:
-        """Sends what is pending and closes the producer (and its client, for a Producer made
-        with Producer(...)), waiting up to ``timeout`` (timedelta or int ms; None: no limit)
-        for pending messages: those still pending then fail with Timeout, and so does close().
-        Every future is settled when it returns (in a done-callback, right after). Idempotent;
-        does nothing in a forked child."""
+        """Sends what is pending and closes the producer (and the client of a Producer(...)), waiting up
+        to ``timeout`` (None: no limit); messages still pending then fail with Timeout, and so does
+        close(). Every future is settled when it returns. Idempotent; does nothing in a forked child."""
         if _forked:
             return
-        deadline = _deadline(timeout)
         on_thread = threading.current_thread() is self._client._thread
-        if self._state == "open" and not on_thread:
-            try:  # first, and interruptible: Ctrl-C here leaves the producer open
-                self.flush(None if deadline is None else _ms_left(deadline))
-            except PulsarProducerError:
-                pass  # pp_close below says what is wrong
-        with self._lock:
-            first, self._state = self._state == "open", "closing" if self._state == "open" else self._state
+        first, deadline = self._begin_close(timeout, on_thread)
         if not first:
-            if not on_thread:
-                self._done.wait()
             return
         try:
             buf = errbuf()
-            rc = LIB.pp_close(self._handle, _ms_left(deadline), buf, _native.ERRBUF_SIZE)
+            rc = LIB.pp_close(self._handle, _ms_left(deadline), buf, ERRBUF_SIZE)
             if not on_thread:
                 self._client._wait_settled(self._mine(), None)
             self._closed(Stats._read(LIB.pp_producer_stats, self._handle))
@@ -639,18 +581,12 @@ class Producer:
             raise _fail(rc, buf)
 
     def _closed(self, final: Optional[Stats]) -> None:
-        self._state = "closed"
-        self._final = self._final or final
+        self._state, self._final = "closed", self._final or final
         self._client._producers.discard(self)
 
     def stats(self) -> Stats:
         """The producer's counters (after close(), the last ones)."""
-        if _forked:
-            raise forked_error()
-        s = self._final or Stats._read(_native.PYLIB.pp_producer_stats, self._handle) or self._final
-        if s is None:
-            raise _closed_error(f"producer for {self._topic}")
-        return s
+        return self._stats(PYLIB.pp_producer_stats, self._handle, f"producer for {self._topic}")
 
     @property
     def client(self) -> Client:
@@ -670,42 +606,22 @@ class Producer:
         """The topic's partition count: 0 for a topic that is not partitioned."""
         return self._partitions
 
-    @property
-    def closed(self) -> bool:
-        return self._state != "open"
-
-    @property
-    def pending(self) -> int:
-        """Messages sent whose completion has not been taken yet."""
-        n = ctypes.c_size_t()
-        return n.value if _native.PYLIB.pp_pending(self._handle, ctypes.byref(n)) == OK else 0
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, et: Optional[type[BaseException]], ev: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
-        try:
-            self.close()
-        except PulsarProducerError:
-            if et is None:
-                raise
-
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._topic} ({self._name}) {self._state}>"
+        return f"<Producer {self._topic} ({self._name}) {self._state}>"
 
 
 def _after_fork_in_child() -> None:
-    """The child of a fork has no library threads: settle what waits, refuse all further use."""
+    """A forked child has no library threads: settle what waits, and refuse any further use."""
     global _forked
     _forked = True
     exc = forked_error()
     for client in list(_live):
-        client._cond = cond = threading.Condition()
+        client._mutex = threading.RLock()
+        client._cond = threading.Condition(client._mutex)
         for p in list(client._producers):
-            p._cls._condition = cond
+            p._cls._condition, p._cls._mutex = client._cond, client._mutex
         for fut in client._futures.values():
-            fut._exception, fut._state = exc, _FINISHED
+            fut._exception, fut._state = exc, FINISHED
     _live.clear()
 
 
@@ -714,8 +630,8 @@ def _close_at_exit() -> None:
     for client in list(_live):
         try:
             client.close(EXIT_CLOSE_TIMEOUT_MS)
-        except Exception:
-            LOGGER.exception("closing %r at exit", client)
+        except Exception as exc:
+            LOGGER.warning("closing %r at exit: %s", client, exc)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

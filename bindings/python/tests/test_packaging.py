@@ -54,3 +54,13 @@ def test_a_file_that_is_not_the_library(tmp_path: Path) -> None:
     r = run_python("import pulsar_producer", PULSAR_PRODUCER_LIB=str(bogus))
     assert r.returncode != 0
     assert f"LibraryNotFoundError: cannot load {bogus}" in r.stderr
+
+
+def test_a_library_of_another_version_is_refused(tmp_path: Path) -> None:
+    copy = tmp_path / "pulsar_producer"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("_lib", "__pycache__"))
+    native = copy / "_native.py"
+    native.write_text(native.read_text().replace('PACKAGE_VERSION = "1.0.0"', 'PACKAGE_VERSION = "9.9.0"'))
+    r = run_python("import pulsar_producer", PYTHONPATH=str(tmp_path), PULSAR_PRODUCER_LIB=str(_native.LIB_PATH))
+    assert r.returncode != 0
+    assert "LibraryVersionError: pulsar_producer 9.9.0 needs libpulsar_producer 9.9.x" in r.stderr

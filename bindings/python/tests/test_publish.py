@@ -1,9 +1,10 @@
-"""Publishing to a real broker, verified with the official pulsar-client."""
+"""Publishing to a real broker, read back by the official Python and Java clients."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -12,305 +13,264 @@ from typing import Any
 import pytest
 
 import pulsar_producer
-from pulsar_producer import MessageId, Producer
+from pulsar_producer import Client, MessageId, Producer
 
-from conftest import admin, official_id, read_back, run_threads
+from conftest import admin, java_check, new_topic, official_id, read_back
 
 
 def ours(mid: MessageId) -> tuple[int, int, int, int]:
     return (mid.ledger_id, mid.entry_id, mid.partition, mid.batch_index)
 
 
-def test_payload_properties_keys_event_time(broker: str, topic: str, client: Any) -> None:
-    when = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
-    with Producer(broker, topic, producer_name="py-meta") as p:
-        ids = [
-            p.send(b"plain"),
-            p.send(
-                b"\x00\xffbinary",
-                key="key-1",
-                ordering_key=b"ok-1",
-                properties={"a": "1", "b": "\u00e9t\u00e9"},
-                event_time=when,
-            ),
-            p.send(bytearray(b"from a bytearray"), event_time=1700000000123),
-            p.send(memoryview(b"..a memoryview..")[2:-2], properties={}),
-            p.send(b"", key="empty"),
-            p.send(None, key="tombstone"),
-        ]
-    msgs = read_back(client, topic, len(ids))
-    assert [m.data() for m in msgs] == [
-        b"plain",
-        b"\x00\xffbinary",
-        b"from a bytearray",
-        b"a memoryview",
-        b"",
-        b"",
-    ]
-    assert msgs[1].partition_key() == "key-1"
-    assert msgs[1].ordering_key() == "ok-1"
-    assert msgs[1].properties() == {"a": "1", "b": "\u00e9t\u00e9"}
-    assert msgs[1].event_timestamp() == 1704164645678
-    assert msgs[2].event_timestamp() == 1700000000123
-    assert msgs[0].event_timestamp() == 0 and msgs[0].properties() == {}
-    assert msgs[4].partition_key() == "empty" and not msgs[4].has_null_value()
-    assert msgs[5].partition_key() == "tombstone" and msgs[5].has_null_value()
-    assert all(m.producer_name() == "py-meta" for m in msgs)
-    assert [ours(i) for i in ids] == [official_id(m) for m in msgs]
-
-
-def test_payload_sizes_on_the_fast_path(broker: str, topic: str, client: Any) -> None:
-    import random
-
-    rng = random.Random(7)
-    payloads = [rng.randbytes(n) for n in (0, 1, 100, 4096, 65536, 1_000_000, 3_000_000)]
+def test_send_send_async_asend(broker: str, topic: str, official: Any) -> None:
     with Producer(broker, topic, batching_max_publish_delay=5) as p:
-        futures = [p.send_async(data) for data in payloads]  # bytes, no options: the fast path
-    msgs = read_back(client, topic, len(payloads))
-    assert [m.data() for m in msgs] == payloads
-    assert [official_id(m) for m in msgs] == [ours(f.result()) for f in futures]
-
-
-def test_batched_order_and_ids(broker: str, topic: str, client: Any) -> None:
-    n = 3000
-    with Producer(broker, topic, batching_max_messages=100, batching_max_publish_delay=timedelta(milliseconds=50)) as p:
-        futures = [p.send_async(b"%06d" % i) for i in range(n)]
+        ids = [p.send(b"sync")]
+        futures = [p.send_async(b"async-%d" % i) for i in range(100)]
+        futures.append(p.send_async(bytearray(b"bytearray")))
+        futures.append(p.send_async(memoryview(b"..view..")[2:-2]))
         p.flush()
         assert all(f.done() for f in futures)
-        ids = [f.result() for f in futures]
-    msgs = read_back(client, topic, n)
-    assert [m.data() for m in msgs] == [b"%06d" % i for i in range(n)]
-    assert [ours(i) for i in ids] == [official_id(m) for m in msgs]
-    # Batches: consecutive indexes within an entry, and batch_size says how many.
-    by_entry: dict[tuple[int, int], list[MessageId]] = {}
-    for mid in ids:
-        by_entry.setdefault((mid.ledger_id, mid.entry_id), []).append(mid)
-    assert max(len(v) for v in by_entry.values()) > 1
-    for members in by_entry.values():
-        if len(members) == 1 and members[0].batch_index == -1:
-            continue
-        assert [m.batch_index for m in members] == list(range(len(members)))
-        assert {m.batch_size for m in members} == {len(members)}
+        ids += [f.result() for f in futures]
 
+        async def coro() -> list[MessageId]:
+            return list(await asyncio.gather(*(p.asend(b"aio-%d" % i) for i in range(50))))
 
-def test_unbatched_ids_have_batch_index_minus_one(broker: str, topic: str, client: Any) -> None:
-    with Producer(broker, topic, disable_batching=True) as p:
-        ids = [p.send(b"m%d" % i) for i in range(3)]
-    assert all(i.batch_index == -1 and i.batch_size == 0 and i.partition == -1 for i in ids)
-    msgs = read_back(client, topic, 3)
-    # The official (C++) client reports a non-batched message as batch index -1 too.
+        ids += asyncio.run(coro())
+    msgs = read_back(official, topic, len(ids))
+    assert [m.data() for m in msgs] == [b"sync"] + [b"async-%d" % i for i in range(100)] + [
+        b"bytearray", b"view"] + [b"aio-%d" % i for i in range(50)]
     assert [official_id(m) for m in msgs] == [ours(i) for i in ids]
-    assert all(m.message_id().batch_index() == -1 for m in msgs)
 
 
-def test_serialized_ids_interoperate(broker: str, topic: str, client: Any) -> None:
-    import pulsar
-
-    with Producer(broker, topic, batching_max_publish_delay=20) as p:
-        futures = [p.send_async(b"%d" % i) for i in range(5)]
-        p.flush()
-        single = p.send(b"alone")
-    ids = [f.result() for f in futures] + [single]
-    for mid in ids:
-        theirs = pulsar.MessageId.deserialize(mid.serialize())
-        assert (theirs.ledger_id(), theirs.entry_id(), theirs.partition(), theirs.batch_index()) == ours(mid)
-        assert MessageId.deserialize(theirs.serialize()) == mid
-    msgs = read_back(client, topic, len(ids))
-    for m, mid in zip(msgs, ids):
-        assert MessageId.deserialize(m.message_id().serialize()) == mid
-    # A reader started at our (deserialized) ID goes on with the next message.
-    reader = client.create_reader(topic, pulsar.MessageId.deserialize(ids[2].serialize()))
-    try:
-        assert reader.read_next(10000).data() == b"3"
-    finally:
-        reader.close()
-
-
-def test_partitioned_topic_ids(broker: str, topic: str, client: Any) -> None:
-    admin("PUT", "/admin/v2/persistent/" + topic.split("://", 1)[1] + "/partitions", 3)
-    with Producer(broker, topic, batching_max_publish_delay=5) as p:
-        futures = [p.send_async(b"k%d" % i, key=f"key-{i}") for i in range(60)]
-        p.flush()
-    ids = [f.result() for f in futures]
-    assert {i.partition for i in ids} == {0, 1, 2}
-    for part in range(3):
-        mine = [(ours(i), f.result()) for i, f in zip(ids, futures) if i.partition == part]
-        msgs = read_back(client, f"{topic}-partition-{part}", len(mine))
-        assert [official_id(m) for m in msgs] == [o for o, _ in mine]
-
-
-def test_delayed_delivery(broker: str, topic: str, client: Any) -> None:
-    import pulsar
-
-    consumer = client.subscribe(topic, "delayed", consumer_type=pulsar.ConsumerType.Shared)
-    try:
-        with Producer(broker, topic) as p:
-            start = time.time()
-            p.send(b"after", deliver_after=timedelta(seconds=2))
-            p.send(b"at", deliver_at=datetime.now(timezone.utc) + timedelta(seconds=1))
-            p.send(b"now")
-        got = []
-        for _ in range(3):
-            m = consumer.receive(15000)
-            got.append((m.data(), time.time() - start))
-            consumer.acknowledge(m)
-        assert [d for d, _ in got] == [b"now", b"at", b"after"]
-        assert got[1][1] >= 0.9 and got[2][1] >= 1.9
-    finally:
-        consumer.close()
+def test_every_metadata_field_read_back_by_independent_clients(broker: str, topic: str, official: Any) -> None:
+    """Regression (E7, E8): every field a message can carry, as the official clients see it."""
+    when = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    soon = int(time.time() * 1000) + 300
+    sends: list[tuple[Any, dict[str, Any]]] = [
+        (b"plain", {}),
+        (b"\x00\xffbinary", {"key": "key-1", "ordering_key": b"\x00\xfe", "properties": {"a": "1", "b": "\u00e9"},
+                             "event_time": when}),
+        (b"empty key", {"key": ""}),
+        (b"text ordering key", {"ordering_key": "ok"}),
+        (bytearray(b"ms event time"), {"event_time": 1700000000123, "sequence_id": 1000}),
+        (b"next sequence", {}),
+        (b"replicated", {"replication_clusters": ["standalone"]}),
+        (b"local", {"disable_replication": True}),
+        (None, {"key": "tombstone"}),
+        (b"", {"key": "empty payload"}),
+        (b"deliver at", {"deliver_at": soon}),
+        (b"deliver after", {"deliver_after": timedelta(milliseconds=300)}),
+        (b"last", {"properties": {}}),
+    ]
+    with Producer(broker, topic, producer_name="py-meta", batching_max_publish_delay=20) as p:
+        futures = [p.send_async(payload, **opts) for payload, opts in sends]
+        ids = [f.result() for f in futures]
+    n = len(sends)
+    # The official Python client: payload, key, properties, event time, null value, order, IDs.
+    msgs = read_back(official, topic, n)
+    assert [m.data() for m in msgs] == [b"" if s[0] is None else bytes(s[0]) for s in sends]
+    assert [official_id(m) for m in msgs] == [ours(i) for i in ids]
+    assert [m.partition_key() for m in msgs][:3] == ["", "key-1", ""]  # it cannot tell "" from none
+    assert msgs[1].properties() == {"a": "1", "b": "\u00e9"} and msgs[0].properties() == {}
+    assert msgs[1].event_timestamp() == 1704164645678 and msgs[4].event_timestamp() == 1700000000123
+    assert msgs[0].event_timestamp() == 0
+    assert [m.has_null_value() for m in msgs] == [s[0] is None for s in sends]
+    assert {m.producer_name() for m in msgs} == {"py-meta"}
+    # The official Java client: what the Python client cannot show (it fails on binary ordering keys).
+    java = sorted(java_check(topic, n), key=lambda m: (m["ledgerId"], m["entryId"], m["batchIndex"]))
+    assert [(m["ledgerId"], m["entryId"], m["partition"], m["batchIndex"]) for m in java] == [ours(i) for i in ids]
+    assert [m["payload"] for m in java] == [b"" if s[0] is None else bytes(s[0]) for s in sends]
+    assert [(m["hasKey"], m["key"]) for m in java][:4] == [(False, None), (True, "key-1"), (True, ""), (False, None)]
+    assert [m["orderingKey"] for m in java][:4] == [None, b"\x00\xfe", None, b"ok"]
+    # Automatic sequence IDs count on past an explicit one, as in the Java client.
+    assert [m["sequenceId"] for m in java][:7] == [0, 1, 2, 3, 1000, 4, 5]
+    assert java[6]["replicateTo"] == ["standalone"] and java[7]["replicateTo"] == ["__local__"]
+    assert java[0]["replicateTo"] == []
+    assert [m["nullValue"] for m in java] == [s[0] is None for s in sends]
+    assert java[10]["deliverAtTime"] == soon
+    publish = java[11]["publishTime"]
+    assert publish + 300 <= java[11]["deliverAtTime"] <= publish + 1000
+    assert all(m["deliverAtTime"] is None for m in java[:10])
+    assert {m["producerName"] for m in java} == {"py-meta"} and p.producer_name == "py-meta"
 
 
-def test_sequence_ids_and_replication_options(broker: str, topic: str, client: Any) -> None:
+def test_duplicate_receipts_are_flagged(broker: str) -> None:
+    """Regression (E6): a message the broker's deduplication already stored completes with
+    ledger and entry -1; MessageId.is_duplicate tells it apart."""
+    ns = f"public/pytest-dedup-{time.monotonic_ns()}"
+    admin("PUT", f"/admin/v2/namespaces/{ns}")
+    admin("POST", f"/admin/v2/namespaces/{ns}/deduplication", True)
+    topic = f"persistent://{ns}/t"
+    with Producer(broker, topic, producer_name="py-dedup") as p:
+        first = p.send(b"one", sequence_id=5)
+        again = p.send(b"one again", sequence_id=5)
+        later = p.send(b"two", sequence_id=6)
+    assert not first.is_duplicate and first.ledger_id >= 0
+    assert again.is_duplicate and (again.ledger_id, again.entry_id) == (-1, -1)
+    assert not later.is_duplicate
+
+
+def test_many_producers_share_one_client(broker: str, official: Any) -> None:
+    topics = [new_topic(f"many{i}") for i in range(5)]
+    threads_before = {t.name for t in threading.enumerate()}
+    with Client(broker) as client:
+        producers = [client.create_producer(topics[0], batching_max_publish_delay=5)]
+        one = client.stats().connections
+        producers += [client.create_producer(t, batching_max_publish_delay=5) for t in topics[1:]]
+        futures = [[p.send_async(b"%d-%d" % (i, j)) for j in range(200)] for i, p in enumerate(producers)]
+        client.flush()
+        assert all(f.done() for fs in futures for f in fs)
+        new = [t for t in {t.name for t in threading.enumerate()} - threads_before if "completions" in t]
+        assert len(new) == 1, new  # one completion thread for the client
+        s = client.stats()
+        assert (s.producers, s.connections, s.connects, s.msgs_acked) == (5, one, one, 1000)  # shared connections
+        producers[0].close()
+        assert client.stats().producers == 4 and not client.closed
+        with pytest.raises(pulsar_producer.AlreadyClosed):
+            producers[0].send_async(b"late")
+        producers[1].send(b"still open")
+    assert client.closed and all(p.closed for p in producers)
+    with pytest.raises(pulsar_producer.AlreadyClosed):
+        producers[2].send_async(b"late")
+    with pytest.raises(pulsar_producer.AlreadyClosed):
+        client.create_producer(topics[0])
+    for i, t in enumerate(topics):
+        msgs = read_back(official, t, 200)
+        assert [m.data() for m in msgs] == [b"%d-%d" % (i, j) for j in range(200)]
+        assert [official_id(m) for m in msgs] == [ours(f.result()) for f in futures[i]]
+
+
+def test_stats_count_sends_and_acks(broker: str, topic: str) -> None:
     with Producer(broker, topic) as p:
-        a = p.send(b"s1", sequence_id=100)
-        b = p.send(b"s2", sequence_id=101, disable_replication=True)
-        c = p.send(b"s3", replication_clusters=["standalone"])
-    msgs = read_back(client, topic, 3)
-    assert [m.data() for m in msgs] == [b"s1", b"s2", b"s3"]
-    assert [official_id(m) for m in msgs] == [ours(a), ours(b), ours(c)]
+        for _ in range(99):
+            p.send_async(b"0123456789")
+        p.send(b"0123456789")
+        s = p.stats()
+        assert (s.msgs_sent, s.bytes_sent, s.msgs_acked, s.bytes_acked, s.msgs_failed) == (100, 1000, 100, 1000, 0)
+        assert s.pending_msgs == 0 and s.latency_count == 100 and 0 < s.latency_p50_us <= s.latency_max_us
+        c = p.client.stats()
+        assert (c.msgs_acked, c.producers) == (100, 1) and c.connections == c.connects >= 1
+    assert p.stats().msgs_acked == 100  # the last counters, after close
+    assert isinstance(p.stats(), pulsar_producer.Stats)
 
 
-def test_many_threads_one_producer(broker: str, topic: str, client: Any) -> None:
-    threads, each = 8, 1500
-    p = Producer(broker, topic, batching_max_publish_delay=5)
-    results: dict[int, list[concurrent.futures.Future[MessageId]]] = {}
-
-    def run(t: int) -> None:
-        results[t] = [p.send_async(b"%d:%d" % (t, i)) for i in range(each)]
-
-    run_threads(run, threads)
-    p.close()
-    all_ids = {f.result() for fs in results.values() for f in fs}
-    assert len(all_ids) == threads * each
-    msgs = read_back(client, topic, threads * each)
-    seen: dict[int, list[int]] = {}
-    for m in msgs:
-        t, i = (int(x) for x in m.data().split(b":"))
-        seen.setdefault(t, []).append(i)
-    assert all(seen[t] == list(range(each)) for t in range(threads))  # per-thread order kept
+def test_log_records_go_to_the_logging_module(broker: str, topic: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="pulsar_producer")
+    with Producer(broker, topic):  # default log_level: warnings and errors only
+        pass
+    assert not [r for r in caplog.records if r.levelno < logging.WARNING]
+    with Producer(broker, topic, log_level="info", producer_name="py-logs") as p:
+        p.send(b"x")
+    registered = [r for r in caplog.records if "registered" in r.getMessage()]
+    assert registered, [r.getMessage() for r in caplog.records]
+    r = registered[0]
+    assert r.name == "pulsar_producer" and r.levelno == logging.INFO
+    assert r.topic == topic and r.producer == "py-logs"  # type: ignore[attr-defined]
+    assert r.broker and r.connection > 0  # type: ignore[attr-defined]
+    assert abs(r.created - time.time()) < 30
 
 
-def test_sync_send_from_many_threads(broker: str, topic: str) -> None:
-    with Producer(broker, topic, batching_max_publish_delay=2) as p:
-        with concurrent.futures.ThreadPoolExecutor(16) as pool:
-            ids = list(pool.map(lambda i: p.send(b"%d" % i), range(400)))
-    assert len(set(ids)) == 400
+def test_callbacks_and_waiting_on_futures(broker: str, topic: str, caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[MessageId] = []
+
+    def bad(f: Any) -> None:
+        raise ValueError("a callback failed")
+
+    with Producer(broker, topic, batching_max_publish_delay=5) as p:
+        futures: list[concurrent.futures.Future[MessageId]] = [p.send_async(b"%d" % i) for i in range(500)]
+        futures[7].add_done_callback(bad)  # logged; the other callbacks still run
+        for f in futures:
+            f.add_done_callback(lambda f: seen.append(f.result()))
+        done, not_done = concurrent.futures.wait(futures, timeout=30)
+        assert len(done) == 500 and not not_done
+        assert len(list(concurrent.futures.as_completed(futures, timeout=30))) == 500
+        p.flush()
+        late: list[MessageId] = []
+        futures[0].add_done_callback(lambda f: late.append(f.result()))  # already done: runs at once
+        assert late == [futures[0].result()]
+    assert sorted(seen) == sorted(f.result() for f in futures)
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError]
 
 
-def test_asend(broker: str, topic: str, client: Any) -> None:
+def test_send_sends_the_open_batch_at_once(broker: str, topic: str) -> None:
+    with Producer(broker, topic, batching_max_publish_delay=60_000, batching_max_messages=1000) as p:
+        start = time.monotonic()
+        early = p.send_async(b"waits in the open batch")
+        mid = p.send(b"sent at once, with the batch")
+        assert time.monotonic() - start < 5 and early.done()
+        assert (mid.entry_id, mid.batch_index) == (early.result().entry_id, 1)
+
+
+def test_concurrent_senders_keep_each_threads_order(broker: str, topic: str, official: Any) -> None:
+    n, threads = 2000, 4
+    with Producer(broker, topic, batching_max_publish_delay=5) as p:
+        def work(t: int) -> None:
+            for i in range(n):
+                p.send_async(b"%d:%d" % (t, i))
+        workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    msgs = [m.data().split(b":") for m in read_back(official, topic, n * threads)]
+    for t in range(threads):
+        assert [int(i) for tt, i in msgs if int(tt) == t] == list(range(n))
+
+
+def test_asend_waits_for_room_without_blocking_the_loop(broker: str, topic: str, official: Any) -> None:
     async def main() -> list[MessageId]:
-        with Producer(broker, topic, batching_max_publish_delay=5) as p:
-            first = await p.asend(b"first", properties={"via": "asyncio"})
-            rest = await asyncio.gather(*(p.asend(b"%d" % i) for i in range(500)))
-            return [first, *rest]
+        with Producer(broker, topic, block_if_queue_full=True, max_pending_messages=10,
+                      batching_max_publish_delay=20) as p:
+            ticks = 0
+            stop = False
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while not stop:
+                    ticks += 1
+                    await asyncio.sleep(0.001)
+
+            tick = asyncio.ensure_future(ticker())
+            ids = await asyncio.gather(*(p.asend(b"%d" % i) for i in range(300)))
+            stop = True
+            await tick
+            assert ticks > 10  # 300 messages at 10 a batch take 30 batch delays: the loop ran meanwhile
+            return list(ids)
 
     ids = asyncio.run(main())
-    assert all(isinstance(i, MessageId) for i in ids)
-    msgs = read_back(client, topic, len(ids))
-    assert msgs[0].properties() == {"via": "asyncio"}
-    assert [official_id(m) for m in msgs] == [ours(i) for i in ids]
+    msgs = read_back(official, topic, 300)
+    assert sorted(official_id(m) for m in msgs) == sorted(ours(i) for i in ids)
 
 
-def test_asend_errors_raise_in_the_coroutine(broker: str, topic: str) -> None:
-    async def main(p: Producer) -> None:
-        with pytest.raises(TypeError):
-            await p.asend("text")  # type: ignore[arg-type]
-        p.close()
-        with pytest.raises(pulsar_producer.errors.AlreadyClosed):
-            await p.asend(b"late")
+def test_queue_full_without_blocking(broker: str, topic: str) -> None:
+    with Producer(broker, topic, max_pending_messages=5, batching_max_publish_delay=200) as p:
+        for _ in range(5):
+            p.send_async(b"x")
+        with pytest.raises(pulsar_producer.ProducerQueueIsFull):
+            p.send_async(b"x")
+        with pytest.raises(pulsar_producer.ProducerQueueIsFull):
+            p.send_async(b"x", key="k")
 
-    asyncio.run(main(Producer(broker, topic)))
+        async def coro() -> None:
+            await p.asend(b"x")
 
-
-def test_wait_and_as_completed(broker: str, topic: str) -> None:
-    with Producer(broker, topic, batching_max_publish_delay=20) as p:
-        futures = [p.send_async(b"%d" % i) for i in range(300)]
-        done, not_done = concurrent.futures.wait(futures, timeout=30)
-        assert len(done) == 300 and not not_done
-        more = [p.send_async(b"x") for _ in range(50)]
-        assert len(list(concurrent.futures.as_completed(more, timeout=30))) == 50
-        assert all(f.exception() is None for f in more)
+        with pytest.raises(pulsar_producer.ProducerQueueIsFull):
+            asyncio.run(coro())
+        p.flush()
+        p.send_async(b"room again").result()
 
 
-def test_callbacks_run_and_errors_are_reported(
-    broker: str, topic: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    calls: list[int] = []
-    lock = threading.Lock()
-
-    def ok(f: concurrent.futures.Future[MessageId]) -> None:
-        with lock:
-            calls.append(f.result().entry_id)
-
-    def bad(f: concurrent.futures.Future[MessageId]) -> None:
-        raise RuntimeError("callback failed on purpose")
-
-    with caplog.at_level("ERROR", logger="pulsar_producer"):
-        with Producer(broker, topic, batching_max_publish_delay=5) as p:
-            futures = []
-            for i in range(200):
-                f = p.send_async(b"%d" % i)
-                f.add_done_callback(bad if i % 10 == 0 else ok)
-                futures.append(f)
-            p.flush()
-            assert all(f.done() for f in futures)
-            # Callbacks that run after the batch completes also survive a failure.
-            late = p.send_async(b"late")
-            late.add_done_callback(bad)
-            late.add_done_callback(ok)
-    assert len(calls) == 181
-    failures = [r for r in caplog.records if "exception in callback" in r.getMessage()]
-    assert len(failures) == 21
-    assert "callback failed on purpose" in caplog.text
+def test_message_too_big_raises_at_once(broker: str, topic: str) -> None:
+    with Producer(broker, topic) as p:
+        with pytest.raises(pulsar_producer.MessageTooBig):
+            p.send_async(b"x" * (6 << 20))
+        p.send(b"small")
 
 
-def test_callback_may_send_and_close(broker: str, topic: str, client: Any) -> None:
-    p = Producer(broker, topic)
-    done = threading.Event()
-    chained: list[concurrent.futures.Future[MessageId]] = []
-
-    def then(f: concurrent.futures.Future[MessageId]) -> None:
-        chained.append(p.send_async(b"second"))
-        with pytest.raises(RuntimeError, match="would wait for itself"):
-            p.send(b"never")
-        p.flush()  # returns: it cannot wait for its own thread
-        p.close()
-        done.set()
-
-    p.send_async(b"first").add_done_callback(then)
-    assert done.wait(30)
-    p.close()
-    assert chained[0].result(timeout=10).entry_id >= 0
-    assert [m.data() for m in read_back(client, topic, 2)] == [b"first", b"second"]
-
-
-def test_block_if_queue_full(broker: str, topic: str, client: Any) -> None:
-    n = 5000
-    with Producer(broker, topic, max_pending_messages=20, block_if_queue_full=True, batching_max_messages=10) as p:
-        futures = [p.send_async(b"%d" % i) for i in range(n)]  # never ProducerQueueIsFull
-    assert all(f.exception() is None for f in futures)
-    assert len(read_back(client, topic, n)) == n
-
-
-def test_flush_settles_every_future_and_close_settles_the_rest(broker: str, topic: str) -> None:
-    p = Producer(broker, topic, batching_max_publish_delay=timedelta(seconds=5), batching_max_messages=100000)
-    futures = [p.send_async(b"x") for _ in range(100)]
-    start = time.monotonic()
-    p.flush(timedelta(seconds=20))
-    assert time.monotonic() - start < 4  # did not wait for the 5 s batch delay
-    assert all(f.done() for f in futures)
-    more = [p.send_async(b"y") for _ in range(100)]
-    p.close()
-    assert all(f.done() and f.exception() is None for f in more)
-    assert p.pending == 0
-
-
-def test_dropped_producer_is_closed_by_its_thread(broker: str, topic: str, client: Any) -> None:
-    p = Producer(broker, topic, batching_max_publish_delay=timedelta(seconds=1))
-    thread = p._core.thread
-    futures = [p.send_async(b"%d" % i) for i in range(10)]
-    del p
-    thread.join(15)
-    assert not thread.is_alive()
-    assert all(f.done() and f.exception() is None for f in futures)
-    assert len(read_back(client, topic, 10)) == 10
+def test_partitioned_topic(broker: str, official: Any) -> None:
+    topic = new_topic("parts")
+    admin("PUT", f"/admin/v2/{topic.replace('://', '/')}/partitions", 3)
+    with Producer(broker, topic) as p:
+        assert p.partitions == 3 and p.topic == topic
+        ids = [p.send(b"%d" % i, key=f"k{i}") for i in range(30)]
+    assert {i.partition for i in ids} == {0, 1, 2}

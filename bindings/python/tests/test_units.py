@@ -1,141 +1,178 @@
-"""Unit tests without a broker: MessageId, option and time conversion, futures."""
+"""What needs no broker: errors, option and message checks, message IDs, NULs, fork guards."""
 
 from __future__ import annotations
 
-import concurrent.futures
-import logging
-import pickle
-import threading
+import math
+import re
 from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 import pulsar_producer
-from pulsar_producer import MessageId, _options, errors
-from pulsar_producer._future import future_class
+from pulsar_producer import Client, MessageId, Producer, errors
+from pulsar_producer import _native
+from pulsar_producer._options import snake
+
+NOWHERE = "pulsar://127.0.0.1:1"  # a client connects to nothing until a producer is made
 
 
-def test_message_id_fields_str_eq_hash() -> None:
-    a = MessageId(12, 34)
-    assert (a.ledger_id, a.entry_id, a.partition, a.batch_index, a.batch_size) == (12, 34, -1, -1, 0)
-    assert str(a) == "12:34:-1"
-    b = MessageId(12, 34, 2, 5, 10)
-    assert str(b) == "12:34:2:5"
-    assert repr(b) == "MessageId(ledger_id=12, entry_id=34, partition=2, batch_index=5, batch_size=10)"
-    # batch_size is not part of the identity (some sources omit it)
-    assert MessageId(12, 34, 2, 5, 10) == MessageId(12, 34, 2, 5, 0)
-    assert hash(MessageId(12, 34, 2, 5, 10)) == hash(MessageId(12, 34, 2, 5))
-    assert MessageId(12, 34, 2, 5) != MessageId(12, 34, 2, 6)
-    assert MessageId(1, 2) != (1, 2, -1, -1)
-    assert len({a, MessageId(12, 34), b}) == 2
-    with pytest.raises(AttributeError):
-        a.ledger_id = 5
-    assert pickle.loads(pickle.dumps(b)) == b
+def test_error_classes_come_from_the_result_table_by_name() -> None:
+    rows = _native.RESULTS
+    assert {name for code, name, *_ in rows if code != _native.OK} == set(errors.error_classes())
+    for code, name, kind, retriable, description in rows:
+        if code == _native.OK:
+            continue
+        cls = getattr(pulsar_producer, name) if name != "LookupError" else errors.error_classes()[name]
+        assert (cls.code, cls.name, cls.kind, cls.retriable) == (code, name, kind, retriable)
+        assert issubclass(cls, {"usage": errors.UsageError, "broker": errors.BrokerError,
+                                "network": errors.NetworkError}[kind])
+    assert issubclass(pulsar_producer.Timeout, TimeoutError)
+    assert issubclass(pulsar_producer.InvalidConfiguration, ValueError)
+    assert issubclass(pulsar_producer.InvalidUrl, ValueError)
 
 
-def test_message_id_serialize_roundtrip() -> None:
-    for mid in (MessageId(7, 8), MessageId(2**40, 2**33, 3, 999, 1000), MessageId(1, 0, -1, 0, 1)):
-        data = mid.serialize()
-        assert isinstance(data, bytes) and 0 < len(data) <= 32
-        back = MessageId.deserialize(data)
-        assert back == mid and back.batch_size == mid.batch_size
-    assert MessageId(7, 8).serialize() == bytes([0x08, 7, 0x10, 8])
-    assert MessageId.deserialize(bytearray(MessageId(7, 8).serialize())) == MessageId(7, 8)
+def test_the_package_spells_no_result_number() -> None:
+    # Results are looked up by name (RC["Timeout"]); a literal like "rc == 3" or "ERR_TIMEOUT = 3" would
+    # silently break if the table changed.
+    pkg = Path(pulsar_producer.__file__).parent
+    for f in pkg.glob("*.py"):
+        text = f.read_text()
+        assert not re.search(r"\b(rc|code|result)\s*[!=]=\s*\d", text), f
+        assert not re.search(r"ERR_\w+\s*=\s*\d", text), f
 
 
-def test_message_id_malformed() -> None:
-    with pytest.raises(errors.InvalidArgument, match="malformed message ID bytes"):
+OPTION_CASES: list[tuple[dict[str, object], list[str]]] = [
+    ({"max_pending_messages": -1}, ['"max_pending_messages" is out of range: -1', "between 0 and 2147483647"]),
+    ({"max_pending_messages": 2**64}, ["out of range"]),
+    ({"max_pending_messages": True}, ['"max_pending_messages" must be an int, not bool True']),
+    ({"max_pending_messages": 1.5}, ["must be an int, not float 1.5"]),
+    ({"send_timeout": math.nan}, ['"send_timeout" is not a finite number: nan']),
+    ({"send_timeout": math.inf}, ["not a finite number: inf"]),
+    ({"send_timeout": 0}, ['"send_timeout" is out of range: 0 ms', "or negative for disabled"]),
+    ({"send_timeout": timedelta(days=10**8)}, ['"send_timeout" is out of range']),
+    ({"batching_max_publish_delay": timedelta(seconds=-1)}, ["out of range: -1000 ms"]),
+    ({"compression_type": "gzip"}, ['"compression_type" must be one of none, lz4, zlib, zstd, snappy']),
+    ({"block_if_queue_full": 1}, ['"block_if_queue_full" must be True or False, not int 1']),
+    ({"properties": {"a": 1}}, ['"properties" must be a mapping of str to str']),
+    ({"batching_max_message": 10}, ['"batching_max_message" is unknown (did you mean "batching_max_messages"?)']),
+    ({"maxPendingMessages": 10}, ['"maxPendingMessages" is unknown']),
+]
+
+
+def _ids(cases: Sequence[tuple[Any, ...]]) -> list[str]:
+    return [f"{i}-{next(iter(c[0]))}" for i, c in enumerate(cases)]
+
+
+@pytest.mark.parametrize("options, words", OPTION_CASES, ids=_ids(OPTION_CASES))
+def test_options_are_checked_before_the_library_and_named_in_snake_case(options: dict[str, object],
+                                                                         words: list[str]) -> None:
+    # Regression (E4): the library's camelCase names used to reach Python callers.
+    with pytest.raises(pulsar_producer.InvalidConfiguration) as info:
+        Producer(NOWHERE, "t", **options)
+    text = str(info.value)
+    assert text.startswith("InvalidConfiguration: option ")
+    for w in words:
+        assert w in text
+    assert "maxPending" not in text.replace('"maxPendingMessages" is unknown', "")
+
+
+def test_valid_edge_values_are_taken() -> None:
+    with Client(NOWHERE, memory_limit_bytes=-5, connection_timeout=timedelta(microseconds=1),
+                log_level="ERROR", max_lookup_redirects=1000, listener_name=None) as c:
+        assert not c.closed
+    from pulsar_producer._options import encode
+
+    assert encode({"access_mode": "wait_for_exclusive", "hashing_scheme": "MURMUR3_32HASH", "send_timeout": -1,
+                   "producer_name": None}, "producer", "x") == {
+        "accessMode": "waitForExclusive", "hashingScheme": "murmur3_32Hash", "sendTimeout": -1}
+
+
+def test_options_in_the_wrong_scope_are_refused_by_name() -> None:
+    with pytest.raises(pulsar_producer.InvalidConfiguration, match=r'option "send_timeout" is a producer option: '
+                       r"give it to Client.create_producer\(\), not Client\(\)"):
+        Client(NOWHERE, send_timeout=10)
+    with Client(NOWHERE) as c:
+        with pytest.raises(pulsar_producer.InvalidConfiguration, match=r'option "memory_limit_bytes" is a client '
+                           r"option: give it to Client\(\), not create_producer\(\)"):
+            c.create_producer("t", memory_limit_bytes=10)
+
+
+def test_library_texts_get_python_names() -> None:
+    assert snake('option "maxPendingMessages": x; deliver_after_ms and event_time_ms') == \
+        'option "max_pending_messages": x; deliver_after and event_time'
+
+
+def test_nul_in_service_url_or_topic_is_refused_not_cut_off() -> None:
+    # Regression (E3): "pulsar://host\0junk" used to be taken as "pulsar://host".
+    with pytest.raises(pulsar_producer.InvalidUrl, match="NUL"):
+        Client("pulsar://127.0.0.1:6650\0junk")
+    with pytest.raises(pulsar_producer.InvalidUrl, match="NUL"):
+        Producer("pulsar://127.0.0.1:6650\0junk", "t")
+    with Client(NOWHERE) as c:
+        with pytest.raises(pulsar_producer.InvalidTopicName, match="NUL"):
+            c.create_producer("persistent://public/default/t\0junk")
+
+
+def test_message_ids() -> None:
+    mid = MessageId(12, 34, 2, 5, 10)
+    assert str(mid) == "12:34:2:5" and str(MessageId(1, 2)) == "1:2:-1"
+    assert MessageId.deserialize(mid.serialize()) == mid
+    assert mid == MessageId(12, 34, 2, 5, 99) and hash(mid) == hash(MessageId(12, 34, 2, 5))
+    assert mid != MessageId(12, 34, 2, 6) and mid != (12, 34, 2, 5, 10, 0)
+    assert not mid.is_duplicate and MessageId(-1, -1, flags=_native.ID_DUPLICATE).is_duplicate
+    with pytest.raises(pulsar_producer.InvalidArgument):
         MessageId.deserialize(b"\xff\xff")
-    with pytest.raises(errors.InvalidArgument):
-        MessageId.deserialize(b"")
-    with pytest.raises(TypeError):
-        MessageId.deserialize("08071008")  # type: ignore[arg-type]
+    import pulsar
+
+    assert str(pulsar.MessageId.deserialize(mid.serialize())) == "(12,34,2,5)"
 
 
-def test_option_names_and_values() -> None:
-    text, names = _options.options_json(
-        {
-            "batching_max_messages": 10,
-            "batching_max_publish_delay": timedelta(milliseconds=10),
-            "send_timeout": timedelta(seconds=3),
-            "properties": {"a": "b"},
-            "disable_batching": False,
-            "producer_name": None,
-        }
-    )
-    assert text == (
-        '{"batchingMaxMessages": 10, "batchingMaxPublishDelay": 10, "sendTimeout": 3000, '
-        '"properties": {"a": "b"}, "disableBatching": false}'
-    )
-    assert names["batchingMaxPublishDelay"] == "batching_max_publish_delay"
-    assert _options.camel_name("memory_limit_bytes") == "memoryLimitBytes"
-    assert _options.snake_errors('option "sendTimeout" is bad', names) == 'option "send_timeout" is bad'
+def test_result_of_a_future_is_cheap_and_lazy() -> None:
+    # A future keeps the raw completion row; the MessageId is built on first use.
+    from pulsar_producer._future import future_class
+    import struct
+    import threading
+
+    cls = future_class(threading.Condition(), threading.RLock(), [0])
+    fut = object.__new__(cls)
+    fut._row = struct.pack("=QQi4xqqiiiiQ", 1, 2, 0, 7, 8, -1, 3, 4, 1, 0)
+    fut._state = "FINISHED"
+    assert fut.result() == MessageId(7, 8, -1, 3) and fut.result().batch_size == 4 and fut.result().is_duplicate
+    assert fut.cancel() is False and fut.done()
 
 
-def test_durations_and_instants() -> None:
-    assert _options.duration_ms(timedelta(seconds=1.5), "d") == 1500
-    assert _options.duration_ms(timedelta(microseconds=1), "d") == 1  # rounds up, never to 0
-    assert _options.duration_ms(250, "d") == 250
-    for bad in (1.5, True, "1s", None):
-        with pytest.raises(TypeError, match="d must be a datetime.timedelta or an int of milliseconds"):
-            _options.duration_ms(bad, "d")
-    when = datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)
-    assert _options.instant_ms(when, "t") == 1714979289123
-    assert _options.instant_ms(1714979289123, "t") == 1714979289123
+MESSAGE_CASES: list[tuple[dict[str, object], type[Exception], str]] = [
+    ({"deliver_at": 1, "deliver_after": 1}, pulsar_producer.InvalidMessage, "deliver_at or deliver_after, not both"),
+    ({"event_time": -1}, pulsar_producer.InvalidMessage, "event_time is out of range: -1"),
+    ({"event_time": math.nan}, pulsar_producer.InvalidMessage, "event_time is not a finite number"),
+    ({"deliver_after": timedelta(seconds=-1)}, pulsar_producer.InvalidMessage, "deliver_after is out of range"),
+    ({"sequence_id": -2}, pulsar_producer.InvalidMessage, "sequence_id is out of range: -2"),
+    ({"sequence_id": True}, TypeError, "sequence_id must be an int"),
+    ({"key": b"k"}, TypeError, "key must be a str"),
+    ({"properties": {"a": 1}}, TypeError, "property 'a' must be a str"),
+    ({"replication_clusters": "c1"}, TypeError, "replication_clusters must be a list"),
+    ({"deliver_at": "now"}, TypeError, "deliver_at must be a datetime.datetime or an int"),
+    ({"colour": "red"}, TypeError, "unexpected keyword argument 'colour'"),
+]
 
 
-def test_future_protocol_without_a_producer(caplog: pytest.LogCaptureFixture) -> None:
-    cond = threading.Condition()
-    cls = future_class(cond)
-    f = object.__new__(cls)
-    assert isinstance(f, concurrent.futures.Future) and isinstance(f, pulsar_producer.MessageFuture)
-    assert f.running() and not f.done() and not f.cancel()
-    with pytest.raises(concurrent.futures.TimeoutError):
-        f.result(timeout=0.01)
-    seen: list[object] = []
-    f.add_done_callback(lambda fut: seen.append(fut.result()))
-    f.add_done_callback(lambda fut: 1 / 0)
-    assert cls._hook_count[0] == 1
-    mid = MessageId(1, 2)
-    with caplog.at_level(logging.ERROR, logger="pulsar_producer"):
-        f.set_result(mid)  # the stdlib path works too, and runs the callbacks
-    assert f.done() and f.result() is mid and seen == [mid]
-    assert "ZeroDivisionError" in caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="pulsar_producer"):
-        f.add_done_callback(lambda fut: 1 / 0)  # already done: runs now, error logged
-    assert any("exception in callback" in r.message for r in caplog.records)
+@pytest.mark.parametrize("options, exc, words", MESSAGE_CASES, ids=_ids(MESSAGE_CASES))
+def test_message_options_are_checked_with_python_names(options: dict[str, object], exc: type[Exception],
+                                                        words: str) -> None:
+    from pulsar_producer._message import build
+
+    with pytest.raises(exc, match=re.escape(words)):
+        build(b"x", options)
 
 
-def test_pack_lays_out_pp_message_structs() -> None:
-    import ctypes
+def test_payload_types() -> None:
+    from pulsar_producer._message import build
 
-    from pulsar_producer import _messages, _native
-
-    entries: list[bytes | _messages.Prepared] = [
-        b"plain",
-        _messages.prepare(b"with options", key="k\u00e9", ordering_key="ok", properties={"a": "1", "b": ""},
-                          event_time=1700000000123, deliver_after=timedelta(seconds=2), sequence_id=42,
-                          replication_clusters=["c1", "c2"]),
-        _messages.prepare(None, disable_replication=True),
-        b"",
-    ]
-    packed = _messages.pack(entries)
-    msgs = (_native.MessageC * len(entries)).from_buffer(packed.area)
-    at = ctypes.string_at
-    plain, opts, null, empty = msgs
-    assert plain.struct_size == ctypes.sizeof(_native.MessageC) and plain.sequence_id == -1
-    assert at(plain.payload, plain.payload_len) == b"plain" and not plain.key and not plain.null_value
-    assert at(opts.payload, opts.payload_len) == b"with options"
-    assert opts.key == "k\u00e9".encode() and at(opts.ordering_key, opts.ordering_key_len) == b"ok"
-    props = [(opts.properties[i].key, opts.properties[i].value) for i in range(opts.property_count)]
-    assert props == [(b"a", b"1"), (b"b", b"")]
-    assert (opts.event_time_ms, opts.deliver_at_ms, opts.deliver_after_ms, opts.sequence_id) == (1700000000123, 0, 2000, 42)
-    assert [opts.replication_clusters[i] for i in range(opts.replication_cluster_count)] == [b"c1", b"c2"]
-    assert null.null_value == 1 and not null.payload and null.payload_len == 0 and null.disable_replication == 1
-    assert not null.replication_clusters and null.replication_cluster_count == 0
-    assert not empty.payload and empty.payload_len == 0 and not empty.null_value
-    with pytest.raises(TypeError, match="property 'a' must be a str, not int"):
-        _messages.prepare(b"x", properties={"a": 1})  # type: ignore[dict-item]
-    with pytest.raises(ValueError, match="key must not contain NUL"):
-        _messages.prepare(b"x", key="a\0b")
+    with pytest.raises(TypeError, match=r"not str: encode text first"):
+        build("text", {})  # type: ignore[arg-type]
+    m = build(memoryview(b"abcdef")[1:3], {"event_time": datetime(2024, 1, 1, tzinfo=timezone.utc)})
+    assert m.payload_len == 2 and m.event_time_ms == 1704067200000
+    assert build(None, {}).null_value == 1

@@ -1,11 +1,12 @@
 // Package abi holds what the WASI module and its Go host must agree on
 // (wasm/ABI.md), so that it is written once: the ABI version, the message
-// metadata tags, and the layout of the stats records.
+// metadata tags, and the layouts of the stats records and of a Log
+// record's fields.
 //
-// How this works: the stats records are fixed little-endian arrays of
-// 64-bit integers, written and read here field by field with
-// encoding/binary, so the guest and the host cannot disagree on an offset;
-// a test pins every offset to what ABI.md documents.
+// How this works: the records are written and read here field by field
+// with encoding/binary (little-endian, as ABI.md says), so the guest and
+// the host cannot disagree on an offset; tests pin every offset to what
+// ABI.md documents.
 package abi
 
 import (
@@ -39,9 +40,16 @@ const (
 // record adds three counts.
 const (
 	numCounters       = 9
-	NumLatencyBuckets = len(engine.LatencyBuckets) + 1
+	NumLatencyBuckets = 19
 	ProducerStatsSize = 8 * (numCounters + NumLatencyBuckets + 1)
 	ClientStatsSize   = ProducerStatsSize + 8*3
+)
+
+// The layout is part of the ABI: if the engine's histogram changes, this
+// fails to compile until the ABI (and its version) change with it.
+var (
+	_ [NumLatencyBuckets - len(engine.LatencyBuckets) - 1]struct{}
+	_ [len(engine.LatencyBuckets) + 1 - NumLatencyBuckets]struct{}
 )
 
 // counters lists the counters in record order; the record, the reader and

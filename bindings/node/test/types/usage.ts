@@ -1,22 +1,26 @@
 // A typed usage example, checked by `tsc --noEmit -p test/types` (never
 // run): the CommonJS entry's declarations, by the package's name.
 import {
-  Producer, MessageId, PulsarError, Result, errors, resultInfo, ProducerOptions, SendOptions,
+  Client, Producer, MessageId, PulsarError, AbortError, Result, errors, resultInfo, ProducerOptions, SendOptions, Stats,
+  LogRecord,
 } from 'pulsar-producer';
 
 async function main(): Promise<void> {
-  const options: ProducerOptions = {
-    serviceUrl: 'pulsar://localhost:6650',
+  const client: Client = await Client.create({ serviceUrl: 'pulsar://localhost:6650', logLevel: 'info', memoryLimitBytes: 1n << 30n });
+  client.on('log', (r: LogRecord) => console.log(r.level, r.message, r.topic, r.producerName, r.broker, r.connection, r.time.getTime()));
+  const ac = new AbortController();
+  const producer: Producer = await client.createProducer({
     topic: 'persistent://public/default/example',
     batchingMaxMessages: 1000,
-    batchingMaxPublishDelay: 10,
     blockIfQueueFull: true,
     compressionType: 'lz4',
+    accessMode: 'waitForExclusive',
+    createTimeout: 5000,
     properties: { app: 'example' },
-  };
-  const producer: Producer = await Producer.create(options);
+    signal: ac.signal,
+  });
   const sendOptions: SendOptions = {
-    key: 'user-1',
+    key: '',
     orderingKey: Buffer.from([1, 2]),
     properties: { kind: 'greeting' },
     eventTime: new Date(),
@@ -27,16 +31,17 @@ async function main(): Promise<void> {
   await producer.send('text');
   await producer.send(new Uint8Array([1, 2, 3]));
   await producer.send(null, { key: 'deleted' });
-  const parts: [number, number, number, number, number] = [id.ledgerId, id.entryId, id.partition, id.batchIndex, id.batchSize];
-  const bytes: Buffer = id.serialize();
-  const same: boolean = MessageId.deserialize(bytes).equals(id);
-  const name: string = producer.name;
-  const partitions: number = producer.partitions;
-  console.log(parts, id.toString(), same, producer.pendingCount, producer.topic, name, partitions);
+  const parts: [number, number, number, number, number, boolean] = [id.ledgerId, id.entryId, id.partition, id.batchIndex, id.batchSize, id.isDuplicate];
+  const same: boolean = MessageId.deserialize(id.serialize()).equals(id);
+  const stats: Stats = producer.stats();
+  const all: number = client.stats().connections + stats.msgsAcked;
+  console.log(parts, same, all, producer.pendingCount, producer.topic, producer.name, producer.partitions, producer.client === client);
   await producer.flush({ timeoutMs: 5000 });
-  await producer.close();
+  await client.close({ timeoutMs: 1000 });
+  const options: ProducerOptions = { serviceUrl: 'pulsar://localhost:6650', topic: 't', logLevel: 'warn', sendTimeout: -1 };
+  const single = await Producer.create(options);
   try {
-    await producer.send('late');
+    await single.send('late');
   } catch (e) {
     if (e instanceof PulsarError && e.code === Result.AlreadyClosed) {
       const name: string = e.name;
@@ -44,13 +49,19 @@ async function main(): Promise<void> {
       console.log(name, retriable, resultInfo(e.code)?.description);
     }
     if (e instanceof errors.AlreadyClosed) console.log('closed');
+    if (e instanceof AbortError) console.log(e.code);
   }
+  await single.close();
   // @ts-expect-error a number is not a payload
-  await producer.send(42);
-  // @ts-expect-error unknown library option
+  await single.send(42);
+  // @ts-expect-error unknown option
   await Producer.create({ serviceUrl: 'pulsar://x', topic: 't', batchingMaxMesages: 5 });
   // @ts-expect-error the topic is required
   await Producer.create({ serviceUrl: 'pulsar://x' });
+  // @ts-expect-error a producer option is not a client option
+  await Client.create({ serviceUrl: 'pulsar://x', batchingMaxMessages: 5 });
+  // @ts-expect-error a client option is not a producer option
+  await client.createProducer({ topic: 't', memoryLimitBytes: 5 });
   // @ts-expect-error Producer has no public constructor
   new Producer();
 }

@@ -1,0 +1,332 @@
+'use strict';
+// client.js: Client (a connection pool to one cluster, whose producers share
+// its memory limit and its completion queue) and Producer.create (a
+// producer with a client of its own).
+//
+// Completions: the library keeps the client's event fd (a pipe it owns)
+// readable while completions or log records wait. A libuv poll handle on
+// the Node event loop (koffi.node.poll) watches it without reading it; when
+// it fires, the client stops watching, takes up to CAPACITY completions with
+// one pp_drain .async() call that does not wait, settles their promises, and
+// drains again at once if the array came back full, else watches again. The
+// handle holds the event loop only while messages are unsettled or the
+// client is closing; a busy client is also held in `active`, and an idle one
+// dropped without close() is stopped when collected.
+//
+// Creation: pp_producer_open returns at once; pp_producer_wait then waits in
+// .async() calls of at most WAIT_SLICE_MS (a call holds a libuv thread, and
+// process.exit() waits for it), re-issued until the producer is ready or
+// creation fails; an AbortSignal or close() cancels it with pp_stop.
+const EventEmitter = require('node:events');
+const native = require('./native');
+const { makeError, codes, invalid, AbortError } = require('./errors');
+const { optionsJson, scopeOf, typeName } = require('./options');
+const { MessageId, ID_DUPLICATE } = require('./message-id');
+const { Producer, secret, call, text, timeoutOf, ERRLEN } = require('./producer');
+
+const fn = native.fn;
+const CAPACITY = 4096;
+const WAIT_SLICE_MS = 250;
+const LOG_CAPACITY = 256;
+const LOG_EVERY_MS = 1000;
+const LEVELS = ['debug', 'info', 'warn', 'error']; // PP_LOG_*
+const TWO32 = 4294967296;
+
+// Word (32-bit) offsets in a pp_completion row.
+const C = native.layout.completion;
+const MI = native.layout.messageId;
+const W = Object.fromEntries(Object.entries({ producer: C.producer, ud: C.user_data, result: C.result, ledger: C.id + MI.ledger_id,
+  entry: C.id + MI.entry_id, part: C.id + MI.partition, bindex: C.id + MI.batch_index, bsize: C.id + MI.batch_size,
+  flags: C.id + MI.flags, row: C.size }).map(([k, v]) => [k, v >> 2]));
+
+const active = new Set(); // clients with work in flight
+const registry = new FinalizationRegistry(({ h, poll }) => {
+  poll.close();
+  native.asyncCall(fn.clientStop, [h, 0, null, 0], () => {});
+});
+
+function need(v, name, code, where) {
+  if (typeof v !== 'string' || v === '') throw makeError(code, `${name} is required and must be a non-empty string (${where})`);
+  return Buffer.from(v); // passed with its exact length: the library refuses a NUL in it
+}
+
+function optionsObject(o, where, what) {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+    throw makeError(codes.InvalidConfiguration, `${where} needs an options object with ${what}, got ${typeName(o)}`);
+  }
+  return o;
+}
+
+// The poll callback holds its client weakly (made outside the constructor,
+// whose closures share a context that holds `this`).
+function onReadable(weak) {
+  return () => {
+    const c = weak.deref();
+    if (c !== undefined) c._drain();
+  };
+}
+
+const abortError = (signal) => new AbortError('producer creation was aborted', { cause: signal.reason });
+const key = Symbol('Client');
+
+class Client extends EventEmitter {
+  /** Starts a client (connecting lazily, when a producer needs it). */
+  static async create(options) {
+    optionsObject(options, 'Client.create', 'serviceUrl');
+    return Client._start(options, 'Client.create', optionsJson(options, 'client', ['serviceUrl'], 'Client.create', 'createProducer'));
+  }
+
+  static _start(options, where, json) {
+    const url = need(options.serviceUrl, 'serviceUrl', codes.InvalidUrl, where);
+    const out = new BigUint64Array(1);
+    const err = Buffer.alloc(ERRLEN);
+    const rc = fn.clientStart(url, url.length, json, out, err, ERRLEN);
+    if (rc !== codes.Ok) throw makeError(rc, text(err));
+    return new Client(key, Number(out[0]), options.serviceUrl);
+  }
+
+  constructor(k, h, serviceUrl) {
+    if (k !== key) throw new TypeError('use Client.create() to create a Client');
+    super();
+    this._h = h;
+    this._serviceUrl = serviceUrl;
+    this._producers = new Map(); // handle -> Producer, until its last completion was taken
+    this._creating = new Set(); // cancel functions of creations in progress
+    this._roomWaiters = new Set(); // producers whose next message waits for room
+    this._unsettled = 0; // messages accepted by the library whose completion was not taken
+    this._rows = Buffer.allocUnsafeSlow(CAPACITY * C.size);
+    [this._u32, this._i32] = [Uint32Array, Int32Array].map((T) => new T(this._rows.buffer, this._rows.byteOffset, this._rows.length >> 2));
+    this._count = new BigUint64Array(1);
+    this._logRows = Buffer.alloc(LOG_CAPACITY * native.logRecordSize);
+    this._logsAt = Date.now();
+    this._draining = false;
+    this._finished = false; // pp_drain said the closed client has no completion left
+    this._closing = this._ref = false;
+    this._closePromise = this._lastStats = this._onFinished = null;
+    const fd = [0];
+    const rc = fn.eventFd(h, fd);
+    if (rc !== codes.Ok) {
+      fn.clientStop(h, 0, null, 0);
+      throw makeError(rc, 'cannot get the event fd of the client');
+    }
+    this._onReadable = onReadable(new WeakRef(this));
+    this._onDrained = (err, rc) => this._drained(err, rc);
+    this._poll = native.koffi.node.poll(fd[0], { readable: true }, this._onReadable);
+    this._poll.unref();
+    registry.register(this, { h, poll: this._poll }, this);
+  }
+
+  get serviceUrl() { return this._serviceUrl; }
+  get closed() { return this._closing; }
+
+  /** Creates a producer ({ topic, signal?, ...options }); resolves once it is registered. */
+  async createProducer(options) {
+    optionsObject(options, 'createProducer', 'topic');
+    return this._createProducer(options, 'createProducer', undefined);
+  }
+
+  async _createProducer(options, where, json) {
+    const { topic, signal } = options;
+    const t = need(topic, 'topic', codes.InvalidTopicName, where);
+    if (json === undefined) json = optionsJson(options, 'producer', ['topic', 'signal'], where, 'Client.create');
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid(`signal must be an AbortSignal, got ${typeName(signal)}`);
+    if (signal && signal.aborted) throw abortError(signal);
+    if (this._closing) throw makeError(codes.AlreadyClosed, 'the client is closed');
+    const out = new BigUint64Array(1);
+    const err = Buffer.alloc(ERRLEN);
+    let rc = fn.producerOpen(this._h, t, t.length, json, out, err, ERRLEN);
+    if (rc !== codes.Ok) throw makeError(rc, text(err));
+    const h = Number(out[0]);
+    let cancelled = null;
+    const cancel = (e) => {
+      if (cancelled !== null) return;
+      cancelled = e;
+      native.asyncCall(fn.stop, [h, 0, null, 0], () => {});
+    };
+    const onAbort = () => cancel(abortError(signal));
+    if (signal) signal.addEventListener('abort', onAbort, { once: true });
+    this._creating.add(cancel);
+    try {
+      for (;;) {
+        const t0 = Date.now();
+        rc = await call(fn.producerWait, h, WAIT_SLICE_MS, err, ERRLEN);
+        if (cancelled !== null) throw cancelled;
+        if (rc === codes.Ok) break;
+        // Timeout: still being created, unless it came early. A creation
+        // that failed for its createTimeout also reports Timeout, at once.
+        if (rc === codes.Timeout && Date.now() - t0 >= WAIT_SLICE_MS / 2) continue;
+        cancelled = makeError(rc, text(err));
+        await call(fn.stop, h, 0, null, 0);
+        throw cancelled;
+      }
+    } finally {
+      if (signal) signal.removeEventListener('abort', onAbort);
+      this._creating.delete(cancel);
+    }
+    const [needed, partitions] = [[0], [0]];
+    let name = Buffer.alloc(256);
+    if (fn.producerName(h, name, 256, needed) === codes.BufferTooSmall) fn.producerName(h, name = Buffer.alloc(Number(needed[0])), name.length, needed);
+    fn.partitions(h, partitions);
+    const p = new Producer(secret, this, h, topic, text(name), partitions[0], options.blockIfQueueFull === true);
+    this._producers.set(h, p);
+    return p;
+  }
+
+  /** Counters of the client: sums over its producers, and its connections. */
+  stats() {
+    if (this._lastStats) return { ...this._lastStats };
+    const { rc, stats } = native.stats(fn.clientStats, this._h);
+    if (rc !== codes.Ok) throw makeError(rc, 'cannot read the stats of the client');
+    return stats;
+  }
+
+  /** Closes every producer (waiting up to timeoutMs in all), cancels creations, frees the client. Idempotent. */
+  close(options) {
+    if (this._closePromise === null) {
+      let timeoutMs;
+      try {
+        timeoutMs = timeoutOf(options);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      this._closing = true;
+      this._closePromise = this._doClose(Date.now() + timeoutMs);
+    }
+    return this._closePromise;
+  }
+
+  async _doClose(deadline) {
+    this._update(); // closing holds the event loop
+    for (const cancel of this._creating) cancel(makeError(codes.AlreadyClosed, 'the client was closed while the producer was being created'));
+    const closed = await Promise.allSettled([...this._producers.values()].map((p) => p._close(deadline)));
+    const err = Buffer.alloc(ERRLEN);
+    const rc = await call(fn.clientClose, this._h, Math.max(0, Math.min(deadline - Date.now(), 0x7fffffff)), err, ERRLEN);
+    this._lastStats = native.stats(fn.clientStats, this._h).stats;
+    this._update();
+    if (!this._finished) {
+      await new Promise((resolve) => {
+        this._onFinished = resolve;
+        this._drain();
+      });
+    }
+    this._poll.close(); // before the library closes the fd
+    registry.unregister(this);
+    await call(fn.clientStop, this._h, 0, null, 0);
+    const failed = closed.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (rc !== codes.Ok && rc !== codes.AlreadyClosed) throw makeError(rc, text(err));
+  }
+
+  // ---- completions ---------------------------------------------------------
+
+  /** Counts messages a producer handed over; the poll handle holds the loop while any is unsettled. */
+  _accepted(n) {
+    this._unsettled += n;
+    if (n > 0 && !this._ref) this._update();
+  }
+
+  _update() {
+    const busy = (this._unsettled > 0 || this._closing) && !this._finished;
+    if (busy === this._ref) return;
+    this._ref = busy;
+    if (busy) this._poll.ref();
+    else this._poll.unref();
+    active[busy ? 'add' : 'delete'](this);
+  }
+
+  _drain() {
+    if (this._draining || this._finished) return;
+    this._draining = true;
+    this._poll.stop();
+    native.asyncCall(fn.drain, [this._h, this._rows, CAPACITY, 0, this._count], this._onDrained);
+  }
+
+  _drained(err, rc) {
+    this._draining = false;
+    let n = 0;
+    if (!err && rc === codes.Ok) {
+      n = Number(this._count[0]);
+      if (n > 0) this._settle(n);
+    } else {
+      // AlreadyClosed: the client is closed and every completion was taken.
+      this._finished = true;
+      this._update();
+      for (const p of this._producers.values()) p._abandon(err ? makeError(codes.UnknownError, `pp_drain failed: ${err.message}`) : makeError(rc, 'the client was stopped'));
+      if (this._onFinished) this._onFinished();
+      return;
+    }
+    for (const p of this._roomWaiters) if (n > 0) p._retry();
+    if (n > 0) this._roomWaiters.clear();
+    this._update();
+    const logs = n === 0 || Date.now() - this._logsAt >= LOG_EVERY_MS ? this._takeLogs() : null;
+    if (n === CAPACITY) this._drain();
+    else this._poll.start({ readable: true }, this._onReadable);
+    if (logs) for (const r of logs) this._log(r);
+  }
+
+  /** Settles the promises of the first n rows of the drain array. */
+  _settle(n) {
+    const u32 = this._u32;
+    const i32 = this._i32;
+    let lastH = -1;
+    let p;
+    for (let i = 0, w = 0; i < n; i++, w += W.row) {
+      const h = u32[w + W.producer] + u32[w + W.producer + 1] * TWO32;
+      if (h !== lastH) {
+        if (p !== undefined) p._check();
+        p = this._producers.get(h);
+        lastH = h;
+      }
+      if (p === undefined) continue; // cannot happen: a producer stays until its last completion
+      const token = u32[w + W.ud] + u32[w + W.ud + 1] * TWO32;
+      const rc = i32[w + W.result];
+      if (rc === codes.Ok) {
+        p._pending.resolve(token, new MessageId(i32[w + W.ledger + 1] * TWO32 + u32[w + W.ledger],
+          i32[w + W.entry + 1] * TWO32 + u32[w + W.entry], i32[w + W.part], i32[w + W.bindex], i32[w + W.bsize],
+          (i32[w + W.flags] & ID_DUPLICATE) !== 0));
+      } else {
+        p._pending.reject(token, makeError(rc, native.readCString(this._rows, w * 4 + C.error) || undefined));
+      }
+      p._unsettled--;
+    }
+    if (p !== undefined) p._check();
+    this._unsettled -= n;
+  }
+
+  _takeLogs() {
+    this._logsAt = Date.now();
+    const count = [0];
+    if (fn.logs(this._h, this._logRows, LOG_CAPACITY, count) !== codes.Ok || Number(count[0]) === 0) return null;
+    return native.logRecords(this._logRows, Number(count[0])).map((r) => ({
+      level: LEVELS[r.level] || String(r.level), time: new Date(Number(r.time_ms)), message: r.message, topic: r.topic,
+      producerName: r.producer_name, broker: r.broker, connection: Number(r.connection),
+    }));
+  }
+
+  /** Emits a log record as 'log'; with no listener, writes it to stderr. */
+  _log(r) {
+    if (this.emit('log', r)) return;
+    const where = ['topic', 'producerName', 'broker'].filter((k) => r[k]).map((k) => `${k}=${r[k]}`);
+    process.stderr.write(`pulsar-producer ${r.level}: ${r.message}${where.length ? ` (${where.join(', ')})` : ''}\n`);
+  }
+}
+
+/** The one-producer convenience: a client of its own, closed with the producer. */
+Producer.create = async function create(options) {
+  optionsObject(options, 'Producer.create', 'serviceUrl and topic');
+  need(options.topic, 'topic', codes.InvalidTopicName, 'Producer.create');
+  const split = { client: {}, producer: {} };
+  for (const [k, v] of Object.entries(options)) split[scopeOf(k) === 'client' ? 'client' : 'producer'][k] = v;
+  const producerJson = optionsJson(split.producer, 'producer', ['serviceUrl', 'topic', 'signal'], 'Producer.create');
+  const client = Client._start(options, 'Producer.create', optionsJson(split.client, 'client', [], 'Producer.create'));
+  try {
+    const p = await client._createProducer(options, 'Producer.create', producerJson);
+    p._owner = true;
+    return p;
+  } catch (e) {
+    await client.close().catch(() => {});
+    throw e;
+  }
+};
+
+module.exports = { Client, Producer };

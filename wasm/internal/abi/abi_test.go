@@ -1,0 +1,115 @@
+// The layouts here are promises of ABI.md: these tests pin every offset of
+// the stats records and of a Log record's fields to what it documents.
+package abi
+
+import (
+	"encoding/binary"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulsar-producer/pulsar-producer/core/engine"
+)
+
+func TestStatsLayout(t *testing.T) {
+	var s engine.ClientStats
+	for i, c := range counters(&s.ProducerStats) {
+		*c = int64(1000 + i)
+	}
+	for i := range s.Latency.Counts {
+		s.Latency.Counts[i] = int64(2000 + i)
+	}
+	s.Latency.Max = 3 * time.Second
+	s.Producers, s.Connections, s.Connects = 4, 5, 6
+	b := make([]byte, ClientStatsSize)
+	PutClientStats(b, &s)
+	at := func(off int) int64 { return int64(binary.LittleEndian.Uint64(b[off:])) }
+	// Offsets as ABI.md's table of the stats record lists them.
+	for off, want := range map[int]int64{
+		0: s.MsgsSent, 8: s.BytesSent, 16: s.MsgsAcked, 24: s.BytesAcked, 32: s.MsgsFailed,
+		40: s.BytesFailed, 48: s.PendingMsgs, 56: s.PendingBytes, 64: s.Reconnects,
+		72: s.Latency.Counts[0], 72 + 8*18: s.Latency.Counts[18], 224: int64(s.Latency.Max),
+		232: int64(s.Producers), 240: int64(s.Connections), 248: s.Connects,
+	} {
+		if got := at(off); got != want {
+			t.Errorf("offset %d holds %d, want %d", off, got, want)
+		}
+	}
+	if ProducerStatsSize != 232 || ClientStatsSize != 256 || NumLatencyBuckets != 19 {
+		t.Fatalf("sizes %d and %d with %d buckets; ABI.md says 232 and 256 with 19", ProducerStatsSize, ClientStatsSize, NumLatencyBuckets)
+	}
+	if got := ClientStatsOf(b); got != s {
+		t.Fatalf("read back %+v\nwrote %+v", got, s)
+	}
+	if got := ProducerStatsOf(b); got != s.ProducerStats {
+		t.Fatalf("producer record read back %+v\nwrote %+v", got, s.ProducerStats)
+	}
+}
+
+// TestLatencyBucketsAsDocumented compares the engine's bucket bounds with
+// the list in ABI.md: the record's layout depends on them.
+func TestLatencyBucketsAsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../ABI.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`bucket upper bounds, in microseconds: ([0-9, ]+)`).FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("ABI.md does not list the bucket upper bounds")
+	}
+	var documented []time.Duration
+	for _, f := range strings.Split(string(m[1]), ",") {
+		us, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		documented = append(documented, time.Duration(us)*time.Microsecond)
+	}
+	if len(documented) != len(engine.LatencyBuckets) {
+		t.Fatalf("ABI.md lists %d bounds, the engine has %d", len(documented), len(engine.LatencyBuckets))
+	}
+	for i, d := range documented {
+		if d != engine.LatencyBuckets[i] {
+			t.Fatalf("bound %d: ABI.md says %v, the engine %v", i, d, engine.LatencyBuckets[i])
+		}
+	}
+}
+
+func TestLogFieldsLayout(t *testing.T) {
+	r := engine.LogRecord{Level: engine.LogInfo, Topic: "persistent://public/default/t", ProducerName: "p-1", Addr: "h:6650"}
+	size := LogFieldsSize(&r)
+	if want := (16 + len(r.Topic) + len(r.ProducerName) + len(r.Addr) + 7) &^ 7; size != want || size%8 != 0 {
+		t.Fatalf("size %d, want %d", size, want)
+	}
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = 0xee // the padding must come out zero
+	}
+	PutLogFields(b, &r)
+	le := binary.LittleEndian
+	if le.Uint32(b[0:]) != 2 || le.Uint32(b[4:]) != uint32(len(r.Topic)) || le.Uint32(b[8:]) != 3 || le.Uint32(b[12:]) != 6 {
+		t.Fatalf("header % x", b[:16])
+	}
+	if got := string(b[16 : 16+len(r.Topic)+3+6]); got != r.Topic+r.ProducerName+r.Addr {
+		t.Fatalf("strings %q", got)
+	}
+	for _, c := range b[16+len(r.Topic)+3+6:] {
+		if c != 0 {
+			t.Fatalf("padding % x", b[16+len(r.Topic)+9:])
+		}
+	}
+	var got engine.LogRecord
+	if !LogFieldsOf(b, &got) || got != r {
+		t.Fatalf("read back %+v, want %+v", got, r)
+	}
+	le.PutUint32(b[4:], uint32(len(b))) // a topic longer than the block
+	if LogFieldsOf(b, &got) {
+		t.Fatal("a length past the block was accepted")
+	}
+	if LogFieldsOf(b[:15], &got) {
+		t.Fatal("a cut header was accepted")
+	}
+}
