@@ -70,6 +70,10 @@ void ppx_call(uintptr_t cb, pp_client client, pp_producer p, pp_result r, const 
     ppx_depth--;
 }
 
+pp_result ppx_call_token(uintptr_t cb, uintptr_t ud, char *buf, size_t size, size_t *len) {
+    return ((pp_token_cb)cb)((void *)ud, buf, size, len);
+}
+
 int pp_version(void) { return PP_VERSION; }
 
 const char *pp_version_str(void) { return PP_VERSION_STR; }
@@ -151,6 +155,13 @@ pp_result pp_client_close(pp_client client, int timeout_ms, char *errbuf, size_t
 pp_result pp_client_stop(pp_client client, int timeout_ms, char *errbuf, size_t errbuf_size) {
     PP_GUARD(errbuf, errbuf_size);
     return (pp_result)ppgo_client_stop(client, timeout_ms, errbuf, errbuf_size);
+}
+
+pp_result pp_client_set_token_provider(pp_client client, pp_token_cb cb, void *user_data, char *errbuf,
+                                       size_t errbuf_size) {
+    PP_GUARD(errbuf, errbuf_size);
+    return (pp_result)ppgo_client_set_token_provider(client, (uintptr_t)cb, (uintptr_t)user_data, errbuf,
+                                                     errbuf_size);
 }
 
 pp_result pp_client_event_fd(pp_client client, int *fd) {

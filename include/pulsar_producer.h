@@ -258,6 +258,29 @@ pp_result pp_client_stop(pp_client client, int timeout_ms, char *errbuf, size_t 
 pp_result pp_client_event_fd(pp_client client, int *fd);
 
 /*
+ * A token supplier: writes a token (such as a JWT) into buf, at most `size`
+ * bytes, its length into *len, and returns PP_OK. If the token needs more
+ * room, set *len to the size needed and return PP_ERR_BUFFER_TOO_SMALL: the
+ * library calls again with that much (up to 1 MiB). Any other result fails
+ * the connection with PP_ERR_AUTHENTICATION. Called with the user_data given
+ * to pp_client_set_token_provider(), on a library thread, one call at a
+ * time, never while the library holds a lock: before each new connection's
+ * handshake, and when a broker asks for fresh credentials. It must return
+ * promptly and must not stop its client.
+ */
+typedef pp_result (*pp_token_cb)(void *user_data, char *buf, size_t size, size_t *len);
+
+/*
+ * Makes cb the source of the client's token (method "token"), for the
+ * connections made from now on: set it before starting producers. A client
+ * whose options name other credentials (authToken, authTokenFile,
+ * authOAuth2) refuses it with PP_ERR_INVALID_CONFIGURATION. The token is
+ * never written into an error message or a log record.
+ */
+pp_result pp_client_set_token_provider(pp_client client, pp_token_cb cb, void *user_data, char *errbuf,
+                                       size_t errbuf_size);
+
+/*
  * Starts a producer on `topic` (such as "persistent://public/default/t" or
  * just "t"), `topic_len` bytes long (or PP_NTS), with producer options as a
  * JSON object (NULL or "" for the defaults; a client option is refused).

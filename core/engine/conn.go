@@ -192,6 +192,11 @@ func (e *Engine) ConnFailed(id ConnID, cause error, now time.Time) {
 	if c == nil || c.state == connClosed {
 		return
 	}
+	if ee, ok := cause.(*Error); ok && ee.Code != CodeUnknownError {
+		// The driver said why (TLS, credentials): keep its code.
+		e.closeConn(c, Errorf(ee.Code, "connect to %s: %s", c.addr, ee.Msg))
+		return
+	}
 	e.closeConn(c, Errorf(CodeConnectError, "connect to %s: %v", c.addr, cause))
 }
 

@@ -156,6 +156,38 @@ type ClientOptions struct {
 	ListenerName string
 	// LogLevel is the least severe log record produced. Defaults to warn.
 	LogLevel LogLevel
+	// TLSTrustCertsFilePath is a PEM file of the certificate authorities
+	// trusted for pulsar+ssl:// connections and the OAuth2 issuer.
+	// Defaults to the system's trusted roots.
+	TLSTrustCertsFilePath string
+	// TLSValidateHostname checks that the broker's certificate is for the
+	// host dialed. Defaults to true.
+	TLSValidateHostname *bool
+	// TLSAllowInsecureConnection accepts any broker certificate,
+	// unverified; the client logs a warning once. Defaults to false.
+	TLSAllowInsecureConnection bool
+	// TLSCertificateFilePath is the client's PEM certificate for mutual
+	// TLS, with tlsKeyFilePath. Defaults to none.
+	TLSCertificateFilePath string
+	// TLSKeyFilePath is the PEM private key of tlsCertificateFilePath.
+	// Defaults to none.
+	TLSKeyFilePath string
+	// AuthToken is a token (JWT) the client authenticates with. Defaults
+	// to none.
+	AuthToken string
+	// AuthTokenFile is a file holding the token, read again for every
+	// connection and every challenge of the broker. Defaults to none.
+	AuthTokenFile string
+	// AuthOAuth2 authenticates with OAuth2 client credentials: issuerUrl,
+	// privateKey (a file, file:// or data: URL of JSON with client_id and
+	// client_secret), and optional audience and scope; tokens are fetched
+	// from the issuer's token endpoint and cached until shortly before
+	// they expire. Defaults to none.
+	AuthOAuth2 map[string]string
+	// TokenSupplier, when set, is called for a token whenever a
+	// connection needs credentials or the broker asks for fresh ones. It
+	// runs on a library goroutine and must return promptly. Go only.
+	TokenSupplier func() (string, error)
 	// Logger receives the client's log records (those at LogLevel and
 	// above), with the structured fields topic, producer, broker and
 	// conn. Go only. Defaults to slog.Default(). The engine only makes the
@@ -246,7 +278,55 @@ func ResolveClientOptions(o ClientOptions) (ClientOptions, []string, error) {
 	if o.MemoryLimitBytes < 0 {
 		o.MemoryLimitBytes = -1 // no limit
 	}
+	if err := checkAuthOptions(&o); err != nil {
+		return o, nil, err
+	}
 	return o, addrs, nil
+}
+
+// oauth2Keys are the keys of the authOAuth2 option, and whether each is
+// required.
+var oauth2Keys = map[string]bool{"issuerUrl": true, "privateKey": true, "audience": false, "scope": false}
+
+// checkAuthOptions checks that at most one way of authenticating is given,
+// that authOAuth2 has its keys, and that a client certificate comes with
+// its key.
+func checkAuthOptions(o *ClientOptions) error {
+	var ways []string
+	if o.AuthToken != "" {
+		ways = append(ways, "authToken")
+	}
+	if o.AuthTokenFile != "" {
+		ways = append(ways, "authTokenFile")
+	}
+	if o.AuthOAuth2 != nil {
+		ways = append(ways, "authOAuth2")
+	}
+	if o.TokenSupplier != nil {
+		ways = append(ways, "TokenSupplier")
+	}
+	if len(ways) > 1 {
+		return configError(ways[1], "set only one way to authenticate, not %s", strings.Join(ways, " and "))
+	}
+	for k, v := range o.AuthOAuth2 {
+		if _, known := oauth2Keys[k]; !known {
+			return configError("authOAuth2", "key %q is unknown; the keys are issuerUrl, privateKey, audience and scope", k)
+		}
+		if v == "" {
+			return configError("authOAuth2", "key %q is empty", k)
+		}
+	}
+	if o.AuthOAuth2 != nil {
+		for _, k := range []string{"issuerUrl", "privateKey"} {
+			if o.AuthOAuth2[k] == "" {
+				return configError("authOAuth2", "key %q is required", k)
+			}
+		}
+	}
+	if (o.TLSCertificateFilePath == "") != (o.TLSKeyFilePath == "") {
+		return configError("tlsCertificateFilePath", "a client certificate needs its key (tlsKeyFilePath), and a key its certificate")
+	}
+	return nil
 }
 
 // ResolveProducerOptions validates o and returns it with every default

@@ -158,7 +158,12 @@ func TestDefaultsMatchTable(t *testing.T) {
 				got = "0"
 			}
 		case OptBoolean:
-			got = strconv.FormatBool(*f.(*bool))
+			switch b := f.(type) {
+			case *bool:
+				got = strconv.FormatBool(*b)
+			case **bool:
+				got = strconv.FormatBool(**b)
+			}
 		case OptEnum:
 			n, _ := getInt(f)
 			got = o.Values[n]
@@ -281,6 +286,46 @@ func TestResolveRanges(t *testing.T) {
 	} {
 		if _, err := ResolveProducerOptions(p); CodeOf(err) != CodeInvalidConfiguration {
 			t.Errorf("ResolveProducerOptions(%+v) = %v", p, err)
+		}
+	}
+}
+
+func TestSecretsAndDriverOptions(t *testing.T) {
+	var c ClientOptions
+	err := ParseOptionsJSON([]byte(`{"authToken": 12345}`), &c, nil)
+	if err == nil || strings.Contains(err.Error(), "12345") || !strings.Contains(err.Error(), "not shown") {
+		t.Fatalf("a mistyped secret: %v", err)
+	}
+	if err := ParseOptionsJSON([]byte(`{"authToken": "s3cret", "tlsValidateHostname": false, "authOAuth2": {"issuerUrl": "https://i"}}`), &c, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.AuthToken != "s3cret" || c.TLSValidateHostname == nil || *c.TLSValidateHostname || c.AuthOAuth2["issuerUrl"] != "https://i" {
+		t.Fatalf("parsed %+v", c)
+	}
+	// The runtime's options never go to the engine (the WASI module).
+	js, err := AppendOptionsJSON(nil, ScopeClient, &c, nil)
+	if err != nil || len(js) != 0 {
+		t.Fatalf("driver-only options encoded: %s %v", js, err)
+	}
+	r, _, err := ResolveClientOptions(ClientOptions{ServiceURL: "pulsar://h"})
+	if err != nil || r.TLSValidateHostname == nil || !*r.TLSValidateHostname {
+		t.Fatalf("tlsValidateHostname defaults to %v (%v)", r.TLSValidateHostname, err)
+	}
+}
+
+func TestAuthOptionChecks(t *testing.T) {
+	for _, tc := range []struct {
+		o    ClientOptions
+		text string
+	}{
+		{ClientOptions{AuthToken: "t", AuthTokenFile: "f"}, "set only one way to authenticate, not authToken and authTokenFile"},
+		{ClientOptions{AuthOAuth2: map[string]string{"issuerUrl": "https://i"}}, `key "privateKey" is required`},
+		{ClientOptions{AuthOAuth2: map[string]string{"issuerUrl": "https://i", "privateKey": "p", "clientSecret": "x"}}, `key "clientSecret" is unknown`},
+		{ClientOptions{TLSCertificateFilePath: "c.pem"}, "needs its key"},
+	} {
+		tc.o.ServiceURL = "pulsar+ssl://h"
+		if _, _, err := ResolveClientOptions(tc.o); CodeOf(err) != CodeInvalidConfiguration || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("%+v: %v; want %q", tc.o, err, tc.text)
 		}
 	}
 }

@@ -55,6 +55,12 @@ type OptionSpec struct {
 	// description for options without one.
 	Default string
 	Doc     string
+	// Secret marks a value that never appears in an error or log.
+	Secret bool
+	// DriverOnly marks an option of the runtime (TLS, credentials) that
+	// the engine never reads: the WASI host does not send it to the
+	// module.
+	DriverOnly bool
 	// field returns a pointer to the option's Go field in c or p.
 	field func(c *ClientOptions, p *ProducerOptions) any
 }
@@ -108,6 +114,30 @@ var OptionTable = []OptionSpec{
 	{Name: "logLevel", GoName: "LogLevel", Scope: ScopeClient, Type: OptEnum, Values: logLevelNames, Default: "warn",
 		Doc:   "Is the least severe log record produced.",
 		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.LogLevel }},
+	{Name: "tlsTrustCertsFilePath", GoName: "TLSTrustCertsFilePath", Scope: ScopeClient, Type: OptString, Default: "the system's trusted roots", DriverOnly: true,
+		Doc:   "Is a PEM file of the certificate authorities trusted for pulsar+ssl:// connections and the OAuth2 issuer.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.TLSTrustCertsFilePath }},
+	{Name: "tlsValidateHostname", GoName: "TLSValidateHostname", Scope: ScopeClient, Type: OptBoolean, Default: "true", DriverOnly: true,
+		Doc:   "Checks that the broker's certificate is for the host dialed.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.TLSValidateHostname }},
+	{Name: "tlsAllowInsecureConnection", GoName: "TLSAllowInsecureConnection", Scope: ScopeClient, Type: OptBoolean, Default: "false", DriverOnly: true,
+		Doc:   "Accepts any broker certificate, unverified; the client logs a warning once.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.TLSAllowInsecureConnection }},
+	{Name: "tlsCertificateFilePath", GoName: "TLSCertificateFilePath", Scope: ScopeClient, Type: OptString, Default: "none", DriverOnly: true,
+		Doc:   "Is the client's PEM certificate for mutual TLS, with tlsKeyFilePath.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.TLSCertificateFilePath }},
+	{Name: "tlsKeyFilePath", GoName: "TLSKeyFilePath", Scope: ScopeClient, Type: OptString, Default: "none", DriverOnly: true,
+		Doc:   "Is the PEM private key of tlsCertificateFilePath.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.TLSKeyFilePath }},
+	{Name: "authToken", GoName: "AuthToken", Scope: ScopeClient, Type: OptString, Default: "none", DriverOnly: true, Secret: true,
+		Doc:   "Is a token (JWT) the client authenticates with.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.AuthToken }},
+	{Name: "authTokenFile", GoName: "AuthTokenFile", Scope: ScopeClient, Type: OptString, Default: "none", DriverOnly: true,
+		Doc:   "Is a file holding the token, read again for every connection and every challenge of the broker.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.AuthTokenFile }},
+	{Name: "authOAuth2", GoName: "AuthOAuth2", Scope: ScopeClient, Type: OptStringMap, Default: "none", DriverOnly: true,
+		Doc:   "Authenticates with OAuth2 client credentials: issuerUrl, privateKey (a file, file:// or data: URL of JSON with client_id and client_secret), and optional audience and scope; tokens are fetched from the issuer's token endpoint and cached until shortly before they expire.",
+		field: func(c *ClientOptions, _ *ProducerOptions) any { return &c.AuthOAuth2 }},
 
 	{Name: "producerName", GoName: "ProducerName", Scope: ScopeProducer, Type: OptString, Default: "a name the broker assigns",
 		Doc:   "Is the producer's name on the topic; it must be unique there.",
@@ -165,6 +195,10 @@ func FindOption(name string) (*OptionSpec, bool) {
 	}
 	return nil, false
 }
+
+// Bool returns a pointer to b, for the options whose Go field is a *bool
+// because their default is true.
+func Bool(b bool) *bool { return &b }
 
 // getInt reads an integer-like field (integers, durations, enums) and
 // whether it is set (nonzero; for a pointer, non-nil).
@@ -288,6 +322,10 @@ func resolveScope(scope Scope, c *ClientOptions, p *ProducerOptions) error {
 		case OptEnum:
 			if n, _ := getInt(f); n < 0 || n >= int64(len(s.Values)) {
 				return configError(s.Name, "unknown value %d", n)
+			}
+		case OptBoolean:
+			if p, ok := f.(**bool); ok && *p == nil {
+				*p = Bool(s.Default == "true")
 			}
 		}
 	}

@@ -153,7 +153,11 @@ func describeJSON(v jsonValue, text bool) string {
 // setJSON checks v against the option and stores it in f, its field.
 func (s *OptionSpec) setJSON(f any, v jsonValue, text bool) error {
 	bad := func(want string) error {
-		return invalidConfig("option %q must be %s, got %s", s.Name, want, describeJSON(v, text))
+		got := describeJSON(v, text)
+		if s.Secret {
+			got = "a value not shown (it is a secret)"
+		}
+		return invalidConfig("option %q must be %s, got %s", s.Name, want, got)
 	}
 	switch s.Type {
 	case OptString:
@@ -165,7 +169,12 @@ func (s *OptionSpec) setJSON(f any, v jsonValue, text bool) error {
 		if v.kind != jsonBool {
 			return bad("true or false")
 		}
-		*f.(*bool) = v.s == "true"
+		switch p := f.(type) {
+		case *bool:
+			*p = v.s == "true"
+		case **bool:
+			*p = Bool(v.s == "true")
+		}
 	case OptInteger, OptMilliseconds:
 		if v.kind != jsonNumber || !isIntegerText(v.s) {
 			return bad("an integer")
@@ -211,14 +220,15 @@ func (s *OptionSpec) setJSON(f any, v jsonValue, text bool) error {
 
 // AppendOptionsJSON appends the options of scope that are set (not zero:
 // zero means the default) in c or p as a JSON object, or nothing if none
-// is set; ParseOptionsJSON reads it back. Durations go as whole
+// is set; ParseOptionsJSON reads it back. Options of the runtime alone
+// (DriverOnly: TLS and credentials) are left out. Durations go as whole
 // milliseconds; a positive one under 1 ms is refused, as resolution
 // refuses it.
 func AppendOptionsJSON(b []byte, scope Scope, c *ClientOptions, p *ProducerOptions) ([]byte, error) {
 	start := len(b)
 	for i := range OptionTable {
 		s := &OptionTable[i]
-		if s.Scope != scope {
+		if s.Scope != scope || s.DriverOnly {
 			continue
 		}
 		f := s.field(c, p)
@@ -229,8 +239,15 @@ func AppendOptionsJSON(b []byte, scope Scope, c *ClientOptions, p *ProducerOptio
 				val = appendJSONString(nil, str)
 			}
 		case OptBoolean:
-			if *f.(*bool) {
-				val = []byte("true")
+			switch p := f.(type) {
+			case *bool:
+				if *p {
+					val = []byte("true")
+				}
+			case **bool:
+				if *p != nil {
+					val = strconv.AppendBool(nil, **p)
+				}
 			}
 		case OptStringMap:
 			if m := *f.(*map[string]string); len(m) > 0 {

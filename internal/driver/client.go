@@ -18,6 +18,7 @@ package driver
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -70,6 +71,14 @@ type Client struct {
 
 	log    *slog.Logger // where the engine's log records go
 	broken error        // the engine failed as a whole (EventEngineFailed)
+
+	// Set at creation, read-only after.
+	tls      *tls.Config // for pulsar+ssl:// connections; nil for plaintext
+	tlsConf  *tls.Config // trust settings, also for the OAuth2 issuer
+	setupErr error       // why TLS or credentials could not be set up
+
+	credsMu sync.Mutex  // guards creds
+	creds   credentials // where tokens come from; nil for none
 }
 
 // completion is one callback to run, or a waiter to wake, in order.
@@ -89,7 +98,12 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewClientWithEngine(eng), nil
+	c := NewClientWithEngine(eng)
+	if c.setupErr != nil {
+		c.Close()
+		return nil, c.setupErr
+	}
+	return c, nil
 }
 
 // NewClientWithEngine creates a client that drives eng, an engine the
@@ -105,8 +119,37 @@ func NewClientWithEngine(eng Engine) *Client {
 	}
 	c.timer = time.AfterFunc(time.Hour, c.onTimer)
 	c.timer.Stop()
+	c.setupErr = c.setupSecurity()
 	go c.deliverLoop()
 	return c
+}
+
+// setupSecurity prepares TLS and credentials from the options: files are
+// read now, so that a missing one is an error at creation.
+func (c *Client) setupSecurity() error {
+	_, useTLS, _ := engine.ParseServiceURL(c.opts.ServiceURL)
+	needTLS := useTLS || c.opts.TLSTrustCertsFilePath != "" || c.opts.TLSCertificateFilePath != ""
+	if needTLS {
+		conf, err := newTLSConfig(&c.opts)
+		if err != nil {
+			return err
+		}
+		if useTLS {
+			c.tls = conf
+		}
+		if c.opts.TLSAllowInsecureConnection && useTLS {
+			c.logRecord(&engine.LogRecord{Level: engine.LogWarn, Msg: "tlsAllowInsecureConnection is set: broker certificates are not verified, so the connection can be intercepted"})
+		}
+		c.tlsConf = conf
+	}
+	creds, err := newCredentials(&c.opts, c.tlsConf)
+	if err != nil {
+		return err
+	}
+	c.credsMu.Lock()
+	c.creds = creds
+	c.credsMu.Unlock()
+	return nil
 }
 
 // now reads the clock. Called with mu held.
@@ -291,7 +334,32 @@ func (c *Client) handleEvent(ev *engine.Event) {
 		c.logRecord(ev.Log)
 	case engine.EventEngineFailed:
 		c.engineFailed(ev.Err)
+	case engine.EventAuthChallenge:
+		go c.answerChallenge(ev.Conn)
 	}
+}
+
+// answerChallenge gets fresh credentials for a broker that asked for them
+// and answers; without them the connection closes (and reconnects, asking
+// again).
+func (c *Client) answerChallenge(id engine.ConnID) {
+	var method string
+	var data []byte
+	var err error
+	if creds := c.credentials(); creds != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.OperationTimeout)
+		method = creds.method()
+		data, err = creds.get(ctx)
+		cancel()
+	}
+	c.lock()
+	if err != nil {
+		c.logRecord(&engine.LogRecord{Level: engine.LogError, Msg: "no fresh credentials for the broker's challenge: " + err.Error()})
+		c.eng.ConnClosed(id, err, c.now())
+	} else {
+		c.eng.AnswerChallenge(id, method, data, c.now())
+	}
+	c.unlock()
 }
 
 // engineFailed handles the engine failing as a whole (a WASI module that
@@ -323,7 +391,7 @@ func (c *Client) engineFailed(err error) {
 // logRecord hands an engine log record to the logger. Called with mu held:
 // a slog handler must not call back into the client.
 func (c *Client) logRecord(r *engine.LogRecord) {
-	if c.log == nil || r == nil {
+	if c.log == nil || r == nil || r.Level.Severity() < c.opts.LogLevel.Severity() {
 		return
 	}
 	level := slog.LevelWarn

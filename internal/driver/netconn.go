@@ -10,6 +10,7 @@ package driver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -32,12 +33,31 @@ type netConn struct {
 	closed bool
 }
 
-// dial opens the socket and starts the reader and writer.
+// dial opens the socket (with TLS for a pulsar+ssl:// client), gets fresh
+// credentials, and starts the reader and writer. The connection timeout
+// bounds all of it; the engine's own handshake deadline stands behind.
 func (n *netConn) dial(timeout time.Duration) {
+	c := n.c
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	sock, err := dialer.DialContext(ctx, "tcp", n.addr)
+	if err == nil && c.tls != nil {
+		tc := tls.Client(sock, forHost(c.tls, n.addr))
+		if herr := tc.HandshakeContext(ctx); herr != nil {
+			sock.Close()
+			err = tlsDialError(n.addr, herr)
+		} else {
+			sock = tc
+		}
+	}
+	var method string
+	var data []byte
+	if creds := c.credentials(); err == nil && creds != nil {
+		method = creds.method()
+		if data, err = creds.get(ctx); err != nil {
+			sock.Close()
+		}
+	}
 	cancel()
-	c := n.c
 	c.lock()
 	if err != nil {
 		c.eng.ConnFailed(n.id, err, c.now())
@@ -50,6 +70,7 @@ func (n *netConn) dial(timeout time.Duration) {
 		return
 	}
 	n.nc = sock
+	c.eng.SetCredentials(method, data)
 	c.eng.ConnOpened(n.id, c.now())
 	c.unlock()
 	go n.writeLoop(sock)

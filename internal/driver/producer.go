@@ -99,6 +99,9 @@ func (c *Client) OpenProducer(opts ProducerOptions) (*Producer, error) {
 	if c.broken != nil {
 		return nil, c.broken
 	}
+	if c.setupErr != nil {
+		return nil, c.setupErr
+	}
 	id, err := c.eng.CreateProducer(opts, c.now())
 	if err != nil {
 		return nil, err

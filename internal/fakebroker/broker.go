@@ -22,13 +22,18 @@
 // "connect to Options.URL", PRODUCER with PRODUCER_SUCCESS, CLOSE_PRODUCER
 // with SUCCESS, and SEND with a SEND_RECEIPT in ledger Options.LedgerID
 // whose entry IDs count up from 0 over the whole broker. Every SEND's
-// CRC32C is verified. Other commands are ignored.
+// CRC32C is verified (unless Options.SkipChecksums). AUTH_RESPONSE is
+// recorded and, as by a broker that accepts the credentials, not answered.
+// Other commands are ignored.
+//
+// Credentials are accepted, never checked: the broker records what every
+// CONNECT and AUTH_RESPONSE carried (Auths), and never logs their data.
 //
 // Faults, each documented at its method: DropAfterSends, SetReceiptDelay,
 // FailNextSend, RefuseProducers, IgnoreProducers and SetSilent on the
-// Broker; Unload on a
-// Conn; UnloadProducers, CloseConnections and Close on a Server; and the
-// options HTTP (answer like an HTTP port) and MaxMessageSize.
+// Broker; Unload and Challenge on a Conn; UnloadProducers, Challenge,
+// CloseConnections and Close on a Server; and the options HTTP (answer
+// like an HTTP port) and MaxMessageSize.
 //
 // Counters (Stats) are atomics, updated before Answer returns the replies
 // to the frames they count, so a client that saw a receipt sees it counted.
@@ -74,6 +79,10 @@ type Options struct {
 	HTTP bool
 	// Record keeps every acknowledged SEND, decoded, for Entries.
 	Record bool
+	// SkipChecksums leaves the CRC32C of SEND frames unchecked (and
+	// Stats.ChecksumErrors at 0), for benchmarks in which computing it
+	// would dominate: the WASI guest's, where there is no CRC instruction.
+	SkipChecksums bool
 	// Logf, when set, receives one line per control command and fault.
 	Logf func(format string, args ...any)
 }
@@ -124,6 +133,19 @@ type Entry struct {
 	EntryID uint64 // the entry ID of its receipt
 }
 
+// Auth is what a client authenticated with on a connection: the
+// auth_method_name and auth_data of its CONNECT (both empty when it carried
+// none), or the response of an AUTH_RESPONSE to a Challenge.
+type Auth struct {
+	// Conn numbers the connection: 1 for the broker's first, counting up
+	// in the order the broker made them (NewConn).
+	Conn uint64
+	// Response is true for an AUTH_RESPONSE, false for a CONNECT.
+	Response bool
+	Method   string
+	Data     []byte
+}
+
 // Broker is the state the connections of one fake broker share. Its
 // methods are safe for concurrent use; each Conn is not.
 type Broker struct {
@@ -149,6 +171,7 @@ type Broker struct {
 	refuseMsg  string
 	ignore     string // PRODUCER commands for topics containing it go unanswered
 	entries    []Entry
+	auths      []Auth
 }
 
 // New makes a broker. It opens nothing: Listen serves one on TCP, NewConn
@@ -221,6 +244,20 @@ func (b *Broker) Entries() []Entry {
 func (b *Broker) record(e Entry) {
 	b.mu.Lock()
 	b.entries = append(b.entries, e)
+	b.mu.Unlock()
+}
+
+// Auths returns what every CONNECT and AUTH_RESPONSE carried, in the
+// order they arrived (over all connections).
+func (b *Broker) Auths() []Auth {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Auth(nil), b.auths...)
+}
+
+func (b *Broker) recordAuth(a Auth) {
+	b.mu.Lock()
+	b.auths = append(b.auths, a)
 	b.mu.Unlock()
 }
 

@@ -51,8 +51,9 @@ type Conn struct {
 
 	producers    map[uint64]string // registered producer ID -> topic
 	lastProducer uint64
-	started      bool  // bytes have arrived
-	err          error // why the connection ended; nil while it lasts
+	authMethod   string // the method of the CONNECT, for Challenge
+	started      bool   // bytes have arrived
+	err          error  // why the connection ended; nil while it lasts
 
 	// What the current call does with receipts, and its counts.
 	delay bool
@@ -224,6 +225,33 @@ func (c *Conn) Unload() ([]byte, int) {
 	return out, n
 }
 
+// RefreshChallenge is the data of every Challenge: a broker's marker that
+// asks for refreshed credentials (Pulsar's AuthData.REFRESH_AUTH_DATA).
+const RefreshChallenge = "PulsarAuthRefresh"
+
+// Challenge returns an AUTH_CHALLENGE frame to write at once, as a broker
+// sends when the credentials a connection presented expire: it names the
+// method of the connection's CONNECT and carries RefreshChallenge. The
+// client answers with AUTH_RESPONSE and fresh credentials, which the broker
+// records (Broker.Auths) and, as a broker that accepts them, does not
+// answer; the connection and its producers carry on. Nil on a connection
+// that ended.
+func (c *Conn) Challenge() []byte {
+	c.init()
+	if c.err != nil {
+		return nil
+	}
+	c.b.logf("conn %d: AUTH_CHALLENGE", c.id)
+	return AppendCommand(nil, &pb.BaseCommand{
+		Type: pb.BaseCommand_AUTH_CHALLENGE.Enum(),
+		AuthChallenge: &pb.CommandAuthChallenge{
+			ServerVersion:   proto.String(c.b.opts.ServerVersion),
+			Challenge:       &pb.AuthData{AuthMethodName: proto.String(c.authMethod), AuthData: []byte(RefreshChallenge)},
+			ProtocolVersion: proto.Int32(maxProtocol),
+		},
+	})
+}
+
 // ProducerID is the protocol ID of the producer registered last on c, 0
 // before any.
 func (c *Conn) ProducerID() uint64 { return c.lastProducer }
@@ -274,7 +302,7 @@ func (c *Conn) onSend(cmd, rest []byte) error {
 	if !ok {
 		return errors.New("fakebroker: malformed CommandSend")
 	}
-	meta, payload, sumOK, err := splitPayload(rest)
+	meta, payload, sumOK, err := splitPayload(rest, !b.opts.SkipChecksums)
 	if err != nil {
 		return err
 	}
@@ -361,7 +389,10 @@ func (c *Conn) control(raw []byte) error {
 	switch cmd.GetType() {
 	case pb.BaseCommand_CONNECT:
 		m := cmd.GetConnect()
-		b.logf("conn %d: CONNECT from %s, protocol %d", c.id, m.GetClientVersion(), m.GetProtocolVersion())
+		// The method is logged, never the data: it is a credential.
+		b.logf("conn %d: CONNECT from %s, protocol %d, authentication method %q", c.id, m.GetClientVersion(), m.GetProtocolVersion(), m.GetAuthMethodName())
+		c.authMethod = m.GetAuthMethodName()
+		b.recordAuth(Auth{Conn: c.id, Method: m.GetAuthMethodName(), Data: m.GetAuthData()})
 		r := &pb.CommandConnected{
 			ServerVersion:   proto.String(b.opts.ServerVersion),
 			ProtocolVersion: proto.Int32(min(m.GetProtocolVersion(), maxProtocol)),
@@ -415,6 +446,10 @@ func (c *Conn) control(raw []byte) error {
 			Type:    pb.BaseCommand_SUCCESS.Enum(),
 			Success: &pb.CommandSuccess{RequestId: proto.Uint64(m.GetRequestId())},
 		})
+	case pb.BaseCommand_AUTH_RESPONSE:
+		r := cmd.GetAuthResponse().GetResponse()
+		b.logf("conn %d: AUTH_RESPONSE, authentication method %q", c.id, r.GetAuthMethodName())
+		b.recordAuth(Auth{Conn: c.id, Response: true, Method: r.GetAuthMethodName(), Data: r.GetAuthData()})
 	default:
 		b.logf("conn %d: ignoring %v", c.id, cmd.GetType())
 	}

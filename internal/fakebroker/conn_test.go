@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -520,5 +521,67 @@ func TestRecord(t *testing.T) {
 	answer(t, ready(t, b2), sendCmd(1, 0, 1, false))
 	if b2.Entries() != nil {
 		t.Fatal("recorded without Options.Record")
+	}
+}
+
+func connectWith(method string, data []byte) []byte {
+	m := &pb.CommandConnect{ClientVersion: proto.String("test"), ProtocolVersion: proto.Int32(25)}
+	if method != "" {
+		m.AuthMethodName, m.AuthData = proto.String(method), data
+	}
+	return AppendCommand(nil, &pb.BaseCommand{Type: pb.BaseCommand_CONNECT.Enum(), Connect: m})
+}
+
+func authResponse(method string, data []byte) []byte {
+	return AppendCommand(nil, &pb.BaseCommand{Type: pb.BaseCommand_AUTH_RESPONSE.Enum(), AuthResponse: &pb.CommandAuthResponse{
+		ClientVersion: proto.String("test"), Response: &pb.AuthData{AuthMethodName: proto.String(method), AuthData: data}}})
+}
+
+// Credentials are recorded, never checked or logged; a challenge names the
+// connection's method, and the AUTH_RESPONSE to it is recorded and not
+// answered.
+func TestAuth(t *testing.T) {
+	var logged []string
+	b, _ := New(Options{Logf: func(f string, args ...any) { logged = append(logged, fmt.Sprintf(f, args...)) }})
+	anon := b.NewConn()
+	answer(t, anon, connectCmd())
+	c := b.NewConn()
+	answer(t, c, append(connectWith("token", []byte("secret-1")), producerCmd(1, 1)...))
+	r := decodeAll(t, c.Challenge())
+	if len(r) != 1 || r[0].GetType() != pb.BaseCommand_AUTH_CHALLENGE {
+		t.Fatalf("Challenge wrote %v", r)
+	}
+	if ch := r[0].GetAuthChallenge().GetChallenge(); ch.GetAuthMethodName() != "token" || string(ch.GetAuthData()) != RefreshChallenge {
+		t.Fatalf("challenge %v", ch)
+	}
+	if r := answer(t, c, authResponse("token", []byte("secret-2"))); len(r) != 0 {
+		t.Fatalf("AUTH_RESPONSE answered with %v", r)
+	}
+	if r := answer(t, c, sendCmd(1, 0, 1, false)); len(r) != 1 || r[0].GetSendReceipt() == nil {
+		t.Fatalf("a SEND after the challenge answered with %v", r)
+	}
+	want := []Auth{{Conn: 1}, {Conn: 2, Method: "token", Data: []byte("secret-1")}, {Conn: 2, Response: true, Method: "token", Data: []byte("secret-2")}}
+	if got := b.Auths(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Auths %v, want %v", got, want)
+	}
+	for _, l := range logged {
+		if strings.Contains(l, "secret") {
+			t.Fatalf("a credential was logged: %q", l)
+		}
+	}
+	c.Close()
+	if out := c.Challenge(); out != nil {
+		t.Fatalf("a closed connection was challenged: %q", out)
+	}
+}
+
+func TestSkipChecksums(t *testing.T) {
+	b, _ := New(Options{SkipChecksums: true, ReplyChecksumError: true})
+	c := ready(t, b)
+	if r := answer(t, c, sendCmd(1, 0, 1, true)); len(r) != 1 || r[0].GetSendReceipt() == nil {
+		t.Fatalf("a SEND with a wrong checksum answered with %v", r)
+	}
+	if st := b.Stats(); st.ChecksumErrors != 0 || st.Receipts != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }

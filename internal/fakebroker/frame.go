@@ -66,7 +66,7 @@ func ReadFrame(b []byte) (f Frame, n int, err error) {
 	}
 	f.ChecksumOK = true
 	if len(rest) > 0 {
-		meta, payload, ok, err := splitPayload(rest)
+		meta, payload, ok, err := splitPayload(rest, true)
 		if err != nil {
 			return f, 0, err
 		}
@@ -107,9 +107,9 @@ func splitCommand(body []byte) (cmd, rest []byte, err error) {
 
 var errPayloadSection = errors.New("fakebroker: malformed payload section")
 
-// splitPayload cuts a payload section into metadata and payload and
-// verifies its checksum.
-func splitPayload(rest []byte) (meta, payload []byte, checksumOK bool, err error) {
+// splitPayload cuts a payload section into metadata and payload and, if
+// check is set, verifies its checksum (checksumOK is true when not).
+func splitPayload(rest []byte, check bool) (meta, payload []byte, checksumOK bool, err error) {
 	if len(rest) < 10 || binary.BigEndian.Uint16(rest) != magicCRC32C {
 		return nil, nil, false, errPayloadSection
 	}
@@ -117,7 +117,7 @@ func splitPayload(rest []byte) (meta, payload []byte, checksumOK bool, err error
 	if uint64(n) > uint64(len(rest)-10) {
 		return nil, nil, false, errPayloadSection
 	}
-	checksumOK = crc32.Checksum(rest[6:], crcTable) == binary.BigEndian.Uint32(rest[2:])
+	checksumOK = !check || crc32.Checksum(rest[6:], crcTable) == binary.BigEndian.Uint32(rest[2:])
 	return rest[10 : 10+n], rest[10+n:], checksumOK, nil
 }
 

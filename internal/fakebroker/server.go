@@ -110,6 +110,20 @@ func (s *Server) UnloadProducers() int {
 	return n
 }
 
+// Challenge sends AUTH_CHALLENGE on every open connection (Conn.Challenge),
+// as a broker does when the clients' credentials expire, and returns how
+// many it sent. Their AUTH_RESPONSEs show in Auths.
+func (s *Server) Challenge() int {
+	n := 0
+	for _, c := range s.snapshot() {
+		if c.challenge() {
+			n++
+		}
+	}
+	s.logf("challenged %d connections", n)
+	return n
+}
+
 func (s *Server) snapshot() []*serverConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -258,6 +272,23 @@ func (sc *serverConn) unload() int {
 		}
 	}
 	return n
+}
+
+func (sc *serverConn) challenge() bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.closed {
+		return false
+	}
+	out := sc.c.Challenge()
+	if len(out) == 0 {
+		return false
+	}
+	if _, err := sc.nc.Write(out); err != nil {
+		sc.nc.Close()
+		return false
+	}
+	return true
 }
 
 // close closes the socket (first, so that a write blocked on a client that

@@ -226,3 +226,35 @@ func TestServerClose(t *testing.T) {
 		t.Fatal("Listen accepted a negative partition count")
 	}
 }
+
+// Challenge reaches every open connection; the AUTH_RESPONSEs show in Auths.
+func TestServerChallenge(t *testing.T) {
+	s := Start(t, Options{})
+	a, b := dialRaw(t, s), dialRaw(t, s)
+	if n := s.Challenge(); n != 2 {
+		t.Fatalf("challenged %d connections", n)
+	}
+	for _, rc := range []*rawClient{a, b} {
+		if c := rc.read().GetAuthChallenge(); string(c.GetChallenge().GetAuthData()) != RefreshChallenge {
+			t.Fatalf("challenge %v", c)
+		}
+		rc.write(authResponse("token", []byte("fresh")))
+	}
+	a.write(sendCmd(1, 0, 1, false)) // answered after the AUTH_RESPONSE: it arrived
+	a.read()
+	b.write(sendCmd(1, 0, 1, false))
+	b.read()
+	var responses int
+	for _, au := range s.Auths() {
+		if au.Response && au.Method == "token" && string(au.Data) == "fresh" {
+			responses++
+		}
+	}
+	if responses != 2 {
+		t.Fatalf("Auths %v", s.Auths())
+	}
+	s.CloseConnections()
+	if n := s.Challenge(); n != 0 {
+		t.Fatalf("challenged %d closed connections", n)
+	}
+}

@@ -1,15 +1,15 @@
-// Package wasmtest helps tests of the WASI build: it builds the module the
-// way `make wasm` does, and plays a broker without a network (FakeBroker,
-// and Serve for a whole client). It never needs or starts a real broker:
-// tests that do live in the tests module (tests/wasm), which uses
-// tests/broker. It is internal because it imports testing and os/exec and
-// runs the Go toolchain: test support, not API.
+// Package wasmtest builds the WASI module for tests, the way `make wasm`
+// does, so that a test never runs a stale module. It is all that is
+// WASI-specific in the tests' support: the broker they play against is the
+// project's one fake broker, internal/fakebroker, and tests that need a
+// real broker live in the tests module (tests/wasm, with tests/broker). It
+// is internal because it runs the Go toolchain: test support, not API.
 //
 // How this works: the repository root is found from this file's location
 // (runtime.Caller), so the helpers work from any test package in either Go
 // module of the repository. BuildModule runs `go build` for ./wasm/guest
 // every time; go build leaves an up-to-date module alone (well under a
-// second), so a test never runs a stale module.
+// second).
 package wasmtest
 
 import (
