@@ -256,7 +256,7 @@ func ppgo_producer_wait(hid C.pp_producer, timeout C.int, errbuf *C.char, errsiz
 	defer cancel()
 	if err := p.dp.WaitReady(ctx); err != nil {
 		if ctx.Err() != nil {
-			err = engine.Errorf(engine.CodeTimeout, "producer %d is still being created after %v", p.id, d)
+			err = engine.Errorf(engine.CodeProducerNotInitialized, "producer %d is still being created after %v", p.id, d)
 		}
 		return fail(err, errbuf, errsize)
 	}

@@ -309,10 +309,12 @@ pp_result pp_producer_open(pp_client client, const char *topic, size_t topic_len
 
 /*
  * Waits up to timeout_ms for a producer from pp_producer_open() to be
- * ready. PP_OK: ready. PP_ERR_TIMEOUT: still being created (wait again, or
- * cancel with pp_stop()). PP_ERR_INTERRUPTED: creation was cancelled. Any
- * other result is why creation failed; free the handle with pp_stop(). A
- * producer that is ready returns PP_OK at once.
+ * ready. PP_OK: ready. PP_ERR_PRODUCER_NOT_INITIALIZED: still being created
+ * after timeout_ms (wait again, or cancel with pp_stop()).
+ * PP_ERR_INTERRUPTED: creation was cancelled. Any other result (such as
+ * PP_ERR_TIMEOUT for the createTimeout option) is why creation failed, and
+ * it is returned at once to every later wait; free the handle with
+ * pp_stop(). A producer that is ready returns PP_OK at once.
  */
 pp_result pp_producer_wait(pp_producer producer, int timeout_ms, char *errbuf, size_t errbuf_size);
 

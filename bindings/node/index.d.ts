@@ -30,6 +30,15 @@ export interface ClientLibraryOptions {
   maxBackoff?: Int;
   listenerName?: string;
   logLevel?: LogLevel;
+  tlsTrustCertsFilePath?: string;
+  tlsValidateHostname?: boolean;
+  tlsAllowInsecureConnection?: boolean;
+  tlsCertificateFilePath?: string;
+  tlsKeyFilePath?: string;
+  authToken?: string;
+  authTokenFile?: string;
+  /** issuerUrl, privateKey, and optional audience and scope. */
+  authOAuth2?: Record<string, string>;
 }
 
 /** Options of a producer: see docs/OPTIONS.md (durations in ms). */

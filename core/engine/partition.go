@@ -157,10 +157,10 @@ func (pt *partition) brokerConn(r *request, m lookupResponseCmd) (*conn, *Error)
 	if err != nil {
 		return nil, Errorf(CodeLookupError, "lookup of %s answered a bad URL: %v", pt.topic, err)
 	}
-	if m.proxyThrough {
+	if m.proxyThrough && addr != r.conn.addr {
 		return e.connVia(r.conn.addr, addr), nil
 	}
-	return e.connTo(addr), nil
+	return e.connTo(addr), nil // (a "proxy" that is the broker itself is no proxy)
 }
 
 func (pt *partition) lookupFailed(r *request, err *Error) {
@@ -254,6 +254,15 @@ func (pt *partition) waitingForExclusive() {
 
 func (pt *partition) registered(r *request, m producerSuccessCmd) {
 	if r.epoch != pt.attempt || (pt.state != ptRegistering && pt.state != ptWaitingExclusive) {
+		// A registration we gave up on for good (cancelled or timed out)
+		// that the broker granted after all, such as a waitForExclusive
+		// producer given the topic late: unregister it, or it holds the
+		// topic with no one behind it.
+		if c := r.conn; c != nil && c.state == connReady && pt.state == ptClosed {
+			pt.e.nextRequest++
+			c.out = appendCloseProducer(c.out, pt.wireID, pt.e.nextRequest)
+			pt.e.markDirty(c)
+		}
 		return
 	}
 	c := pt.conn

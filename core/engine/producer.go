@@ -130,7 +130,11 @@ func (p *producer) fail(err *Error) {
 		delete(p.e.byWireID, pt.wireID)
 	}
 	p.e.deadlineValid = false
-	p.e.log(LogError, LogRecord{Topic: p.topic.full, ProducerName: p.parts0Name()}, "producer on %s failed: %v", p.topic.full, err)
+	level := LogError
+	if err.Code == CodeInterrupted || err.Code == CodeAlreadyClosed {
+		level = LogInfo // the application's own doing
+	}
+	p.e.log(level, LogRecord{Topic: p.topic.full, ProducerName: p.parts0Name()}, "producer on %s failed: %v", p.topic.full, err)
 	p.e.emit(Event{Kind: EventProducerFailed, Producer: p.id, Err: err, Stats: p.finalStats()})
 }
 

@@ -134,3 +134,52 @@ func TestTLSPortIsNamed(t *testing.T) {
 		t.Fatalf("failure %v", fail.Err)
 	}
 }
+
+// TestLateGrantOfACancelledProducerIsUndone: a waitForExclusive producer
+// that gave up (createTimeout) and is granted the topic afterwards is
+// unregistered at once, so that it does not hold the topic.
+func TestLateGrantOfACancelledProducerIsUndone(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	h.e.CreateProducer(ProducerOptions{Topic: "t", AccessMode: AccessWaitForExclusive, CreateTimeout: time.Second}, h.now)
+	conn := h.connect()
+	h.answerMetadata(conn, 0)
+	h.answerLookup(conn, "pulsar://broker:6650")
+	req := h.expect(conn, pb.BaseCommand_PRODUCER).cmd.GetProducer()
+	h.reply(conn, &pb.BaseCommand{Type: pb.BaseCommand_PRODUCER_SUCCESS.Enum(), ProducerSuccess: &pb.CommandProducerSuccess{
+		RequestId: req.RequestId, ProducerName: proto.String("p"), ProducerReady: proto.Bool(false)}})
+	h.advance(time.Second)
+	h.expectEvent(EventProducerFailed)
+	h.expect(conn, pb.BaseCommand_CLOSE_PRODUCER)
+	// The broker had not seen the close yet: it grants the topic.
+	h.reply(conn, &pb.BaseCommand{Type: pb.BaseCommand_PRODUCER_SUCCESS.Enum(), ProducerSuccess: &pb.CommandProducerSuccess{
+		RequestId: req.RequestId, ProducerName: proto.String("p"), ProducerReady: proto.Bool(true)}})
+	if c := h.expect(conn, pb.BaseCommand_CLOSE_PRODUCER).cmd.GetCloseProducer(); c.GetProducerId() != req.GetProducerId() {
+		t.Fatalf("closed producer %d, want %d", c.GetProducerId(), req.GetProducerId())
+	}
+	for _, ev := range h.takeEvents() {
+		if ev.Kind == EventProducerReady {
+			t.Fatal("a producer that gave up became ready")
+		}
+	}
+}
+
+// TestAProxyThatIsTheBrokerIsNoProxy: a lookup that says "through the
+// service URL" and names the service URL's own broker reuses the direct
+// connection.
+func TestAProxyThatIsTheBrokerIsNoProxy(t *testing.T) {
+	h := newHarness(t, ClientOptions{ServiceURL: "pulsar://broker:6650"})
+	h.e.CreateProducer(ProducerOptions{Topic: "t"}, h.now)
+	svc := h.connect()
+	h.answerMetadata(svc, 0)
+	req := h.expect(svc, pb.BaseCommand_LOOKUP).cmd.GetLookupTopic()
+	h.reply(svc, &pb.BaseCommand{Type: pb.BaseCommand_LOOKUP_RESPONSE.Enum(), LookupTopicResponse: &pb.CommandLookupTopicResponse{
+		RequestId: req.RequestId, Response: pb.CommandLookupTopicResponse_Connect.Enum(), BrokerServiceUrl: proto.String("pulsar://broker:6650"),
+		ProxyThroughServiceUrl: proto.Bool(true)}})
+	h.answerProducer(svc, "p", -1)
+	h.expectEvent(EventProducerReady)
+	for _, ev := range h.takeEvents() {
+		if ev.Kind == EventConnect {
+			t.Fatal("a second connection to the same broker")
+		}
+	}
+}

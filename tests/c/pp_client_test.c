@@ -417,7 +417,7 @@ static void test_creation(void) {
     pp_producer owner = producer(c, t, "{\"accessMode\": \"exclusive\"}");
     pp_producer w = 0;
     check(pp_producer_open(c, t, T, "{\"accessMode\": \"waitForExclusive\"}", &w, err, sizeof err) == PP_OK, "open a waiting producer", err);
-    expect(pp_producer_wait(w, 500, err, sizeof err), PP_ERR_TIMEOUT, "still being created", "it waits behind the exclusive one");
+    expect(pp_producer_wait(w, 500, err, sizeof err), PP_ERR_PRODUCER_NOT_INITIALIZED, "still being created", "it waits behind the exclusive one");
     expect(pp_send(w, "x", 1, NULL, NULL, err, sizeof err), PP_ERR_PRODUCER_NOT_INITIALIZED, "not ready", "a send before it is ready");
     create_wait cw = {w, PP_OK, 0};
     pthread_t th;

@@ -148,13 +148,10 @@ class Client extends EventEmitter {
     this._creating.add(cancel);
     try {
       for (;;) {
-        const t0 = Date.now();
         rc = await call(fn.producerWait, h, WAIT_SLICE_MS, err, ERRLEN);
         if (cancelled !== null) throw cancelled;
         if (rc === codes.Ok) break;
-        // Timeout: still being created, unless it came early. A creation
-        // that failed for its createTimeout also reports Timeout, at once.
-        if (rc === codes.Timeout && Date.now() - t0 >= WAIT_SLICE_MS / 2) continue;
+        if (rc === codes.ProducerNotInitialized) continue; // still being created
         cancelled = makeError(rc, text(err));
         await call(fn.stop, h, 0, null, 0);
         throw cancelled;
