@@ -144,3 +144,7 @@ var (
 // CodeOf returns the code of err: CodeOK for nil, the code of an *Error in
 // its chain, and CodeUnknownError for anything else.
 func CodeOf(err error) Code { return engine.CodeOf(err) }
+
+// Bool returns a pointer to b, for the options whose Go field is a *bool
+// because their default is true (TLSValidateHostname).
+func Bool(b bool) *bool { return engine.Bool(b) }

@@ -212,6 +212,8 @@ func (e *Engine) ConnClosed(id ConnID, cause error, now time.Time) {
 	switch {
 	case len(c.in) > 0:
 		err = Errorf(CodeProtocolError, "connection to %s closed in the middle of a frame (%d bytes of it received)", c.addr, len(c.in))
+	case c.state == connHandshaking && !e.tls:
+		err = Errorf(CodeConnectError, "%s closed the connection without answering CONNECT: if that port expects TLS, use a pulsar+ssl:// service URL", c.addr)
 	case cause != nil:
 		err = Errorf(CodeDisconnected, "connection to %s lost: %v", c.addr, cause)
 	default:

@@ -183,3 +183,15 @@ func TestAProxyThatIsTheBrokerIsNoProxy(t *testing.T) {
 		}
 	}
 }
+
+func TestClosedBeforeConnectedSuggestsTLS(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	h.e.CreateProducer(ProducerOptions{Topic: "t"}, h.now)
+	ev := h.expectEvent(EventConnect)
+	h.e.ConnOpened(ev.Conn, h.now)
+	h.expect(ev.Conn, pb.BaseCommand_CONNECT)
+	h.e.ConnClosed(ev.Conn, nil, h.now)
+	if fail := h.expectEvent(EventProducerFailed); CodeOf(fail.Err) != CodeConnectError || !strings.Contains(fail.Err.Error(), "pulsar+ssl://") {
+		t.Fatalf("failure %v", fail.Err)
+	}
+}

@@ -13,8 +13,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 )
@@ -85,11 +87,33 @@ func tlsDialError(addr string, err error) error {
 	case errors.As(err, &rec):
 		return engine.Errorf(engine.CodeConnectError, "%s did not answer in TLS: the port is probably a plaintext one; use a pulsar:// service URL, or the broker's TLS port", addr)
 	case errors.As(err, &host):
-		return engine.Errorf(engine.CodeConnectError, "TLS with %s: the broker's certificate is not for the host dialed: %v (set tlsValidateHostname to false to accept it)", addr, err)
+		return engine.Errorf(engine.CodeConnectError, "TLS with %s: the broker's certificate is for %s, not %s (set tlsValidateHostname to false to accept it)",
+			addr, certNames(host.Certificate), host.Host)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return engine.Errorf(engine.CodeConnectError, "TLS with %s: the connection closed during the TLS handshake: the port is probably a plaintext one; use a pulsar:// service URL, or the broker's TLS port", addr)
 	case errors.As(err, &unknown):
 		return engine.Errorf(engine.CodeConnectError, "TLS with %s: the broker's certificate is signed by an authority this client does not trust (set tlsTrustCertsFilePath): %v", addr, err)
 	case errors.As(err, &invalid):
 		return engine.Errorf(engine.CodeConnectError, "TLS with %s: the broker's certificate is not valid: %v", addr, err)
 	}
 	return engine.Errorf(engine.CodeConnectError, "TLS with %s: %v", addr, err)
+}
+
+// certNames lists the names a certificate is for.
+func certNames(c *x509.Certificate) string {
+	if c == nil {
+		return "other names"
+	}
+	var names []string
+	names = append(names, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 && c.Subject.CommonName != "" {
+		names = append(names, c.Subject.CommonName+" (common name only)")
+	}
+	if len(names) == 0 {
+		return "no name"
+	}
+	return strings.Join(names, ", ")
 }

@@ -40,6 +40,7 @@
 package fakebroker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strconv"
@@ -85,6 +86,9 @@ type Options struct {
 	SkipChecksums bool
 	// Logf, when set, receives one line per control command and fault.
 	Logf func(format string, args ...any)
+	// TLS, when set, makes Listen serve TLS with this configuration, and
+	// lookups answer a pulsar+ssl:// URL (as brokerServiceUrlTls).
+	TLS *tls.Config
 }
 
 const (

@@ -425,10 +425,11 @@ func (c *Conn) control(raw []byte) error {
 		reply(&pb.BaseCommand{
 			Type: pb.BaseCommand_LOOKUP_RESPONSE.Enum(),
 			LookupTopicResponse: &pb.CommandLookupTopicResponse{
-				BrokerServiceUrl: proto.String(b.opts.URL),
-				Response:         pb.CommandLookupTopicResponse_Connect.Enum(),
-				RequestId:        proto.Uint64(m.GetRequestId()),
-				Authoritative:    proto.Bool(true),
+				BrokerServiceUrl:    proto.String(b.opts.URL),
+				BrokerServiceUrlTls: proto.String(b.opts.URL),
+				Response:            pb.CommandLookupTopicResponse_Connect.Enum(),
+				RequestId:           proto.Uint64(m.GetRequestId()),
+				Authoritative:       proto.Bool(true),
 			},
 		})
 	case pb.BaseCommand_PRODUCER:

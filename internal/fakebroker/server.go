@@ -11,6 +11,7 @@
 package fakebroker
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -42,6 +43,10 @@ func Listen(opts Options) (*Server, error) {
 		return nil, err
 	}
 	opts.URL = "pulsar://" + ln.Addr().String()
+	if opts.TLS != nil {
+		ln = tls.NewListener(ln, opts.TLS)
+		opts.URL = "pulsar+ssl://" + ln.Addr().String()
+	}
 	b, err := New(opts)
 	if err != nil {
 		ln.Close()
