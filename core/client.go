@@ -27,8 +27,17 @@ func NewClient(opts ClientOptions) (*Client, error) {
 }
 
 // NewClientWithEngine creates a client that drives eng, an engine the
-// caller created (the WASI host passes one that lives in a module).
-func NewClientWithEngine(eng Engine) *Client { return &Client{driver.NewClientWithEngine(eng)} }
+// caller created (the WASI host passes one that lives in a module). It
+// fails as NewClient does when the TLS or credential options cannot be
+// used (a missing CA file, a key that does not match its certificate).
+func NewClientWithEngine(eng Engine) (*Client, error) {
+	c := driver.NewClientWithEngine(eng)
+	if err := c.SetupError(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &Client{c}, nil
+}
 
 // Options returns the client's options with defaults filled in.
 func (c *Client) Options() ClientOptions { return c.c.Options() }

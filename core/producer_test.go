@@ -364,7 +364,10 @@ func TestEngineBehindTheInterface(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &wrappedEngine{Engine: e}
-	client := NewClientWithEngine(w)
+	client, err := NewClientWithEngine(w)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer client.Close()
 	ctx := testContext(t)
 	p, err := client.CreateProducer(ctx, ProducerOptions{Topic: "t", DisableBatching: true})

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-	"github.com/pulsar-producer/pulsar-producer/internal/wasmtest"
+	"github.com/pulsar-producer/pulsar-producer/internal/fakebroker"
 )
 
 // BenchmarkExportCall is one call of an export that does nothing
@@ -48,7 +48,7 @@ func BenchmarkEngineSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	var (
-		broker wasmtest.FakeBroker
+		broker fakebroker.Conn // a connection of a broker of its own
 		conn   engine.ConnID
 		evs    []engine.Event
 		spare  []byte
@@ -76,7 +76,7 @@ func BenchmarkEngineSend(b *testing.B) {
 			if err := engine.FillChecksums(data); err != nil {
 				b.Fatal(err)
 			}
-			reply, err := broker.Answer(data)
+			reply, err := broker.Answer(data, now)
 			if err != nil {
 				b.Fatal(err)
 			}

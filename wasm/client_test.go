@@ -1,6 +1,6 @@
 // Tests of a whole WASI-hosted client (the core runtime driving the module
-// through Engine) against the fake broker of internal/wasmtest, served on a
-// local port: no real broker is needed. They cover what the module reports
+// through Engine) against the project's fake broker (internal/fakebroker),
+// served on a local port: no real broker is needed. They cover what the module reports
 // beyond receipts (log records, stats, room), what a message's metadata
 // carries to the wire (an empty key), and what happens when the module
 // itself fails.
@@ -18,13 +18,13 @@ import (
 	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 	"github.com/pulsar-producer/pulsar-producer/internal/driver"
-	"github.com/pulsar-producer/pulsar-producer/internal/wasmtest"
+	"github.com/pulsar-producer/pulsar-producer/internal/fakebroker"
 )
 
-// fakeEngine starts a fake broker and an Engine for it.
-func fakeEngine(t *testing.T, broker *wasmtest.FakeBroker, opts ClientOptions) (*Engine, *wasmtest.Server) {
+// fakeEngine starts a fake broker with bopts and an Engine for it.
+func fakeEngine(t *testing.T, bopts fakebroker.Options, opts ClientOptions) (*Engine, *fakebroker.Server) {
 	t.Helper()
-	srv := wasmtest.Serve(t, broker)
+	srv := fakebroker.Start(t, bopts)
 	opts.ServiceURL = srv.URL()
 	eng, err := testModule(t).NewEngine(opts)
 	if err != nil {
@@ -35,14 +35,17 @@ func fakeEngine(t *testing.T, broker *wasmtest.FakeBroker, opts ClientOptions) (
 
 // fakeClient starts a fake broker and a WASI-hosted client of it, driving
 // what wrap makes of the Engine (a spy around it), or the Engine itself.
-func fakeClient(t *testing.T, broker *wasmtest.FakeBroker, opts ClientOptions, wrap func(*Engine) core.Engine) (*Client, *wasmtest.Server) {
+func fakeClient(t *testing.T, bopts fakebroker.Options, opts ClientOptions, wrap func(*Engine) core.Engine) (*Client, *fakebroker.Server) {
 	t.Helper()
-	eng, srv := fakeEngine(t, broker, opts)
+	eng, srv := fakeEngine(t, bopts, opts)
 	var driven core.Engine = eng
 	if wrap != nil {
 		driven = wrap(eng)
 	}
-	c := core.NewClientWithEngine(driven)
+	c, err := core.NewClientWithEngine(driven)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = closeClient(c) })
 	return c, srv
 }
@@ -103,11 +106,11 @@ func (s *trapEngine) Send(id engine.ProducerID, msg *engine.Message, token uint6
 // fail with it; nothing may hang; and every later call must fail with it.
 func TestModuleFailureFailsEveryMessageOnce(t *testing.T) {
 	var spy *trapEngine
-	broker := &wasmtest.FakeBroker{NeverRegister: "never-ready"}
-	c, srv := fakeClient(t, broker, ClientOptions{}, func(e *Engine) core.Engine {
+	c, srv := fakeClient(t, fakebroker.Options{}, ClientOptions{}, func(e *Engine) core.Engine {
 		spy = &trapEngine{Engine: e}
 		return spy
 	})
+	srv.IgnoreProducers("never-ready")
 	p := createProducer(t, c, ProducerOptions{Topic: "trap", BatchingMaxPublishDelay: time.Hour, BatchingMaxMessages: 10000})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -136,12 +139,11 @@ func TestModuleFailureFailsEveryMessageOnce(t *testing.T) {
 		_, err := c.CreateProducer(ctx, ProducerOptions{Topic: "never-ready"})
 		creating <- err
 	}()
-	for registering := 0; registering < 2; {
+	for srv.Stats().Registrations < 2 {
 		if ctx.Err() != nil {
 			t.Fatal("the second producer never asked to register")
 		}
 		time.Sleep(time.Millisecond)
-		srv.Do(func(b *wasmtest.FakeBroker) { registering = b.Registering })
 	}
 	send(pending+gathered, &core.Message{Payload: []byte("the last"), Key: "trap"})
 
@@ -293,7 +295,7 @@ func (h *recordHandler) find(fragment string) (slog.Level, map[string]string, bo
 func TestLogRecordsReachTheLogger(t *testing.T) {
 	h := &recordHandler{}
 	logger := slog.New(h)
-	c, srv := fakeClient(t, &wasmtest.FakeBroker{}, ClientOptions{LogLevel: core.LogInfo, Logger: logger}, nil)
+	c, srv := fakeClient(t, fakebroker.Options{}, ClientOptions{LogLevel: core.LogInfo, Logger: logger}, nil)
 	if c.Options().Logger != logger {
 		t.Fatal("the client's options lost the Logger")
 	}
@@ -316,7 +318,7 @@ func TestLogRecordsReachTheLogger(t *testing.T) {
 // client's stats survive the client.
 func TestStatsAndRoom(t *testing.T) {
 	// The runtime itself: its producers have Room.
-	eng, _ := fakeEngine(t, &wasmtest.FakeBroker{}, ClientOptions{MemoryLimitBytes: 1 << 20})
+	eng, _ := fakeEngine(t, fakebroker.Options{}, ClientOptions{MemoryLimitBytes: 1 << 20})
 	c := driver.NewClientWithEngine(eng)
 	defer c.Close()
 	const limit = 500
@@ -374,8 +376,7 @@ func TestStatsAndRoom(t *testing.T) {
 // TestEmptyKeyIsSent: HasKey sends an empty partition key; without it no
 // key goes out.
 func TestEmptyKeyIsSent(t *testing.T) {
-	broker := &wasmtest.FakeBroker{KeepMetadata: true}
-	c, srv := fakeClient(t, broker, ClientOptions{}, nil)
+	c, srv := fakeClient(t, fakebroker.Options{Record: true}, ClientOptions{}, nil)
 	p := createProducer(t, c, ProducerOptions{Topic: "keys", DisableBatching: true})
 	ctx := context.Background()
 	for _, m := range []*core.Message{
@@ -387,18 +388,17 @@ func TestEmptyKeyIsSent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv.Do(func(b *wasmtest.FakeBroker) {
-		if len(b.Metadata) != 3 {
-			t.Fatalf("%d SENDs, want 3", len(b.Metadata))
-		}
-		if k := b.Metadata[0].PartitionKey; k == nil || *k != "" {
-			t.Errorf("HasKey with an empty key: partition key %v, want present and empty", k)
-		}
-		if k := b.Metadata[1].PartitionKey; k != nil {
-			t.Errorf("no key: partition key %q, want none", *k)
-		}
-		if k := b.Metadata[2].GetPartitionKey(); k != "k" {
-			t.Errorf("key k: partition key %q", k)
-		}
-	})
+	es := srv.Entries()
+	if len(es) != 3 {
+		t.Fatalf("%d SENDs, want 3", len(es))
+	}
+	if k := es[0].Metadata.PartitionKey; k == nil || *k != "" {
+		t.Errorf("HasKey with an empty key: partition key %v, want present and empty", k)
+	}
+	if k := es[1].Metadata.PartitionKey; k != nil {
+		t.Errorf("no key: partition key %q, want none", *k)
+	}
+	if k := es[2].Metadata.GetPartitionKey(); k != "k" {
+		t.Errorf("key k: partition key %q", k)
+	}
 }

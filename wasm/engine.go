@@ -58,7 +58,7 @@ func (m *Module) NewClient(opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return core.NewClientWithEngine(eng), nil
+	return core.NewClientWithEngine(eng)
 }
 
 // Engine is one module instance holding one client's engine, as a
@@ -468,10 +468,20 @@ func (e *Engine) breakDown(cause error) {
 	e.stage.reset()
 }
 
-// SetCredentials sets the credentials CONNECT carries. (Stub until the
-// module takes them: the module's connections carry none.)
-func (e *Engine) SetCredentials(method string, data []byte) {}
+// SetCredentials sets the credentials (method and data) that CONNECT
+// carries from now on, in the module (ppw_set_credentials); an empty method
+// sends none. They never appear in an error or a log record.
+func (e *Engine) SetCredentials(method string, data []byte) {
+	if e.usable() {
+		e.check(e.in.credentials(fnSetCredentials, 0, method, data, time.Time{}))
+	}
+}
 
-// AnswerChallenge answers a broker's AUTH_CHALLENGE. (Stub until the
-// module takes it.)
-func (e *Engine) AnswerChallenge(id engine.ConnID, method string, data []byte, now time.Time) {}
+// AnswerChallenge answers the broker's AUTH_CHALLENGE on connection id (an
+// EventAuthChallenge) with fresh credentials: the module writes
+// AUTH_RESPONSE and keeps them for later CONNECTs (ppw_answer_challenge).
+func (e *Engine) AnswerChallenge(id engine.ConnID, method string, data []byte, now time.Time) {
+	if e.usable() {
+		e.check(e.in.credentials(fnAnswerChallenge, id, method, data, now))
+	}
+}

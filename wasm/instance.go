@@ -35,6 +35,7 @@ var exportNames = []string{
 	"ppw_flush", "ppw_producer_close", "ppw_producer_abort", "ppw_conn_opened", "ppw_conn_failed",
 	"ppw_conn_closed", "ppw_receive", "ppw_tick", "ppw_deadline", "ppw_take_output", "ppw_next_events",
 	"ppw_send_payloads", "ppw_room", "ppw_producer_stats", "ppw_client_stats",
+	"ppw_set_credentials", "ppw_answer_challenge",
 }
 
 const (
@@ -63,6 +64,8 @@ const (
 	fnRoom
 	fnProducerStats
 	fnClientStats
+	fnSetCredentials
+	fnAnswerChallenge
 	numFns
 )
 
@@ -356,6 +359,27 @@ func (in *instance) withCause(fn int, handle uint64, code *int32, cause string, 
 		return in.do(fn, handle, uint64(uint32(*code)), a[0], a[1], nowNs(now))
 	}
 	return in.do(fn, handle, a[0], a[1], nowNs(now))
+}
+
+// credentials runs ppw_set_credentials (conn 0) or ppw_answer_challenge
+// (for conn). The credentials are wiped from the send block afterwards, so
+// that they do not linger there (later payloads overwrite it only in part);
+// the engine in the module keeps its own copy.
+func (in *instance) credentials(fn int, conn engine.ConnID, method string, data []byte, now time.Time) error {
+	var a [4]uint64
+	if err := in.put(a[:], []byte(method), data); err != nil {
+		return err
+	}
+	var err error
+	if fn == fnAnswerChallenge {
+		err = in.do(fn, uint64(conn), a[0], a[1], a[2], a[3], nowNs(now))
+	} else {
+		err = in.do(fn, a[0], a[1], a[2], a[3])
+	}
+	if n := len(method) + len(data); n > 0 && !in.closed {
+		in.mem.Write(in.send.ptr, make([]byte, n))
+	}
+	return err
 }
 
 // receive feeds bytes read from a connection, in pieces of the receive

@@ -106,6 +106,10 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	return c, nil
 }
 
+// SetupError reports why the client's TLS or credential options could not
+// be used; producers of such a client fail with it.
+func (c *Client) SetupError() error { return c.setupErr }
+
 // NewClientWithEngine creates a client that drives eng, an engine the
 // caller created (the WASI host passes one that lives in a module).
 func NewClientWithEngine(eng Engine) *Client {

@@ -194,7 +194,10 @@ func newSpyClient(t *testing.T, opts ppwasm.ClientOptions) (*ppwasm.Client, *spy
 		t.Fatal(err)
 	}
 	spy := &spyEngine{Engine: eng}
-	c := core.NewClientWithEngine(spy)
+	c, err := core.NewClientWithEngine(spy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c, spy
 }

@@ -2,7 +2,8 @@
 
 // Tests and benchmarks of the exports as plain Go calls inside the module,
 // run compiled to wasip1 under wazero (the same -exec command as the
-// engine's tests; see wasm/ABI.md, "Testing"). wasmtest.FakeBroker answers
+// engine's tests; see wasm/ABI.md, "Testing"). A connection of the
+// project's fake broker (internal/fakebroker), played in memory, answers
 // the handshake, lookup and registration and acknowledges SENDs, so the
 // benchmark measures the guest's cost per message without the host.
 package main
@@ -16,7 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
-	"github.com/pulsar-producer/pulsar-producer/internal/wasmtest"
+	"github.com/pulsar-producer/pulsar-producer/internal/fakebroker"
 	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
@@ -32,7 +33,8 @@ type fakeHost struct {
 	evs     []byte // ppw_alloc'd event buffer
 	in      []byte // ppw_alloc'd receive buffer
 	payload []byte // ppw_alloc'd payload buffer
-	broker  wasmtest.FakeBroker
+	fb      *fakebroker.Broker
+	broker  *fakebroker.Conn // the connection's broker side
 }
 
 func alloc(tb testing.TB, n int) []byte {
@@ -50,21 +52,35 @@ func alloc(tb testing.TB, n int) []byte {
 func ptr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
 
 func newFakeHost(tb testing.TB, flags uint32, producerOpts string) (*fakeHost, uint64) {
+	return newFakeHostWith(tb, flags, "", producerOpts, nil)
+}
+
+// newFakeHostWith is newFakeHost with client options, and setup run after
+// the client is made, before the producer is created.
+func newFakeHostWith(tb testing.TB, flags uint32, clientOpts, producerOpts string, setup func(*fakeHost)) (*fakeHost, uint64) {
 	h := &fakeHost{tb: tb, flags: flags, now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).UnixNano()}
 	h.out, h.evs, h.in, h.payload = alloc(tb, 1<<20), alloc(tb, 1<<20), alloc(tb, 64<<10), alloc(tb, 64<<10)
+	// The test checks the checksums itself (checkSums), and skips them
+	// in benchmarks: CRC32C in wasm would dominate the figures.
+	h.fb, _ = fakebroker.New(fakebroker.Options{SkipChecksums: true})
+	h.broker = h.fb.NewConn()
 	if eng != nil {
 		ppClientFree()
 	}
 	url := copy(h.payload, "pulsar://broker:6650")
-	h.must(ppClientNew(ptr(h.payload), uint32(url), 0, 0, h.now, 1, flags))
+	co := copy(h.payload[url:], clientOpts)
+	h.must(ppClientNew(ptr(h.payload), uint32(url), ptr(h.payload)+uint32(url), uint32(co), h.now, 1, flags))
+	if setup != nil {
+		setup(h)
+	}
 	n := copy(h.payload, "t")
 	m := copy(h.payload[n:], producerOpts)
 	h.must(ppProducerCreate(ptr(h.payload), uint32(n), ptr(h.payload)+uint32(n), uint32(m), h.now))
 	id := status.Result[0]
-	for i := 0; i < 10 && h.broker.ProducerID == 0; i++ {
+	for i := 0; i < 10 && h.broker.ProducerID() == 0; i++ {
 		h.step()
 	}
-	if h.broker.ProducerID == 0 {
+	if h.broker.ProducerID() == 0 {
 		tb.Fatal("the producer never registered")
 	}
 	return h, id
@@ -170,13 +186,19 @@ func TestGuestHeldEventsKeepTheirTokens(t *testing.T) {
 // SENDs (filling them in first when the host computes them).
 func (h *fakeHost) answer(b []byte) {
 	h.checkSums(b)
-	reply, err := h.broker.Answer(b)
+	reply, err := h.broker.Answer(b, time.Unix(0, h.now))
 	if err != nil {
 		h.tb.Fatal(err)
 	}
-	if len(reply) > 0 {
-		n := copy(h.in, reply)
+	h.receive(reply)
+}
+
+// receive feeds bytes from the broker to the module, a block at a time.
+func (h *fakeHost) receive(b []byte) {
+	for len(b) > 0 {
+		n := copy(h.in, b)
 		h.must(ppReceive(h.conn, ptr(h.in), uint32(n), h.now))
+		b = b[n:]
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 // Version is what ppw_abi_version returns and the host requires. It
 // changes whenever an export, a layout or a rule of ABI.md changes
 // incompatibly.
-const Version = 4
+const Version = 5
 
 // Message metadata field tags (ABI.md, "Message metadata").
 const (

@@ -113,3 +113,40 @@ func TestLogFieldsLayout(t *testing.T) {
 		t.Fatal("a cut header was accepted")
 	}
 }
+
+// TestVersionAndKindsAsDocumented: ABI.md states this version, and its
+// table of event record kinds numbers and names them as the engine does
+// (records carry the engine's EventKind), with the one kind that is never
+// a record, EngineFailed, after them.
+func TestVersionAndKindsAsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../ABI.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`ABI version: \*\*(\d+)\*\*`).FindSubmatch(doc); m == nil || string(m[1]) != strconv.Itoa(Version) {
+		t.Fatalf("ABI.md states version %q; Version is %d", m, Version)
+	}
+	table := regexp.MustCompile(`(?s)\n\| kind \| name \|.*?\n\n`).Find(doc)
+	if table == nil {
+		t.Fatal("ABI.md has no table of event record kinds")
+	}
+	rows := regexp.MustCompile("(?m)^\\| (\\d+) \\| (\\w+) \\|").FindAllSubmatch(table, -1)
+	kinds := 0
+	for _, r := range rows {
+		n, _ := strconv.Atoi(string(r[1]))
+		if got := engine.EventKind(n).String(); got != string(r[2]) {
+			t.Errorf("ABI.md: kind %d is %s; the engine's is %s", n, r[2], got)
+		}
+		if n != kinds+1 {
+			t.Errorf("ABI.md: kind %d follows kind %d", n, kinds)
+		}
+		kinds = n
+	}
+	if kinds != int(engine.EventEngineFailed)-1 {
+		t.Errorf("ABI.md lists kinds up to %d; the engine's records go up to %d", kinds, engine.EventEngineFailed-1)
+	}
+	never := regexp.MustCompile(`Kind (\d+) is never a record\. The engine's kind \d+, (\w+),`).FindSubmatch(doc)
+	if never == nil || string(never[1]) != strconv.Itoa(int(engine.EventEngineFailed)) || string(never[2]) != "EngineFailed" {
+		t.Errorf("ABI.md on the kind that is never a record: %q; the engine's EngineFailed is %d", never, engine.EventEngineFailed)
+	}
+}
