@@ -123,11 +123,13 @@ func ppgo_send(hid C.pp_producer, payload C.uintptr_t, n C.size_t, cb, ud C.uint
 	}
 	var msg engine.Message
 	msg.Payload = cBytes(payload, n) // borrowed: the engine copies it before Send returns
-	p.accepted.Add(1)
+	// Counted once accepted: a send blocked waiting for room is not
+	// pending. (Its completion may be taken a moment before this count
+	// moves; pending() never goes below zero meanwhile.)
 	if err := p.dp.SendTagged(context.Background(), &msg, driver.Tag{A: uint64(cb), B: uint64(ud)}, p.sink); err != nil {
-		p.accepted.Add(-1)
 		return fail(err, errbuf, errsize)
 	}
+	p.accepted.Add(1)
 	return 0
 }
 
@@ -256,9 +258,8 @@ func (p *producer) sendBatch(n int, fill func(int, *engine.Message) (driver.Tag,
 	if flags&^(C.PP_SEND_NONBLOCK|C.PP_SEND_FLUSH) != 0 {
 		return fail(invalidArg("flags 0x%x: unknown bits", int(flags)), errbuf, errsize)
 	}
-	p.accepted.Add(int64(n))
 	done, err := p.dp.SendTaggedBatch(context.Background(), n, fill, p.sink, f)
-	p.accepted.Add(int64(done - n))
+	p.accepted.Add(int64(done))
 	if accepted != nil {
 		*accepted = C.size_t(done)
 	}

@@ -1,14 +1,12 @@
-"""Throughput of pulsar_producer against the official pulsar-client, in one run.
+"""Throughput of pulsar_producer against the official pulsar-client, in one run (`make bench`).
 
-How this works: each figure sends N payloads of SIZE bytes with send_async to fresh topics of a real
-broker and stops the clock when every message is acknowledged (ours: client.flush(), which returns once
-every future is settled; official: a callback counting acknowledgements). Creating producers is not
-timed. Both clients batch alike (1000 messages or 10 ms), block when --max-pending messages are pending,
-and send from one thread. Figures: ours collecting futures; ours with a done-callback per message (as
-the official client's callback); the official client; ours with the N messages spread over --producers
+How this works: each figure sends N payloads of SIZE bytes with send_async from one thread to fresh
+topics of a real broker, and stops the clock once every message is acknowledged (ours: client.flush(),
+which returns when every future is settled; official: a callback counting acknowledgements). Creating
+producers is not timed. Both clients batch alike (1000 messages or 10 ms) and block when --max-pending
+messages are pending. Figures: ours collecting futures; ours with a done-callback per message (as the
+official client's callback); the official client; ours with the N messages spread over --producers
 producers of one client. Ratios and the machine's load average come last.
-
-    python bench.py [--messages 1000000] [--size 100] [--producers 50] [--key] [--only ours|official]
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pulsar_producer  # noqa: E402
-
-KEYS = [f"key-{i}" for i in range(16)]
 
 
 def _topic() -> str:
@@ -46,9 +42,6 @@ def ours(a: argparse.Namespace, producers: int = 1, callbacks: bool = False) -> 
         if producers > 1:
             for i in range(a.messages):
                 sends[i % producers](payload)
-        elif a.key:
-            for i in range(a.messages):
-                send(payload, key=KEYS[i & 15])
         elif callbacks:
             for _ in range(a.messages):
                 send(payload).add_done_callback(check)
@@ -56,22 +49,20 @@ def ours(a: argparse.Namespace, producers: int = 1, callbacks: bool = False) -> 
             for _ in range(a.messages):
                 send(payload)
         client.flush()
-        elapsed = time.perf_counter() - start
-        if client.stats().msgs_acked != a.messages or failed[0]:
-            raise SystemExit(f"ours: {client.stats().msgs_acked} of {a.messages} acknowledged, {failed[0]} failed")
+        elapsed, acked = time.perf_counter() - start, client.stats().msgs_acked
+    if acked != a.messages or failed[0]:
+        raise SystemExit(f"ours: {acked} of {a.messages} acknowledged, {failed[0]} failed")
     return float(a.messages / elapsed)
 
 
 def official(a: argparse.Namespace) -> float:
-    import logging
-
     import pulsar
 
     client = pulsar.Client(a.url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
-    producer = client.create_producer(
-        _topic(), batching_enabled=True, batching_max_messages=1000, batching_max_publish_delay_ms=10,
-        block_if_queue_full=True, max_pending_messages=a.max_pending,
-        max_pending_messages_across_partitions=a.max_pending)
+    producer = client.create_producer(_topic(), batching_enabled=True, batching_max_messages=1000,
+                                      batching_max_publish_delay_ms=10, block_if_queue_full=True,
+                                      max_pending_messages=a.max_pending,
+                                      max_pending_messages_across_partitions=a.max_pending)
     payload, done, errors, finished = b"x" * a.size, [0], [0], threading.Event()
 
     def callback(res: Any, msg_id: Any) -> None:
@@ -81,17 +72,13 @@ def official(a: argparse.Namespace) -> float:
             finished.set()
 
     send, start = producer.send_async, time.perf_counter()
-    for i in range(a.messages):
-        if a.key:
-            send(payload, callback, partition_key=KEYS[i & 15])
-        else:
-            send(payload, callback)
+    for _ in range(a.messages):
+        send(payload, callback)
     producer.flush()
     finished.wait()
     elapsed = time.perf_counter() - start
     producer.close()
     client.close()
-    logging.shutdown()
     if errors[0]:
         raise SystemExit(f"official: {errors[0]} of {a.messages} failed")
     return float(a.messages / elapsed)
@@ -103,32 +90,24 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--size", type=int, default=100)
     ap.add_argument("--max-pending", type=int, default=100_000)
-    ap.add_argument("--producers", type=int, default=50, help="producers of one client in the last figure (0: skip)")
-    ap.add_argument("--only", choices=["ours", "official"])
-    ap.add_argument("--key", action="store_true", help="send every message with a partition key")
+    ap.add_argument("--producers", type=int, default=50, help="producers of one client in the last figure")
     a = ap.parse_args()
-    def load() -> str:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"python {sys.version.split()[0]}, {a.messages:,} messages of {a.size} bytes, batches of 1000 / 10 ms, "
-          f"max pending {a.max_pending:,}{', a key per message' if a.key else ''}; load average {load()}", flush=True)
+          f"max pending {a.max_pending:,}; load average {load}", flush=True)
     me = f"pulsar_producer {pulsar_producer.__version__}"
-    futures = callbacks = theirs = 0.0
-    if a.only != "official":
-        futures = ours(a)
-        print(f"{me} send_async, futures:        {futures:>10,.0f} msg/s", flush=True)
-        callbacks = ours(a, callbacks=True)
-        print(f"{me} send_async + callback:      {callbacks:>10,.0f} msg/s", flush=True)
-    if a.only != "ours":
-        import pulsar
+    futures = ours(a)
+    print(f"{me} send_async, futures:        {futures:>10,.0f} msg/s", flush=True)
+    callbacks = ours(a, callbacks=True)
+    print(f"{me} send_async + callback:      {callbacks:>10,.0f} msg/s", flush=True)
+    import pulsar
 
-        theirs = official(a)
-        print(f"pulsar-client {pulsar.__version__} send_async + callback:       {theirs:>10,.0f} msg/s", flush=True)
-    if futures and theirs:
-        print(f"ratio ours / official: {futures / theirs:.1f}x (futures), {callbacks / theirs:.1f}x (callbacks)")
-    if futures and a.producers > 1 and not a.key:
-        many = ours(a, producers=a.producers)
-        print(f"{me}, {a.producers} producers of one client: {many:>10,.0f} msg/s ({many / futures:.2f}x one producer)")
-    print(f"load average after: {load()}")
+    theirs = official(a)
+    print(f"pulsar-client {pulsar.__version__} send_async + callback:       {theirs:>10,.0f} msg/s", flush=True)
+    print(f"ratio ours / official: {futures / theirs:.1f}x (futures), {callbacks / theirs:.1f}x (callbacks)")
+    many = ours(a, producers=a.producers)
+    print(f"{me}, {a.producers} producers of one client: {many:>10,.0f} msg/s ({many / futures:.2f}x one producer)")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ Sends call the library directly, one call per message on the caller's thread
 library does all flow control: with block_if_queue_full a send blocks inside
 the library, the GIL released; asend() passes PP_SEND_NONBLOCK and, when the
 queue is full, awaits the completion thread's next batch (room appears only
-when messages complete), woken by call_soon_threadsafe. A message's user data
+when messages complete), woken by call_soon_threadsafe. (Watching the client's
+event fd from the loop would race with that thread, which empties the fd as it
+takes completions: wake-ups would be lost.) A message's user data
 is its future's id(); the future waits in the client's dict for its
 completion. Creation (pp_producer_open) is waited for in slices of 200 ms so
 that Ctrl-C cancels it (pp_stop); an asyncio creation waits on a helper thread
@@ -55,6 +57,7 @@ EXIT_CLOSE_TIMEOUT_MS = 10_000
 _ROWS = struct.Struct(f"{ctypes.sizeof(_native.CompletionC)}s")
 _FULL = (RC["ProducerQueueIsFull"], RC["MemoryBufferIsFull"])
 _TIMEOUT, _CLOSED, _HANDLE = RC["Timeout"], RC["AlreadyClosed"], RC["InvalidHandle"]
+_CREATING = RC["ProducerNotInitialized"]  # pp_producer_wait: still being created
 _LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
 _new, _send = object.__new__, LIB.pp_send
 _forked = False
@@ -97,13 +100,10 @@ def _wait_created(handle: int, slice_ms: int) -> None:
     """Waits until a producer from pp_producer_open is ready; raises why its creation failed."""
     buf = errbuf()
     while True:
-        start = time.monotonic()
         rc = LIB.pp_producer_wait(handle, slice_ms, buf, ERRBUF_SIZE)
         if rc == OK:
             return
-        # Timeout after the whole slice means "still being created"; a Timeout that comes sooner is
-        # creation failing (createTimeout), which the library reports with the same code.
-        if rc != _TIMEOUT or time.monotonic() - start < slice_ms * 0.0009:
+        if rc != _CREATING:  # anything else is why creation failed
             raise _fail(rc, buf)
 
 

@@ -169,7 +169,7 @@ def java_check(topic: str, count: int, subscription: str = "shared", timeout_ms:
     return out
 
 
-def run_python(code: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+def run_python(code: str, timeout: float = 60, cwd: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """Runs code in a fresh interpreter that imports the same pulsar_producer (and these helpers)."""
     import pulsar_producer
 
@@ -178,4 +178,5 @@ def run_python(code: str, timeout: float = 60, **env: str) -> subprocess.Complet
     full_env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
                                                       if p])
     full_env.update(env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=full_env,
+                          cwd=cwd)

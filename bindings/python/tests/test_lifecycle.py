@@ -154,7 +154,7 @@ c.close()
     assert r.returncode == 0, r.stderr
     lines = r.stdout.split("\n")
     assert lines[0].startswith("interrupted after"), r.stdout
-    assert 0.45 < float(lines[0].split()[2]) < 0.9
+    assert 0.45 < float(lines[0].split()[2]) < 1.5  # signals are handled between waits of 200 ms
     assert lines[1].startswith("third ")
 
 

@@ -61,6 +61,7 @@ def test_a_library_of_another_version_is_refused(tmp_path: Path) -> None:
     shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("_lib", "__pycache__"))
     native = copy / "_native.py"
     native.write_text(native.read_text().replace('PACKAGE_VERSION = "1.0.0"', 'PACKAGE_VERSION = "9.9.0"'))
-    r = run_python("import pulsar_producer", PYTHONPATH=str(tmp_path), PULSAR_PRODUCER_LIB=str(_native.LIB_PATH))
+    r = run_python("import pulsar_producer", cwd=str(tmp_path), PYTHONPATH=str(tmp_path),
+                   PULSAR_PRODUCER_LIB=str(_native.LIB_PATH))
     assert r.returncode != 0
     assert "LibraryVersionError: pulsar_producer 9.9.0 needs libpulsar_producer 9.9.x" in r.stderr

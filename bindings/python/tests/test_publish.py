@@ -89,7 +89,7 @@ def test_every_metadata_field_read_back_by_independent_clients(broker: str, topi
     assert [m["nullValue"] for m in java] == [s[0] is None for s in sends]
     assert java[10]["deliverAtTime"] == soon
     publish = java[11]["publishTime"]
-    assert publish + 300 <= java[11]["deliverAtTime"] <= publish + 1000
+    assert publish + 250 <= java[11]["deliverAtTime"] <= publish + 1000  # 300 ms after the send
     assert all(m["deliverAtTime"] is None for m in java[:10])
     assert {m["producerName"] for m in java} == {"py-meta"} and p.producer_name == "py-meta"
 
