@@ -425,26 +425,37 @@ func ppgo_options_json() *C.char { return optionsJSON }
 
 func toCID(id engine.MessageID) C.pp_message_id {
 	cid := C.pp_message_id{
-		ledger_id:   C.int64_t(id.LedgerID),
-		entry_id:    C.int64_t(id.EntryID),
-		partition:   C.int32_t(id.Partition),
-		batch_index: C.int32_t(id.BatchIndex),
-		batch_size:  C.int32_t(id.BatchSize),
+		ledger_id:             C.int64_t(id.LedgerID),
+		entry_id:              C.int64_t(id.EntryID),
+		partition:             C.int32_t(id.Partition),
+		batch_index:           C.int32_t(id.BatchIndex),
+		batch_size:            C.int32_t(id.BatchSize),
+		first_chunk_ledger_id: -1,
+		first_chunk_entry_id:  -1,
 	}
 	if id.IsDuplicate() {
 		cid.flags |= C.PP_ID_DUPLICATE
+	}
+	if id.Chunked {
+		cid.flags |= C.PP_ID_CHUNKED
+		cid.first_chunk_ledger_id = C.int64_t(id.FirstChunkLedgerID)
+		cid.first_chunk_entry_id = C.int64_t(id.FirstChunkEntryID)
 	}
 	return cid
 }
 
 func fromCID(id *C.pp_message_id) engine.MessageID {
-	return engine.MessageID{
+	mid := engine.MessageID{
 		LedgerID:   int64(id.ledger_id),
 		EntryID:    int64(id.entry_id),
 		Partition:  int32(id.partition),
 		BatchIndex: int32(id.batch_index),
 		BatchSize:  int32(id.batch_size),
 	}
+	if id.flags&C.PP_ID_CHUNKED != 0 {
+		mid.Chunked, mid.FirstChunkLedgerID, mid.FirstChunkEntryID = true, int64(id.first_chunk_ledger_id), int64(id.first_chunk_entry_id)
+	}
+	return mid
 }
 
 //export ppgo_message_id_serialize

@@ -118,18 +118,23 @@ void pp_message_init(pp_message *msg) {
 }
 
 size_t pp_message_id_str(const pp_message_id *id, char *buf, size_t size) {
-    char tmp[96];
-    int n;
+    char tmp[192];
+    int n = 0;
     if (!id) {
         if (buf && size > 0) buf[0] = 0;
         return 0;
     }
+    if (id->flags & PP_ID_CHUNKED) {
+        n = snprintf(tmp, sizeof tmp, "%lld:%lld:%d;", (long long)id->first_chunk_ledger_id,
+                     (long long)id->first_chunk_entry_id, (int)id->partition);
+        if (n < 0) n = 0;
+    }
     if (id->batch_index >= 0) {
-        n = snprintf(tmp, sizeof tmp, "%lld:%lld:%d:%d", (long long)id->ledger_id, (long long)id->entry_id,
-                     (int)id->partition, (int)id->batch_index);
+        n += snprintf(tmp + n, sizeof tmp - (size_t)n, "%lld:%lld:%d:%d", (long long)id->ledger_id,
+                      (long long)id->entry_id, (int)id->partition, (int)id->batch_index);
     } else {
-        n = snprintf(tmp, sizeof tmp, "%lld:%lld:%d", (long long)id->ledger_id, (long long)id->entry_id,
-                     (int)id->partition);
+        n += snprintf(tmp + n, sizeof tmp - (size_t)n, "%lld:%lld:%d", (long long)id->ledger_id,
+                      (long long)id->entry_id, (int)id->partition);
     }
     if (n < 0) n = 0;
     if (buf && size > 0) {

@@ -196,6 +196,10 @@ typedef struct pp_message_id {
     int32_t batch_index; /* index in its batch, -1 when sent alone */
     int32_t batch_size;  /* messages in its batch, 0 when sent alone */
     int32_t flags;       /* PP_ID_* bits */
+    /* With PP_ID_CHUNKED, where the message's first chunk is stored
+     * (ledger_id and entry_id are the last chunk's); -1 otherwise. */
+    int64_t first_chunk_ledger_id;
+    int64_t first_chunk_entry_id;
 } pp_message_id;
 
 /* flags: the broker's deduplication recognised the message as already
@@ -203,6 +207,13 @@ typedef struct pp_message_id {
  * it has the message but not where, so ledger_id and entry_id are -1 (the
  * Java client reports the same); the message is stored exactly once. */
 #define PP_ID_DUPLICATE 1
+
+/* flags: the message was sent in chunks (the chunkingEnabled option), as
+ * the Java client's chunk message ID: pp_message_id_str() writes the first
+ * chunk's ID, a semicolon and the last's, and pp_message_id_serialize()
+ * writes MessageIdData with first_chunk_message_id, which the official
+ * clients read back. */
+#define PP_ID_CHUNKED 2
 
 /* Opaque handles. 0 is never valid. */
 typedef uint64_t pp_client;
@@ -589,12 +600,14 @@ pp_result pp_client_logs(pp_client client, pp_log_record *out, size_t capacity, 
 
 /* Writes "ledger:entry:partition[:batch_index]" into buf (NUL-terminated,
  * truncated to size-1 characters) and returns the length of the full string,
- * as snprintf does. Works in a forked child. */
+ * as snprintf does; for a chunked message (PP_ID_CHUNKED), the first chunk's
+ * "ledger:entry:partition", a semicolon, then the last's. Works in a forked
+ * child. */
 size_t pp_message_id_str(const pp_message_id *id, char *buf, size_t size);
 
 /* Writes the ID as the protocol's MessageIdData bytes, the form the official
  * clients' MessageId.deserialize() reads. *needed receives the byte count; a
- * buffer smaller than that returns PP_ERR_BUFFER_TOO_SMALL. 48 bytes always
+ * buffer smaller than that returns PP_ERR_BUFFER_TOO_SMALL. 80 bytes always
  * suffice. */
 pp_result pp_message_id_serialize(const pp_message_id *id, void *buf, size_t size, size_t *needed);
 

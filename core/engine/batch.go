@@ -73,6 +73,7 @@ type entry struct {
 	created time.Time // when its first message was sent
 	bytes   int       // payload bytes, for the memory limit
 	tooBig  *Error    // over the limit of the broker it was to be resent to
+	chunk   *chunkInfo
 }
 
 // openBatch is the batch being filled.
@@ -188,7 +189,7 @@ func (pt *partition) openBatch(seq int64, clusters []string, now time.Time) {
 // add queues m in pt: into the open batch, or alone.
 func (pt *partition) add(m *Message, token uint64, now time.Time) error {
 	o := &pt.p.opts
-	if !o.DisableBatching && m.payloadOnly() {
+	if !o.DisableBatching && m.payloadOnly() && !pt.needsChunks(m) {
 		pt.addPayload(m.Payload, token, now)
 		return nil
 	}
@@ -210,6 +211,10 @@ func (pt *partition) add(m *Message, token uint64, now time.Time) error {
 	pt.p.accepted(size)
 	pt.e.memUsed += int64(size)
 
+	if pt.needsChunks(m) {
+		pt.flushBatch(now)
+		return pt.sendChunked(m, token, seq, deliverAt, now)
+	}
 	if o.DisableBatching || deliverAt > 0 {
 		// Alone, behind whatever is batched.
 		pt.flushBatch(now)
@@ -301,7 +306,7 @@ func (pt *partition) flushBatch(now time.Time) {
 func (pt *partition) seal(ent *entry, buf []byte, payloadAt int, em *entryMeta, now time.Time) {
 	e := pt.e
 	o := &pt.p.opts
-	if o.CompressionType != CompressionNone {
+	if o.CompressionType != CompressionNone && !em.compressed {
 		cbuf := growTo(e.getBuf(), payloadAt)
 		if out, ok := e.codecs.compress(o.CompressionType, cbuf, buf[payloadAt:]); ok {
 			em.compression = o.CompressionType
@@ -316,7 +321,7 @@ func (pt *partition) seal(ent *entry, buf []byte, payloadAt int, em *entryMeta, 
 	em.publishTime = now.UnixMilli()
 	meta := appendEntryMeta(e.metaScratch[:0], em)
 	e.metaScratch = meta
-	cmd := appendSendCommand(e.cmdScratch[:0], pt.wireID, em.seq, em.batchSize, em.highestSeq)
+	cmd := appendSendCommand(e.cmdScratch[:0], pt.wireID, em.seq, em.batchSize, em.highestSeq, em.numChunks > 0)
 	e.cmdScratch = cmd
 	start := payloadAt - sendFrameHeaderLen(len(cmd)) - len(meta)
 	if start < 0 {

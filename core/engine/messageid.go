@@ -31,15 +31,27 @@ type MessageID struct {
 	// BatchSize is the number of messages in the batch, or 0 when the
 	// message was sent on its own.
 	BatchSize int32
+	// Chunked says the message was sent in chunks (chunkingEnabled):
+	// LedgerID and EntryID are where its last chunk is stored, and
+	// FirstChunkLedgerID and FirstChunkEntryID where its first is, as in
+	// the Java client's chunk message ID.
+	Chunked            bool
+	FirstChunkLedgerID int64
+	FirstChunkEntryID  int64
 }
 
 // String formats the ID as the Java client does:
-// ledger:entry:partition, plus :batchIndex for a batched message.
+// ledger:entry:partition, plus :batchIndex for a batched message; for a
+// chunked message, the first chunk's ID, a semicolon, and the last's.
 func (id MessageID) String() string {
 	s := strconv.FormatInt(id.LedgerID, 10) + ":" + strconv.FormatInt(id.EntryID, 10) + ":" +
 		strconv.FormatInt(int64(id.Partition), 10)
 	if id.BatchIndex >= 0 {
 		s += ":" + strconv.FormatInt(int64(id.BatchIndex), 10)
+	}
+	if id.Chunked {
+		s = strconv.FormatInt(id.FirstChunkLedgerID, 10) + ":" + strconv.FormatInt(id.FirstChunkEntryID, 10) + ":" +
+			strconv.FormatInt(int64(id.Partition), 10) + ";" + s
 	}
 	return s
 }
@@ -69,6 +81,12 @@ func (id MessageID) AppendSerialized(b []byte) []byte {
 		b = protowire.AppendTag(b, 6, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(int64(id.BatchSize)))
 	}
+	if id.Chunked {
+		first := MessageID{LedgerID: id.FirstChunkLedgerID, EntryID: id.FirstChunkEntryID, Partition: id.Partition, BatchIndex: -1}
+		inner := first.AppendSerialized(nil)
+		b = protowire.AppendTag(b, 7, protowire.BytesType)
+		b = protowire.AppendBytes(b, inner)
+	}
 	return b
 }
 
@@ -93,6 +111,12 @@ func DeserializeMessageID(b []byte) (MessageID, error) {
 			id.BatchIndex = int32(r.varint())
 		case num == 6 && typ == protowire.VarintType:
 			id.BatchSize = int32(r.varint())
+		case num == 7 && typ == protowire.BytesType:
+			first, err := DeserializeMessageID(r.bytes())
+			if err != nil {
+				return MessageID{}, Errorf(CodeInvalidArgument, "message ID bytes have a malformed first chunk ID: %v", err)
+			}
+			id.Chunked, id.FirstChunkLedgerID, id.FirstChunkEntryID = true, first.LedgerID, first.EntryID
 		default:
 			r.skip(num, typ)
 		}

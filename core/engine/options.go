@@ -251,6 +251,14 @@ type ProducerOptions struct {
 	// AccessMode claims shared or exclusive access to the topic. Defaults
 	// to shared.
 	AccessMode AccessMode
+	// ChunkingEnabled sends a message too large for one frame in chunks,
+	// which consumers reassemble; such a message is never batched.
+	// Defaults to false.
+	ChunkingEnabled bool
+	// ChunkMaxMessageSize bounds each chunk's frame in bytes, metadata
+	// included; 0 means the broker's maxMessageSize, which it may not
+	// exceed. Defaults to 0.
+	ChunkMaxMessageSize int
 	// CreateTimeout bounds the whole creation of the producer, including a
 	// waitForExclusive producer's wait for the topic; 0 means no bound
 	// besides connectionTimeout and operationTimeout for each step.

@@ -62,6 +62,8 @@ type partition struct {
 	topicEpoch     *uint64
 	maxMessageSize int
 
+	firstChunkLedger, firstChunkEntry int64 // where the current chunked message's first chunk is stored
+
 	nextSeq int64 // the next automatic sequence ID
 	lastSeq int64 // the highest sequence ID ever assigned, -1 for none
 	batch   openBatch
@@ -266,6 +268,11 @@ func (pt *partition) registered(r *request, m producerSuccessCmd) {
 		return
 	}
 	c := pt.conn
+	if n := pt.p.opts.ChunkMaxMessageSize; n > c.maxMessageSize {
+		pt.unregister()
+		pt.p.fail(Errorf(CodeInvalidConfiguration, "option chunkMaxMessageSize: %d bytes is more than the broker's maxMessageSize of %d", n, c.maxMessageSize))
+		return
+	}
 	pt.state = ptReady
 	pt.name = m.name
 	pt.maxMessageSize = c.maxMessageSize
@@ -510,9 +517,18 @@ func (pt *partition) onReceipt(c *conn, rc receipt) {
 		return
 	}
 	pt.popHead()
+	if ent.chunk != nil && ent.chunk.id < ent.chunk.num-1 {
+		pt.chunkReceipt(ent, rc)
+		pt.release(ent)
+		pt.failTooBigHead()
+		return
+	}
 	id := MessageID{LedgerID: rc.ledgerID, EntryID: rc.entryID, Partition: pt.index, BatchIndex: -1}
 	if ent.batched {
 		id.BatchIndex, id.BatchSize = 0, int32(ent.count)
+	}
+	if ent.chunk != nil {
+		id.Chunked, id.FirstChunkLedgerID, id.FirstChunkEntryID = true, pt.firstChunkLedger, pt.firstChunkEntry
 	}
 	pt.e.emitTokens(EventReceipt, pt.p.id, ent.tokens, id, nil)
 	pt.p.entryDone(ent, nil, pt.e.now)
@@ -567,9 +583,15 @@ func (pt *partition) popHead() *entry {
 
 // failEntry reports every message of ent as failed.
 func (pt *partition) failEntry(ent *entry, err error) {
-	pt.e.emitTokens(EventSendFailed, pt.p.id, ent.tokens, MessageID{}, err)
+	if len(ent.tokens) > 0 {
+		pt.e.emitTokens(EventSendFailed, pt.p.id, ent.tokens, MessageID{}, err)
+	}
 	pt.p.entryDone(ent, err, pt.e.now)
+	chunk, seq := ent.chunk, ent.seq
 	pt.release(ent)
+	if chunk != nil {
+		pt.failChunkRest(chunk, seq, err)
+	}
 }
 
 // failAll fails every pending message of the partition, oldest first.

@@ -303,7 +303,7 @@ func (p *producer) check(m *Message) error {
 			return Errorf(CodeInvalidMessage, "property %q=%q is not valid UTF-8", k, v)
 		}
 	}
-	if limit := p.parts[0].maxMessageSize; size+metaLowerBound(m) > limit {
+	if limit := p.parts[0].maxMessageSize; size+metaLowerBound(m) > limit && !p.opts.ChunkingEnabled {
 		return Errorf(CodeMessageTooBig, "message of %d bytes of payload and %d of key and properties exceeds the broker's limit of %d bytes",
 			size, metaLowerBound(m), limit)
 	}
@@ -314,8 +314,8 @@ func (p *producer) check(m *Message) error {
 // limits.
 func (p *producer) checkLimits(size int) error {
 	e := p.e
-	if limit := p.parts[0].maxMessageSize; size > limit {
-		return Errorf(CodeMessageTooBig, "message of %d bytes exceeds the broker's limit of %d bytes", size, limit)
+	if limit := p.parts[0].maxMessageSize; size > limit && !p.opts.ChunkingEnabled {
+		return Errorf(CodeMessageTooBig, "message of %d bytes exceeds the broker's limit of %d bytes (chunkingEnabled would send it in chunks)", size, limit)
 	}
 	if max := p.opts.MaxPendingMessages; max > 0 && p.pending >= max {
 		return Errorf(CodeProducerQueueIsFull, "producer for %s has %d messages pending (maxPendingMessages %d)", p.topic.full, p.pending, max)
@@ -359,8 +359,10 @@ func (e *Engine) SendPayloads(id ProducerID, data []byte, lens []uint32, tokens 
 			}
 			pt = p.parts[k]
 		}
-		if p.opts.DisableBatching {
-			_ = pt.add(&m, tokens[i], now) // alone; add fails for no payload-only message
+		if p.opts.DisableBatching || pt.needsChunks(&m) {
+			if err := pt.add(&m, tokens[i], now); err != nil {
+				return i, err
+			}
 		} else {
 			pt.addPayload(m.Payload, tokens[i], now)
 		}

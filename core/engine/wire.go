@@ -186,6 +186,13 @@ type entryMeta struct {
 	batchSize        int // messages in the batch; 0 for a lone message
 	highestSeq       int64
 	deliverAt        int64 // ms since the epoch; 0 for none
+	compressed       bool  // the payload is compressed already (a chunk)
+
+	// A chunk of a message sent in chunks; numChunks is 0 otherwise.
+	uuid           string
+	numChunks      int
+	totalChunkSize int
+	chunkID        int
 }
 
 // appendEntryMeta appends an entry's MessageMetadata.
@@ -201,6 +208,10 @@ func appendEntryMeta(b []byte, em *entryMeta) []byte {
 	}
 	if em.compression != CompressionNone {
 		b = appendVarintField(b, 8, uint64(em.compression))
+	}
+	if em.compression != CompressionNone || em.numChunks > 0 {
+		// Chunks say it even uncompressed: consumers size the whole
+		// message by it.
 		b = appendVarintField(b, 9, uint64(em.uncompressedSize))
 	}
 	if em.batchSize > 0 {
@@ -212,17 +223,26 @@ func appendEntryMeta(b []byte, em *entryMeta) []byte {
 	if em.batchSize > 0 {
 		b = appendVarintField(b, 24, uint64(em.highestSeq))
 	}
+	if em.numChunks > 0 {
+		b = appendStringField(b, 26, em.uuid)
+		b = appendVarintField(b, 27, uint64(em.numChunks))
+		b = appendVarintField(b, 28, uint64(em.totalChunkSize))
+		b = appendVarintField(b, 29, uint64(em.chunkID))
+	}
 	return b
 }
 
 // appendSendCommand appends a BaseCommand{type: SEND, send: ...}.
-func appendSendCommand(b []byte, producerID uint64, seq int64, numMessages int, highestSeq int64) []byte {
+func appendSendCommand(b []byte, producerID uint64, seq int64, numMessages int, highestSeq int64, isChunk bool) []byte {
 	var inner [48]byte
 	in := appendVarintField(inner[:0], 1, producerID)
 	in = appendVarintField(in, 2, uint64(seq))
 	if numMessages > 1 {
 		in = appendVarintField(in, 3, uint64(numMessages))
 		in = appendVarintField(in, 6, uint64(highestSeq))
+	}
+	if isChunk {
+		in = appendBoolField(in, 7)
 	}
 	b = appendVarintField(b, 1, uint64(cmdSend))
 	return appendBytesField(b, 6, in)

@@ -91,7 +91,7 @@ func TestSendCommandMatchesGenerated(t *testing.T) {
 		{1, &pb.CommandSend{ProducerId: proto.Uint64(3), SequenceId: proto.Uint64(1 << 40)}},
 		{500, &pb.CommandSend{ProducerId: proto.Uint64(3), SequenceId: proto.Uint64(1 << 40), NumMessages: proto.Int32(500), HighestSequenceId: proto.Uint64(1<<40 + 499)}},
 	} {
-		b := appendSendCommand(nil, 3, 1<<40, c.n, 1<<40+int64(c.n)-1)
+		b := appendSendCommand(nil, 3, 1<<40, c.n, 1<<40+int64(c.n)-1, false)
 		got := &pb.BaseCommand{}
 		if err := proto.Unmarshal(b, got); err != nil {
 			t.Fatal(err)
@@ -171,7 +171,7 @@ func TestSendFrameLayout(t *testing.T) {
 	payload := []byte("payload bytes")
 	buf := make([]byte, 100, 200)
 	buf = append(buf, payload...)
-	cmd := appendSendCommand(nil, 1, 2, 1, 2)
+	cmd := appendSendCommand(nil, 1, 2, 1, 2, false)
 	meta := appendEntryMeta(nil, &entryMeta{producerName: "p", seq: 2, publishTime: 3})
 	start := 100 - sendFrameHeaderLen(len(cmd)) - len(meta)
 	writeSendFrame(buf, start, 100, cmd, meta, false)

@@ -217,7 +217,7 @@ static void test_fork(void) {
         if (pp_send(p, "x", 1, NULL, NULL, e, sizeof e) != PP_ERR_FORKED) bad |= 4;
         if (strcmp(pp_result_name(PP_ERR_FORKED), "Forked") != 0) bad |= 8; /* the table works in the child */
         char buf[64];
-        pp_message_id id = {1, 2, -1, -1, 0, 0};
+        pp_message_id id = {1, 2, -1, -1, 0, 0, -1, -1};
         if (pp_message_id_str(&id, buf, sizeof buf) != 6) bad |= 16;
         _exit(bad);
     }

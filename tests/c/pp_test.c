@@ -155,7 +155,7 @@ static void test_error_buffer(void) {
 }
 
 static void test_message_ids(void) {
-    pp_message_id id = {123456789, 42, -1, 3, 10, 0}, back;
+    pp_message_id id = {123456789, 42, -1, 3, 10, 0, -1, -1}, back;
     unsigned char buf[64];
     size_t need = 0;
     check(pp_message_id_serialize(&id, buf, 2, &need) == PP_ERR_BUFFER_TOO_SMALL && need > 2, "serialize into a small buffer", NULL);
@@ -165,11 +165,19 @@ static void test_message_ids(void) {
           "deserialize round trip", NULL);
     check(pp_message_id_deserialize("\xff\xff", 2, &back) == PP_ERR_INVALID_ARGUMENT, "deserialize garbage", NULL);
     /* A deduplicated resend's receipt: -1:-1, flagged. */
-    pp_message_id dup = {-1, -1, -1, -1, 0, 0};
+    pp_message_id dup = {-1, -1, -1, -1, 0, 0, -1, -1};
     check(pp_message_id_serialize(&dup, buf, sizeof buf, &need) == PP_OK && pp_message_id_deserialize(buf, need, &back) == PP_OK &&
               (back.flags & PP_ID_DUPLICATE) && back.ledger_id == -1,
           "a -1:-1 ID is flagged PP_ID_DUPLICATE", NULL);
     check(pp_message_id_deserialize(buf, need, &back) == PP_OK && ((id.flags & PP_ID_DUPLICATE) == 0), "a real ID is not", NULL);
+    /* A chunked message's ID names its first and last chunks. */
+    pp_message_id chunked = {7, 9, 2, -1, 0, PP_ID_CHUNKED, 7, 5};
+    char cs[64];
+    check(pp_message_id_str(&chunked, cs, sizeof cs) == strlen("7:5:2;7:9:2") && strcmp(cs, "7:5:2;7:9:2") == 0,
+          "a chunked ID as a string: first;last", cs);
+    check(pp_message_id_serialize(&chunked, buf, sizeof buf, &need) == PP_OK && pp_message_id_deserialize(buf, need, &back) == PP_OK &&
+              (back.flags & PP_ID_CHUNKED) && back.first_chunk_ledger_id == 7 && back.first_chunk_entry_id == 5 && back.entry_id == 9,
+          "a chunked ID round-trips as MessageIdData with first_chunk_message_id", NULL);
     char s[8];
     size_t len = pp_message_id_str(&id, s, sizeof s);
     check(len == strlen("123456789:42:-1:3") && strlen(s) == sizeof s - 1, "message ID string truncates like snprintf", s);
