@@ -88,6 +88,13 @@ type openBatch struct {
 	bytes    int
 	clusters []string // replicate_to of every message in the batch
 	start    int      // where the messages begin in buf (after the headroom)
+
+	// keyBased batching: the batch's key, and the key fields its entry
+	// carries (every message of the batch has them).
+	keyID       string
+	key         string
+	hasKey      bool
+	orderingKey []byte
 }
 
 func (b *openBatch) reset(e *Engine) {
@@ -147,6 +154,9 @@ func (pt *partition) addPayload(payload []byte, token uint64, now time.Time) {
 	size := len(payload)
 	pt.p.accepted(size)
 	pt.e.memUsed += int64(size)
+	if o.BatcherType == KeyBasedBatcher {
+		pt.useBatchFor("", nil)
+	}
 	b := &pt.batch
 	if b.count > 0 && (len(b.clusters) > 0 || len(b.buf)-b.start+size > o.BatchingMaxBytes || pt.overflows(size+payloadOnlyMetaMax)) {
 		pt.flushBatch(now)
@@ -212,14 +222,17 @@ func (pt *partition) add(m *Message, token uint64, now time.Time) error {
 	pt.e.memUsed += int64(size)
 
 	if pt.needsChunks(m) {
-		pt.flushBatch(now)
+		pt.flushAll(now)
 		return pt.sendChunked(m, token, seq, deliverAt, now)
 	}
 	if o.DisableBatching || deliverAt > 0 {
 		// Alone, behind whatever is batched.
-		pt.flushBatch(now)
+		pt.flushAll(now)
 		pt.sendAlone(m, token, seq, deliverAt, now)
 		return nil
+	}
+	if o.BatcherType == KeyBasedBatcher {
+		pt.useBatchFor(batchKeyOf(m), m)
 	}
 	b := &pt.batch
 	if b.count > 0 && (!slices.Equal(b.clusters, clustersOf(m)) || len(b.buf)-b.start+size > o.BatchingMaxBytes || pt.overflows(size+singleMetaMax(m))) {
@@ -284,7 +297,7 @@ func (pt *partition) flushBatch(now time.Time) {
 	ent.bytes = b.bytes
 	buf := b.buf
 	b.buf = nil
-	em := entryMeta{seq: b.firstSeq, replicateTo: b.clusters}
+	em := entryMeta{seq: b.firstSeq, replicateTo: b.clusters, batchKey: b.key, batchHasKey: b.hasKey, batchOrderingKey: b.orderingKey}
 	payloadAt := b.start
 	if b.count == 1 {
 		// Send a batch of one as a plain message: its single metadata

@@ -309,6 +309,9 @@ func (e *Engine) computeDeadline() time.Time {
 		if p.state == prodCreating {
 			d = earliest(d, p.createBy)
 		}
+		if p.state == prodReady {
+			d = earliest(d, p.nextDiscovery)
+		}
 		for _, pt := range p.parts {
 			d = earliest(d, pt.deadline())
 		}
@@ -332,6 +335,7 @@ func (e *Engine) Tick(now time.Time) {
 			p.fail(Errorf(CodeTimeout, "producer for %s was not %s within createTimeout %v", p.topic.full, what, p.opts.CreateTimeout))
 			continue
 		}
+		p.discoveryDue(now)
 		for _, pt := range p.parts {
 			pt.tick(now)
 		}

@@ -41,6 +41,7 @@ func OptionsMarkdown() string {
 		b.WriteString("\n")
 	}
 	b.WriteString(routingNotes)
+	b.WriteString(startupNotes)
 	return b.String()
 }
 
@@ -66,4 +67,16 @@ const routingNotes = `## How messages are routed on a partitioned topic
   message. With batching off, the round moves on with every message.
 - With singlePartition, every keyless message goes to one partition picked at random
   when the producer starts.
+`
+
+const startupNotes = `
+## Why startupDelay and startupJitter default to 0
+
+The official clients wait nothing before a producer's first lookup, and only
+their reconnect backoff before a re-registration; so do we by default, so that
+a producer created here starts as fast as theirs. Some libraries wait 1 s plus
+up to 1 s of jitter on every start: that spreads a herd of producers after a
+cluster restart, but costs every single producer a second at creation. Fleets
+that restart together should set both (the wait comes on top of the backoff's
+own jitter of up to 20% of each delay); everyone else pays nothing.
 `

@@ -235,6 +235,11 @@ type ProducerOptions struct {
 	// BatchingMaxPublishDelay sends a batch this long after its first
 	// message at the latest. Defaults to 1 ms.
 	BatchingMaxPublishDelay time.Duration
+	// BatcherType chooses one open batch per partition (default) or one
+	// per key (keyBased: the ordering key, else the partition key), so that
+	// a Key_Shared subscription gets each key's messages on one consumer.
+	// Defaults to default.
+	BatcherType BatcherType
 	// CompressionType compresses each entry. Defaults to none.
 	CompressionType CompressionType
 	// InitialSequenceID makes the first message's sequence ID this plus
@@ -248,6 +253,16 @@ type ProducerOptions struct {
 	// HashingScheme picks the partition of keyed messages. Defaults to
 	// javaStringHash.
 	HashingScheme HashingScheme
+	// PartitionsAutoDiscoveryInterval is how often a producer of a
+	// partitioned topic reads the partition count again, and starts sending
+	// to partitions an admin added. Defaults to 60000 ms.
+	PartitionsAutoDiscoveryInterval time.Duration
+	// LazyStartPartitionedProducers registers each partition of a
+	// partitioned topic on its first message, so that creation does not
+	// wait for (or fail on) every partition's broker; a partition that
+	// cannot register fails its messages, and its next message tries
+	// again. Defaults to false.
+	LazyStartPartitionedProducers bool
 	// AccessMode claims shared or exclusive access to the topic. Defaults
 	// to shared.
 	AccessMode AccessMode
@@ -259,6 +274,14 @@ type ProducerOptions struct {
 	// included; 0 means the broker's maxMessageSize, which it may not
 	// exceed. Defaults to 0.
 	ChunkMaxMessageSize int
+	// StartupDelay is waited before the first lookup and before each
+	// re-registration after a reconnect, with startupJitter. Defaults to
+	// 0 ms.
+	StartupDelay time.Duration
+	// StartupJitter adds a uniform random wait of up to this long to
+	// startupDelay, so that producers restarting together spread out.
+	// Defaults to 0 ms.
+	StartupJitter time.Duration
 	// CreateTimeout bounds the whole creation of the producer, including a
 	// waitForExclusive producer's wait for the topic; 0 means no bound
 	// besides connectionTimeout and operationTimeout for each step.

@@ -166,6 +166,9 @@ var OptionTable = []OptionSpec{
 	{Name: "batchingMaxPublishDelay", GoName: "BatchingMaxPublishDelay", Scope: ScopeProducer, Type: OptMilliseconds, Min: 1, Max: maxMillis, Default: "1",
 		Doc:   "Sends a batch this long after its first message at the latest.",
 		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.BatchingMaxPublishDelay }},
+	{Name: "batcherType", GoName: "BatcherType", Scope: ScopeProducer, Type: OptEnum, Values: batcherNames, Default: "default",
+		Doc:   "Chooses one open batch per partition (default) or one per key (keyBased: the ordering key, else the partition key), so that a Key_Shared subscription gets each key's messages on one consumer.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.BatcherType }},
 	{Name: "compressionType", GoName: "CompressionType", Scope: ScopeProducer, Type: OptEnum, Values: compressionNames, Default: "none",
 		Doc:   "Compresses each entry.",
 		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.CompressionType }},
@@ -178,6 +181,12 @@ var OptionTable = []OptionSpec{
 	{Name: "hashingScheme", GoName: "HashingScheme", Scope: ScopeProducer, Type: OptEnum, Values: hashingNames, Default: "javaStringHash",
 		Doc:   "Picks the partition of keyed messages.",
 		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.HashingScheme }},
+	{Name: "partitionsAutoDiscoveryInterval", GoName: "PartitionsAutoDiscoveryInterval", Scope: ScopeProducer, Type: OptMilliseconds, Min: 1000, Max: maxMillis, Negative: "off", Default: "60000",
+		Doc:   "Is how often a producer of a partitioned topic reads the partition count again, and starts sending to partitions an admin added.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.PartitionsAutoDiscoveryInterval }},
+	{Name: "lazyStartPartitionedProducers", GoName: "LazyStartPartitionedProducers", Scope: ScopeProducer, Type: OptBoolean, Default: "false",
+		Doc:   "Registers each partition of a partitioned topic on its first message, so that creation does not wait for (or fail on) every partition's broker; a partition that cannot register fails its messages, and its next message tries again.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.LazyStartPartitionedProducers }},
 	{Name: "accessMode", GoName: "AccessMode", Scope: ScopeProducer, Type: OptEnum, Values: accessNames, Default: "shared",
 		Doc:   "Claims shared or exclusive access to the topic.",
 		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.AccessMode }},
@@ -187,6 +196,12 @@ var OptionTable = []OptionSpec{
 	{Name: "chunkMaxMessageSize", GoName: "ChunkMaxMessageSize", Scope: ScopeProducer, Type: OptInteger, Min: 0, Max: maxInt32, Default: "0",
 		Doc:   "Bounds each chunk's frame in bytes, metadata included; 0 means the broker's maxMessageSize, which it may not exceed.",
 		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.ChunkMaxMessageSize }},
+	{Name: "startupDelay", GoName: "StartupDelay", Scope: ScopeProducer, Type: OptMilliseconds, Min: 0, Max: maxMillis, Default: "0",
+		Doc:   "Is waited before the first lookup and before each re-registration after a reconnect, with startupJitter.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.StartupDelay }},
+	{Name: "startupJitter", GoName: "StartupJitter", Scope: ScopeProducer, Type: OptMilliseconds, Min: 0, Max: maxMillis, Default: "0",
+		Doc:   "Adds a uniform random wait of up to this long to startupDelay, so that producers restarting together spread out.",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.StartupJitter }},
 	{Name: "createTimeout", GoName: "CreateTimeout", Scope: ScopeProducer, Type: OptMilliseconds, Min: 0, Max: maxMillis, Default: "0",
 		Doc:   "Bounds the whole creation of the producer, including a waitForExclusive producer's wait for the topic; 0 means no bound besides connectionTimeout and operationTimeout for each step.",
 		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.CreateTimeout }},
@@ -231,6 +246,8 @@ func getInt(f any) (int64, bool) {
 		return int64(*p), true
 	case *LogLevel:
 		return int64(*p), true
+	case *BatcherType:
+		return int64(*p), true
 	}
 	panic("engine: option field of unexpected type")
 }
@@ -256,6 +273,8 @@ func setInt(f any, n int64) {
 		*p = AccessMode(n)
 	case *LogLevel:
 		*p = LogLevel(n)
+	case *BatcherType:
+		*p = BatcherType(n)
 	default:
 		panic("engine: option field of unexpected type")
 	}
@@ -319,7 +338,11 @@ func resolveScope(scope Scope, c *ClientOptions, p *ProducerOptions) error {
 			if s.Type == OptMilliseconds && n > 0 && n < int64(time.Millisecond) {
 				return configError(s.Name, "must be %s, got %v", s.rangeText(), time.Duration(n))
 			}
-			if err := s.checkRange(n / s.unit()); err != nil {
+			outside := n / s.unit()
+			if n < 0 && outside == 0 {
+				outside = -1 // a negative Go duration under a millisecond is still negative
+			}
+			if err := s.checkRange(outside); err != nil {
 				if s.Type == OptMilliseconds {
 					return configError(s.Name, "must be %s, got %v", s.rangeText(), time.Duration(n))
 				}

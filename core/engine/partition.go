@@ -64,6 +64,11 @@ type partition struct {
 
 	firstChunkLedger, firstChunkEntry int64 // where the current chunked message's first chunk is stored
 
+	// keyBased batching: the open batches of other keys than batch's, and
+	// their keys in the order they were opened.
+	parked     map[string]*openBatch
+	parkedKeys []string
+
 	nextSeq int64 // the next automatic sequence ID
 	lastSeq int64 // the highest sequence ID ever assigned, -1 for none
 	batch   openBatch
@@ -177,7 +182,7 @@ func (pt *partition) lookupFailed(r *request, err *Error) {
 func (pt *partition) attemptFailed(err *Error) {
 	pt.detach()
 	if !pt.registeredOnce {
-		pt.p.fail(err)
+		pt.firstAttemptFailed(err)
 		return
 	}
 	if !retriableServerError(err.Code) {
@@ -336,7 +341,7 @@ func (pt *partition) detach() {
 // scheduleRetry waits out a backoff before the next connection attempt.
 func (pt *partition) scheduleRetry(cause *Error) {
 	pt.state = ptBackoff
-	d := pt.bo.delay(&pt.e.rand)
+	d := pt.bo.delay(&pt.e.rand) + pt.startupWait()
 	pt.retryAt = pt.e.now.Add(d)
 	pt.e.wake(pt.retryAt)
 	pt.retries++
@@ -377,7 +382,7 @@ func (pt *partition) disconnected(c *conn, cause *Error) {
 func (pt *partition) lost(cause *Error) {
 	pt.detach()
 	if !pt.registeredOnce {
-		pt.p.fail(cause)
+		pt.firstAttemptFailed(cause)
 		return
 	}
 	pt.epoch++
@@ -405,7 +410,33 @@ func (pt *partition) closedByBroker(c *conn, assigned string) {
 	pt.attempt++
 	pt.oldConn = c
 	pt.epoch++
-	pt.startLookup()
+	pt.start()
+}
+
+// startupWait is the startupDelay plus a uniform random part of
+// startupJitter: the wait before a first lookup and before each
+// re-registration, which spreads a herd of producers after a cluster
+// restart.
+func (pt *partition) startupWait() time.Duration {
+	o := &pt.p.opts
+	d := o.StartupDelay
+	if o.StartupJitter > 0 {
+		d += time.Duration(pt.e.rand.float() * float64(o.StartupJitter))
+	}
+	return d
+}
+
+// start begins a connection attempt after the startup wait, or at once
+// without one.
+func (pt *partition) start() {
+	d := pt.startupWait()
+	if d <= 0 {
+		pt.startLookup()
+		return
+	}
+	pt.state = ptBackoff
+	pt.retryAt = pt.e.now.Add(d)
+	pt.e.wake(pt.retryAt)
 }
 
 // unregister sends CLOSE_PRODUCER without waiting and forgets the
@@ -455,6 +486,9 @@ func (pt *partition) deadline() time.Time {
 	if pt.batch.count > 0 {
 		d = earliest(d, pt.batch.deadline)
 	}
+	for _, b := range pt.parked {
+		d = earliest(d, b.deadline)
+	}
 	if t := pt.p.opts.SendTimeout; t > 0 {
 		if oldest := pt.oldest(); !oldest.IsZero() {
 			d = earliest(d, oldest.Add(t))
@@ -468,10 +502,16 @@ func (pt *partition) oldest() time.Time {
 	if pt.head < len(pt.queue) {
 		return pt.queue[pt.head].created
 	}
+	var t time.Time
 	if pt.batch.count > 0 {
-		return pt.batch.created
+		t = pt.batch.created
 	}
-	return time.Time{}
+	for _, b := range pt.parked {
+		if t.IsZero() || b.created.Before(t) {
+			t = b.created
+		}
+	}
+	return t
 }
 
 func (pt *partition) tick(now time.Time) {
@@ -481,6 +521,7 @@ func (pt *partition) tick(now time.Time) {
 	if pt.batch.count > 0 && !now.Before(pt.batch.deadline) {
 		pt.flushBatch(now)
 	}
+	pt.flushParked(now, false)
 	if t := pt.p.opts.SendTimeout; t > 0 {
 		if oldest := pt.oldest(); !oldest.IsZero() && now.Sub(oldest) >= t {
 			// As the Java client does: once the oldest message times out,
@@ -599,12 +640,18 @@ func (pt *partition) failAll(err error) {
 	for pt.head < len(pt.queue) {
 		pt.failEntry(pt.popHead(), err)
 	}
-	if pt.batch.count > 0 {
-		e := pt.e
-		e.emitTokens(EventSendFailed, pt.p.id, pt.batch.tokens, MessageID{}, err)
-		pt.p.completed(pt.batch.count, pt.batch.bytes, err)
-		e.memUsed -= int64(pt.batch.bytes)
-		pt.batch.reset(e)
+	for {
+		if pt.batch.count > 0 {
+			e := pt.e
+			e.emitTokens(EventSendFailed, pt.p.id, pt.batch.tokens, MessageID{}, err)
+			pt.p.completed(pt.batch.count, pt.batch.bytes, err)
+			e.memUsed -= int64(pt.batch.bytes)
+			pt.batch.reset(e)
+		}
+		if len(pt.parkedKeys) == 0 {
+			break
+		}
+		pt.useBatchFor(pt.parkedKeys[0], nil) // fails the parked batches too, oldest key first
 	}
 	pt.p.maybeFinishClose()
 }
@@ -619,4 +666,18 @@ func (pt *partition) release(ent *entry) {
 	if pt.p.state == prodClosing && pt.p.pending == 0 {
 		pt.p.maybeFinishClose()
 	}
+}
+
+// firstAttemptFailed handles a partition that could not register the
+// first time: creation fails, except for a partition started lazily (or
+// added later) of a producer that is ready, whose messages fail instead;
+// its next message tries again.
+func (pt *partition) firstAttemptFailed(err *Error) {
+	if pt.p.state != prodReady {
+		pt.p.fail(err)
+		return
+	}
+	pt.e.log(LogWarn, pt.logRecord(), "partition %s could not register: %v", pt.topic, err)
+	pt.failAll(err)
+	pt.state = ptIdle
 }

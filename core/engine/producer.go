@@ -45,6 +45,8 @@ type producer struct {
 	pendingBytes int64 // their payload bytes
 	stats        ProducerStats
 	createBy     time.Time // creation fails at this time; zero: no bound
+
+	nextDiscovery time.Time // when to read the partition count again; zero: never
 }
 
 // CreateProducer starts creating a producer; EventProducerReady or
@@ -76,15 +78,44 @@ func (e *Engine) CreateProducer(opts ProducerOptions, now time.Time) (ProducerID
 }
 
 func (p *producer) metadataReady(n int) {
-	if p.state == prodCreating && p.parts == nil {
+	switch {
+	case p.state == prodCreating && p.parts == nil:
 		p.startPartitions(n)
+	case p.state == prodReady && n > len(p.parts) && p.parts[0].index >= 0:
+		p.grow(n)
 	}
 }
 
 func (p *producer) metadataFailed(err *Error) {
 	if p.state == prodCreating {
 		p.fail(err)
+		return
 	}
+	p.e.log(LogWarn, LogRecord{Topic: p.topic.full}, "re-reading the partitions of %s failed (trying again in %v): %v", p.topic.full, p.opts.PartitionsAutoDiscoveryInterval, err)
+}
+
+// grow adds the partitions an admin added, and routes to them from now on.
+func (p *producer) grow(n int) {
+	old := len(p.parts)
+	for i := old; i < n; i++ {
+		pt := newPartition(p, int32(i), partitionTopic(p.topic.full, i))
+		p.parts = append(p.parts, pt)
+		if !p.opts.LazyStartPartitionedProducers {
+			pt.start()
+		}
+	}
+	p.e.log(LogInfo, LogRecord{Topic: p.topic.full}, "%s grew from %d to %d partitions", p.topic.full, old, n)
+}
+
+// discoveryDue asks the broker again for the partition count when it is
+// time; called from Tick.
+func (p *producer) discoveryDue(now time.Time) {
+	if p.nextDiscovery.IsZero() || now.Before(p.nextDiscovery) || p.state != prodReady {
+		return
+	}
+	p.nextDiscovery = now.Add(p.opts.PartitionsAutoDiscoveryInterval)
+	e := p.e
+	e.request(e.serviceConn(), &request{kind: reqPartitionedMetadata, producer: p})
 }
 
 func (p *producer) startPartitions(n int) {
@@ -98,8 +129,18 @@ func (p *producer) startPartitions(n int) {
 		}
 	}
 	p.router = newRouter(&p.opts, &e.rand, n)
+	if n > 0 && p.opts.PartitionsAutoDiscoveryInterval > 0 {
+		p.nextDiscovery = e.now.Add(p.opts.PartitionsAutoDiscoveryInterval)
+		e.wake(p.nextDiscovery)
+	}
+	if n > 0 && p.opts.LazyStartPartitionedProducers {
+		// Each partition registers on its first message.
+		p.state = prodReady
+		p.e.emit(Event{Kind: EventProducerReady, Producer: p.id})
+		return
+	}
 	for _, pt := range p.parts {
-		pt.startLookup()
+		pt.start()
 	}
 }
 
@@ -244,7 +285,11 @@ func (e *Engine) Send(id ProducerID, msg *Message, token uint64, now time.Time) 
 			return err
 		}
 	}
-	return p.parts[i].add(msg, token, now)
+	pt := p.parts[i]
+	if pt.state == ptIdle {
+		pt.start() // lazyStartPartitionedProducers: its first message
+	}
+	return pt.add(msg, token, now)
 }
 
 // NeedsTime reports whether Send(id, msg) would use the current time for
@@ -260,7 +305,7 @@ func (e *Engine) NeedsTime(id ProducerID, msg *Message) bool {
 	}
 	o := &p.opts
 	b := &p.parts[0].batch
-	return o.DisableBatching || b.count == 0 || b.count+1 >= o.BatchingMaxMessages ||
+	return o.DisableBatching || o.BatcherType == KeyBasedBatcher || o.ChunkingEnabled || b.count == 0 || b.count+1 >= o.BatchingMaxMessages ||
 		len(b.buf)-b.start+len(msg.Payload)+64 >= o.BatchingMaxBytes ||
 		msg.DeliverAfter != 0 || !msg.DeliverAt.IsZero() || msg.DisableReplication || len(msg.ReplicationClusters) > 0 || len(b.clusters) > 0
 }
@@ -398,7 +443,7 @@ func (e *Engine) Flush(id ProducerID, now time.Time) error {
 		return err
 	}
 	for _, pt := range p.parts {
-		pt.flushBatch(now)
+		pt.flushAll(now)
 	}
 	return nil
 }
@@ -422,7 +467,7 @@ func (e *Engine) CloseProducer(id ProducerID, now time.Time) error {
 	}
 	p.state = prodClosing
 	for _, pt := range p.parts {
-		pt.flushBatch(now)
+		pt.flushAll(now)
 	}
 	p.maybeFinishClose()
 	return nil
@@ -485,6 +530,9 @@ func (p *producer) parts0Name() string {
 // pendingOn counts the messages pending on partition pt.
 func (p *producer) pendingOn(pt *partition) int {
 	n := pt.batch.count
+	for _, b := range pt.parked {
+		n += b.count
+	}
 	for _, ent := range pt.queue[pt.head:] {
 		n += ent.count
 	}

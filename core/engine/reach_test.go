@@ -195,3 +195,73 @@ func TestClosedBeforeConnectedSuggestsTLS(t *testing.T) {
 		t.Fatalf("failure %v", fail.Err)
 	}
 }
+
+// TestStartupDelayAndJitter: the first lookup waits startupDelay plus up
+// to startupJitter, spread evenly over 200 producers, and a
+// re-registration after the broker closed the producer waits again.
+func TestStartupDelayAndJitter(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	delay, jitter := 2*time.Second, time.Second
+	conn := ConnID(0)
+	var waits []time.Duration
+	for i := range 200 {
+		id, err := h.e.CreateProducer(ProducerOptions{Topic: "t" + itoa(int64(i)), StartupDelay: delay, StartupJitter: jitter}, h.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = id
+	}
+	if conn == 0 {
+		conn = h.connect()
+	}
+	// Metadata first (not delayed), then each partition waits.
+	for range 200 {
+		h.answerMetadata(conn, 0)
+	}
+	h.quiet(conn)
+	start := h.now
+	for step := time.Duration(0); step <= delay+jitter; step += 10 * time.Millisecond {
+		h.advance(10 * time.Millisecond)
+		for {
+			h.drain()
+			if len(h.inbox[conn]) == 0 {
+				break
+			}
+			h.expect(conn, pb.BaseCommand_LOOKUP)
+			waits = append(waits, h.now.Sub(start))
+		}
+	}
+	if len(waits) != 200 {
+		t.Fatalf("%d lookups after delay plus jitter, want 200", len(waits))
+	}
+	buckets := make([]int, 10)
+	for _, w := range waits {
+		if w < delay || w > delay+jitter+10*time.Millisecond {
+			t.Fatalf("a lookup after %v, outside [%v, %v]", w, delay, delay+jitter)
+		}
+		buckets[min(9, int((w-delay)*10/jitter))]++
+	}
+	for i, n := range buckets {
+		if n < 5 || n > 40 { // 20 expected in each tenth of the jitter
+			t.Fatalf("tenth %d of the jitter got %d of 200 lookups: not spread (%v)", i, n, buckets)
+		}
+	}
+}
+
+func TestStartupDelayBeforeReRegistration(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	h.e.CreateProducer(ProducerOptions{Topic: "t", StartupDelay: time.Second}, h.now)
+	conn := h.connect()
+	h.answerMetadata(conn, 0)
+	h.advance(999 * time.Millisecond)
+	h.quiet(conn)
+	h.advance(time.Millisecond)
+	h.answerLookup(conn, "pulsar://broker:6650")
+	h.answerProducer(conn, "p", -1)
+	h.expectEvent(EventProducerReady)
+	h.reply(conn, &pb.BaseCommand{Type: pb.BaseCommand_CLOSE_PRODUCER.Enum(), CloseProducer: &pb.CommandCloseProducer{ProducerId: proto.Uint64(1), RequestId: proto.Uint64(0)}})
+	h.advance(999 * time.Millisecond)
+	h.quiet(conn)
+	h.advance(time.Millisecond)
+	h.expect(conn, pb.BaseCommand_LOOKUP)
+}

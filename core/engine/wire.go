@@ -188,6 +188,11 @@ type entryMeta struct {
 	deliverAt        int64 // ms since the epoch; 0 for none
 	compressed       bool  // the payload is compressed already (a chunk)
 
+	// keyBased batching: the key every message of a batch has.
+	batchKey         string
+	batchHasKey      bool
+	batchOrderingKey []byte
+
 	// A chunk of a message sent in chunks; numChunks is 0 otherwise.
 	uuid           string
 	numChunks      int
@@ -202,6 +207,13 @@ func appendEntryMeta(b []byte, em *entryMeta) []byte {
 	b = appendVarintField(b, 3, uint64(em.publishTime))
 	if em.single != nil {
 		b = transcodeSingle(b, em.single)
+	} else if em.batchSize > 0 {
+		if em.batchHasKey {
+			b = appendStringField(b, 6, em.batchKey)
+		}
+		if len(em.batchOrderingKey) > 0 {
+			b = appendBytesField(b, 18, em.batchOrderingKey)
+		}
 	}
 	for _, c := range em.replicateTo {
 		b = appendStringField(b, 7, c)

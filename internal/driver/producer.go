@@ -156,8 +156,18 @@ func (p *Producer) Topic() string { return p.topic }
 // Name is the producer's name, assigned by the broker unless given.
 func (p *Producer) Name() string { return p.name }
 
-// NumPartitions is the topic's partition count, 0 for a plain topic.
-func (p *Producer) NumPartitions() int { return p.partitions }
+// NumPartitions is the topic's partition count, 0 for a plain topic. It
+// follows the topic as partitions are added (see
+// partitionsAutoDiscoveryInterval).
+func (p *Producer) NumPartitions() int {
+	c := p.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.eng.NumPartitions(p.id); n > p.partitions {
+		p.partitions = n
+	}
+	return p.partitions
+}
 
 func ctxError(ctx context.Context, what string) *engine.Error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -165,6 +165,13 @@ func CreatePartitionedTopic(t testing.TB, topic string, partitions int) {
 	Call(t, http.MethodPut, topicPath(t, topic)+"/partitions", partitions)
 }
 
+// UpdatePartitions raises the partition count of a partitioned topic, as
+// `pulsar-admin topics update-partitioned-topic` does.
+func UpdatePartitions(t testing.TB, topic string, partitions int) {
+	t.Helper()
+	Call(t, http.MethodPost, topicPath(t, topic)+"/partitions", partitions)
+}
+
 // CreateNonPartitionedTopic creates a non-partitioned topic.
 func CreateNonPartitionedTopic(t testing.TB, topic string) {
 	t.Helper()
