@@ -54,6 +54,17 @@ type Message struct {
 	ReplicationClusters []string
 	// DisableReplication keeps the message in the local cluster.
 	DisableReplication bool
+	// Value, when set instead of Payload, is encoded by the producer's
+	// schema (see EncodeValue); a SEPARATED KEY_VALUE value also sets the
+	// key.
+	Value any
+	// KeyBase64 says Key is the base64 text of a binary key.
+	KeyBase64 bool
+	// Routed sends the message to Partition of a partitioned topic (0 of
+	// a plain one), bypassing the routing mode. The runtimes set it from a
+	// custom router, which they run outside their locks.
+	Routed    bool
+	Partition int32
 }
 
 // localCluster is the replicate_to value that disables replication.
@@ -94,6 +105,7 @@ type openBatch struct {
 	keyID       string
 	key         string
 	hasKey      bool
+	keyBase64   bool
 	orderingKey []byte
 }
 
@@ -297,7 +309,7 @@ func (pt *partition) flushBatch(now time.Time) {
 	ent.bytes = b.bytes
 	buf := b.buf
 	b.buf = nil
-	em := entryMeta{seq: b.firstSeq, replicateTo: b.clusters, batchKey: b.key, batchHasKey: b.hasKey, batchOrderingKey: b.orderingKey}
+	em := entryMeta{seq: b.firstSeq, replicateTo: b.clusters, batchKey: b.key, batchHasKey: b.hasKey, batchKeyBase64: b.keyBase64, batchOrderingKey: b.orderingKey}
 	payloadAt := b.start
 	if b.count == 1 {
 		// Send a batch of one as a plain message: its single metadata
@@ -331,6 +343,7 @@ func (pt *partition) seal(ent *entry, buf []byte, payloadAt int, em *entryMeta, 
 		}
 	}
 	em.producerName = pt.name
+	em.schemaVersion = pt.schemaVersion
 	em.publishTime = now.UnixMilli()
 	meta := appendEntryMeta(e.metaScratch[:0], em)
 	e.metaScratch = meta
@@ -375,6 +388,12 @@ const payloadOnlyMetaMax = 4 + 2*(1+10)
 // MessageMetadata without the producer name and replication clusters.
 const entryOverheadMax = 160
 
+// overheadMax is entryOverheadMax with the partition's producer name and
+// schema version.
+func (pt *partition) overheadMax() int {
+	return entryOverheadMax + len(pt.name) + 3 + len(pt.schemaVersion)
+}
+
 // singleMetaMax bounds what m adds to a batch besides its payload.
 func singleMetaMax(m *Message) int {
 	n := payloadOnlyMetaMax + 2*11 + 2*(6+len(m.Key)+len(m.OrderingKey))
@@ -398,7 +417,7 @@ func metaLowerBound(m *Message) int {
 // make its frame larger than the broker's limit.
 func (pt *partition) overflows(n int) bool {
 	b := &pt.batch
-	over := entryOverheadMax + len(pt.name)
+	over := pt.overheadMax()
 	for _, c := range b.clusters {
 		over += len(c) + 2
 	}

@@ -38,7 +38,7 @@ func (pt *partition) chunkLimit() int {
 // needsChunks reports whether m, sent alone, may not fit one frame, so
 // that chunking decides (with compression, after compressing).
 func (pt *partition) needsChunks(m *Message) bool {
-	return pt.p.opts.ChunkingEnabled && len(m.Payload)+metaLowerBound(m)+entryOverheadMax+len(pt.name) > pt.chunkLimit()
+	return pt.p.opts.ChunkingEnabled && len(m.Payload)+metaLowerBound(m)+pt.overheadMax() > pt.chunkLimit()
 }
 
 // sendChunked sends m alone, in chunks if it needs them. The open batch
@@ -58,6 +58,7 @@ func (pt *partition) sendChunked(m *Message, token uint64, seq, deliverAt int64,
 	single := appendSingleMeta(e.metaScratch[:0], m, len(m.Payload), seq)
 	em.single = append([]byte(nil), single...)
 	em.producerName = pt.name
+	em.schemaVersion = pt.schemaVersion
 	em.publishTime = now.UnixMilli()
 
 	// The room a chunk's payload has: the limit less everything else in

@@ -207,6 +207,7 @@ type producerCmd struct {
 	accessMode       AccessMode
 	topicEpoch       *uint64
 	properties       map[string]string
+	schema           *Schema // nil or BYTES: none
 }
 
 func appendProducer(b []byte, p *producerCmd) []byte {
@@ -224,6 +225,9 @@ func appendProducer(b []byte, p *producerCmd) []byte {
 	}
 	if p.topicEpoch != nil {
 		m = appendVarintField(m, 11, *p.topicEpoch)
+	}
+	if p.schema != nil && p.schema.Type != SchemaBytes {
+		m = appendSchema(m, 7, p.schema)
 	}
 	return appendFrame(b, cmdProducer, m)
 }
@@ -381,12 +385,13 @@ func decodeLookupResponse(b []byte) (m lookupResponseCmd, err error) {
 }
 
 type producerSuccessCmd struct {
-	requestID    uint64
-	hasRequestID bool
-	name         string
-	lastSeq      int64
-	topicEpoch   *uint64
-	ready        bool
+	requestID     uint64
+	hasRequestID  bool
+	name          string
+	lastSeq       int64
+	topicEpoch    *uint64
+	ready         bool
+	schemaVersion []byte
 }
 
 func decodeProducerSuccess(b []byte) (m producerSuccessCmd, err error) {
@@ -399,6 +404,8 @@ func decodeProducerSuccess(b []byte) (m producerSuccessCmd, err error) {
 			m.name = string(r.bytes())
 		case num == 3 && typ == protowire.VarintType:
 			m.lastSeq = int64(r.varint())
+		case num == 4 && typ == protowire.BytesType:
+			m.schemaVersion = append([]byte(nil), r.bytes()...)
 		case num == 5 && typ == protowire.VarintType:
 			te := r.varint()
 			m.topicEpoch = &te

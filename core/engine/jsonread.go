@@ -26,11 +26,14 @@ const (
 )
 
 // jsonValue is a JSON value: s holds a string, a number's text or "true" or
-// "false"; obj holds an object's members.
+// "false"; obj holds an object's members, arr an array's elements; the
+// value's text is the reader's input from start to end.
 type jsonValue struct {
-	kind jsonKind
-	s    string
-	obj  []jsonMember
+	kind       jsonKind
+	s          string
+	obj        []jsonMember
+	arr        []jsonValue
+	start, end int
 }
 
 type jsonMember struct {
@@ -83,6 +86,14 @@ func (r *jsonReader) literal(word string, v jsonValue) jsonValue {
 }
 
 func (r *jsonReader) value(depth int) jsonValue {
+	r.next()
+	start := r.i
+	v := r.value1(depth)
+	v.start, v.end = start, r.i
+	return v
+}
+
+func (r *jsonReader) value1(depth int) jsonValue {
 	if depth > maxDepth {
 		r.fail("nesting too deep")
 		return jsonValue{}
@@ -143,24 +154,38 @@ func (r *jsonReader) object(depth int) jsonValue {
 }
 
 func (r *jsonReader) array(depth int) jsonValue {
+	v := jsonValue{kind: jsonArray}
 	r.i++ // [
 	if r.next() == ']' {
 		r.i++
-		return jsonValue{kind: jsonArray}
+		return v
 	}
 	for r.err == "" {
-		r.value(depth + 1)
+		v.arr = append(v.arr, r.value(depth+1))
 		switch r.next() {
 		case ',':
 			r.i++
 		case ']':
 			r.i++
-			return jsonValue{kind: jsonArray}
+			return v
 		default:
 			r.fail("expected ',' or ']'")
 		}
 	}
-	return jsonValue{kind: jsonArray}
+	return v
+}
+
+// parseJSON reads data as exactly one JSON value; the error says what is
+// wrong and where.
+func parseJSON(data []byte) (jsonValue, string) {
+	r := jsonReader{b: data}
+	v := r.value(0)
+	if r.err == "" {
+		if r.space(); r.i < len(data) {
+			r.fail("more than one JSON value")
+		}
+	}
+	return v, r.err
 }
 
 func (r *jsonReader) number() jsonValue {

@@ -35,6 +35,8 @@ func batchKeyOf(m *Message) string {
 	switch {
 	case len(m.OrderingKey) > 0:
 		return "o:" + base64.StdEncoding.EncodeToString(m.OrderingKey)
+	case m.KeyBase64:
+		return "b:" + m.Key
 	case m.Key != "" || m.HasKey:
 		return "k:" + m.Key
 	}
@@ -77,9 +79,9 @@ func (pt *partition) useBatchFor(key string, m *Message) {
 // setBatchKey names an empty batch's key.
 func setBatchKey(b *openBatch, key string, m *Message) {
 	b.keyID = key
-	b.key, b.hasKey, b.orderingKey = "", false, nil
+	b.key, b.hasKey, b.keyBase64, b.orderingKey = "", false, false, nil
 	if m != nil {
-		b.key, b.hasKey = m.Key, m.Key != "" || m.HasKey
+		b.key, b.hasKey, b.keyBase64 = m.Key, m.Key != "" || m.HasKey, m.KeyBase64
 		if len(m.OrderingKey) > 0 {
 			b.orderingKey = append([]byte(nil), m.OrderingKey...)
 		}

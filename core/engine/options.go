@@ -212,6 +212,11 @@ type ProducerOptions struct {
 	// Properties are string properties attached to the producer, visible
 	// in topic stats. Defaults to none.
 	Properties map[string]string
+	// Schema is the schema registered for the producer's values: a type
+	// name, or an object with type, name, definition, properties and, for
+	// KEY_VALUE, key, value and keyValueEncoding (see docs/SCHEMA.md).
+	// Defaults to BYTES (no schema).
+	Schema *Schema
 	// SendTimeout fails a message not acknowledged in time, and with it
 	// every later pending message of its partition; negative disables.
 	// Defaults to 30000 ms.

@@ -177,6 +177,11 @@ func TestDefaultsMatchTable(t *testing.T) {
 				t.Errorf("option %s resolves to %v, documented default %q", o.Name, m, o.Default)
 			}
 			continue
+		case OptSchema:
+			if sc := *f.(**Schema); sc != nil {
+				t.Errorf("option %s resolves to %+v, documented default %q", o.Name, sc, o.Default)
+			}
+			continue
 		}
 		if got != o.Default {
 			t.Errorf("option %s resolves to %s, the table says %s", o.Name, got, o.Default)

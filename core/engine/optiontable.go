@@ -28,6 +28,7 @@ const (
 	OptMilliseconds OptionType = "milliseconds"
 	OptEnum         OptionType = "enum"
 	OptStringMap    OptionType = "object"
+	OptSchema       OptionType = "schema"
 )
 
 // Scope says which struct an option belongs to.
@@ -145,6 +146,9 @@ var OptionTable = []OptionSpec{
 	{Name: "properties", GoName: "Properties", Scope: ScopeProducer, Type: OptStringMap, Default: "none",
 		Doc:   "Are string properties attached to the producer, visible in topic stats.",
 		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.Properties }},
+	{Name: "schema", GoName: "Schema", Scope: ScopeProducer, Type: OptSchema, Default: "BYTES (no schema)",
+		Doc:   "Is the schema registered for the producer's values: a type name, or an object with type, name, definition, properties and, for KEY_VALUE, key, value and keyValueEncoding (see docs/SCHEMA.md).",
+		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.Schema }},
 	{Name: "sendTimeout", GoName: "SendTimeout", Scope: ScopeProducer, Type: OptMilliseconds, Min: 1, Max: maxMillis, Negative: "disabled", Default: "30000",
 		Doc:   "Fails a message not acknowledged in time, and with it every later pending message of its partition; negative disables.",
 		field: func(_ *ClientOptions, p *ProducerOptions) any { return &p.SendTimeout }},
@@ -355,6 +359,12 @@ func resolveScope(scope Scope, c *ClientOptions, p *ProducerOptions) error {
 		case OptBoolean:
 			if p, ok := f.(**bool); ok && *p == nil {
 				*p = Bool(s.Default == "true")
+			}
+		case OptSchema:
+			if sc := *f.(**Schema); sc != nil {
+				if err := checkSchema(sc, s.Name); err != nil {
+					return err
+				}
 			}
 		}
 	}

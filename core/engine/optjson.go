@@ -87,6 +87,13 @@ func SetOption(name, value string, c *ClientOptions, p *ProducerOptions) error {
 		if v = r.value(0); r.err != "" {
 			return configError(name, "must be a JSON object of strings: %s", r.err)
 		}
+	case OptSchema:
+		if t := strings.TrimSpace(value); strings.HasPrefix(t, "{") {
+			var jerr string
+			if v, jerr = parseJSON([]byte(t)); jerr != "" {
+				return configError(name, "must be a schema type name or a JSON object: %s", jerr)
+			}
+		}
 	}
 	return spec.setJSON(spec.field(c, p), v, true)
 }
@@ -214,6 +221,12 @@ func (s *OptionSpec) setJSON(f any, v jsonValue, text bool) error {
 			m[kv.key] = kv.val.s
 		}
 		*f.(*map[string]string) = m
+	case OptSchema:
+		sc, err := parseSchema(v, s.Name)
+		if err != nil {
+			return err
+		}
+		*f.(**Schema) = sc
 	}
 	return nil
 }
@@ -252,6 +265,10 @@ func AppendOptionsJSON(b []byte, scope Scope, c *ClientOptions, p *ProducerOptio
 		case OptStringMap:
 			if m := *f.(*map[string]string); len(m) > 0 {
 				val = appendStringMap(nil, m)
+			}
+		case OptSchema:
+			if sc := *f.(**Schema); sc != nil {
+				val = appendSchemaJSON(nil, sc)
 			}
 		case OptEnum:
 			n, _ := getInt(f)

@@ -69,6 +69,10 @@ type partition struct {
 	parked     map[string]*openBatch
 	parkedKeys []string
 
+	// schemaVersion is what the broker said the producer's schema is
+	// registered as; every message sent afterwards carries it.
+	schemaVersion []byte
+
 	nextSeq int64 // the next automatic sequence ID
 	lastSeq int64 // the highest sequence ID ever assigned, -1 for none
 	batch   openBatch
@@ -243,6 +247,7 @@ func (pt *partition) producerCommand(requestID uint64) *producerCmd {
 		accessMode: o.AccessMode,
 		topicEpoch: pt.topicEpoch,
 		properties: o.Properties,
+		schema:     o.Schema,
 	}
 	switch {
 	case o.ProducerName != "":
@@ -280,6 +285,7 @@ func (pt *partition) registered(r *request, m producerSuccessCmd) {
 	}
 	pt.state = ptReady
 	pt.name = m.name
+	pt.schemaVersion = m.schemaVersion
 	pt.maxMessageSize = c.maxMessageSize
 	if m.topicEpoch != nil {
 		pt.topicEpoch = m.topicEpoch

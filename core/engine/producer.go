@@ -276,20 +276,59 @@ func (e *Engine) Send(id ProducerID, msg *Message, token uint64, now time.Time) 
 	if err != nil {
 		return err
 	}
+	if msg.Value != nil {
+		m, err := p.encode(msg)
+		if err != nil {
+			return err
+		}
+		msg = &m
+	}
 	if err := p.check(msg); err != nil {
 		return err
 	}
 	i := 0
-	if len(p.parts) > 1 {
+	switch {
+	case msg.Routed:
+		if n := max(1, len(p.parts)); msg.Partition < 0 || int(msg.Partition) >= n {
+			return Errorf(CodeInvalidArgument, "the router chose partition %d of a topic of %d partitions", msg.Partition, len(p.parts))
+		}
+		i = int(msg.Partition)
+	case len(p.parts) > 1:
 		if i, err = p.router.pick(msg, len(p.parts), now); err != nil {
 			return err
 		}
 	}
+	return p.part(i).add(msg, token, now)
+}
+
+// part returns partition i, starting it if it waits for its first message
+// (lazyStartPartitionedProducers).
+func (p *producer) part(i int) *partition {
 	pt := p.parts[i]
 	if pt.state == ptIdle {
-		pt.start() // lazyStartPartitionedProducers: its first message
+		pt.start()
 	}
-	return pt.add(msg, token, now)
+	return pt
+}
+
+// encode returns msg with its Value encoded by the producer's schema.
+func (p *producer) encode(msg *Message) (Message, error) {
+	m := *msg
+	if len(m.Payload) > 0 || m.NullValue {
+		return m, Errorf(CodeInvalidMessage, "give a message a Value or a Payload (or NullValue), not both")
+	}
+	payload, key, hasKey, err := EncodeValue(p.opts.Schema, m.Value)
+	if err != nil {
+		return m, err
+	}
+	if hasKey {
+		if m.Key != "" || m.HasKey {
+			return m, Errorf(CodeInvalidMessage, "a SEPARATED KEY_VALUE value sets the message key; leave Key empty")
+		}
+		m.Key, m.KeyBase64 = key, true
+	}
+	m.Payload, m.Value = payload, nil
+	return m, nil
 }
 
 // NeedsTime reports whether Send(id, msg) would use the current time for
@@ -396,14 +435,13 @@ func (e *Engine) SendPayloads(id ProducerID, data []byte, lens []uint32, tokens 
 		if err := p.checkLimits(n); err != nil {
 			return i, err
 		}
-		pt := p.parts[0]
+		k := 0
 		if len(p.parts) > 1 {
-			k, err := p.router.pick(&m, len(p.parts), now)
-			if err != nil {
+			if k, err = p.router.pick(&m, len(p.parts), now); err != nil {
 				return i, err
 			}
-			pt = p.parts[k]
 		}
+		pt := p.part(k)
 		if p.opts.DisableBatching || pt.needsChunks(&m) {
 			if err := pt.add(&m, tokens[i], now); err != nil {
 				return i, err

@@ -159,6 +159,9 @@ func appendSingleMeta(b []byte, m *Message, payloadSize int, seq int64) []byte {
 	if m.Key != "" || m.HasKey {
 		b = appendStringField(b, 2, m.Key)
 	}
+	if m.KeyBase64 {
+		b = appendBoolField(b, 6)
+	}
 	b = appendVarintField(b, 3, uint64(payloadSize))
 	if ms := unixMillis(m.EventTime); ms > 0 {
 		b = appendVarintField(b, 5, uint64(ms))
@@ -177,6 +180,7 @@ func appendSingleMeta(b []byte, m *Message, payloadSize int, seq int64) []byte {
 // fields for a batch, or the message's own for a lone message.
 type entryMeta struct {
 	producerName     string
+	schemaVersion    []byte
 	seq              int64
 	publishTime      int64  // ms since the epoch
 	single           []byte // a lone message's SingleMessageMetadata
@@ -191,6 +195,7 @@ type entryMeta struct {
 	// keyBased batching: the key every message of a batch has.
 	batchKey         string
 	batchHasKey      bool
+	batchKeyBase64   bool
 	batchOrderingKey []byte
 
 	// A chunk of a message sent in chunks; numChunks is 0 otherwise.
@@ -211,6 +216,9 @@ func appendEntryMeta(b []byte, em *entryMeta) []byte {
 		if em.batchHasKey {
 			b = appendStringField(b, 6, em.batchKey)
 		}
+		if em.batchKeyBase64 {
+			b = appendBoolField(b, 17)
+		}
 		if len(em.batchOrderingKey) > 0 {
 			b = appendBytesField(b, 18, em.batchOrderingKey)
 		}
@@ -228,6 +236,9 @@ func appendEntryMeta(b []byte, em *entryMeta) []byte {
 	}
 	if em.batchSize > 0 {
 		b = appendVarintField(b, 11, uint64(em.batchSize))
+	}
+	if len(em.schemaVersion) > 0 {
+		b = appendBytesField(b, 16, em.schemaVersion)
 	}
 	if em.deliverAt > 0 {
 		b = appendVarintField(b, 19, uint64(em.deliverAt))
