@@ -41,6 +41,13 @@ type (
 	ProducerStats   = engine.ProducerStats
 	ClientStats     = engine.ClientStats
 	Latency         = engine.Latency
+	// Schemas and the values they encode (docs/SCHEMA.md).
+	Schema              = engine.Schema
+	SchemaType          = engine.SchemaType
+	KeyValueEncoding    = engine.KeyValueEncoding
+	KeyValue            = engine.KeyValue
+	ValueJSON           = engine.ValueJSON
+	ProducerInterceptor = engine.ProducerInterceptor
 	// Engine is the protocol engine as the runtime drives it: the native
 	// engine, or one that lives elsewhere (the WASI host's module).
 	Engine = driver.Engine
@@ -70,6 +77,30 @@ const (
 	LogInfo  = engine.LogInfo
 	LogDebug = engine.LogDebug
 	LogOff   = engine.LogOff
+
+	SchemaBytes          = engine.SchemaBytes
+	SchemaString         = engine.SchemaString
+	SchemaJSON           = engine.SchemaJSON
+	SchemaProtobuf       = engine.SchemaProtobuf
+	SchemaAvro           = engine.SchemaAvro
+	SchemaBoolean        = engine.SchemaBoolean
+	SchemaInt8           = engine.SchemaInt8
+	SchemaInt16          = engine.SchemaInt16
+	SchemaInt32          = engine.SchemaInt32
+	SchemaInt64          = engine.SchemaInt64
+	SchemaFloat          = engine.SchemaFloat
+	SchemaDouble         = engine.SchemaDouble
+	SchemaDate           = engine.SchemaDate
+	SchemaTime           = engine.SchemaTime
+	SchemaTimestamp      = engine.SchemaTimestamp
+	SchemaKeyValue       = engine.SchemaKeyValue
+	SchemaInstant        = engine.SchemaInstant
+	SchemaLocalDate      = engine.SchemaLocalDate
+	SchemaLocalTime      = engine.SchemaLocalTime
+	SchemaLocalDateTime  = engine.SchemaLocalDateTime
+	SchemaProtobufNative = engine.SchemaProtobufNative
+	KeyValueInline       = engine.KeyValueInline
+	KeyValueSeparated    = engine.KeyValueSeparated
 
 	// Who is at fault for an error (Error.Kind).
 	KindUsage   = engine.KindUsage

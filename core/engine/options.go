@@ -83,6 +83,22 @@ var accessNames = []string{"shared", "exclusive", "waitForExclusive", "exclusive
 
 func (a AccessMode) String() string { return enumName(accessNames, int(a)) }
 
+// ProducerInterceptor sees the messages a Go producer sends: it can add a
+// trace ID property, change the key, or refuse a message, and it hears
+// every outcome.
+type ProducerInterceptor interface {
+	// BeforeSend runs on the sending goroutine before the message is
+	// queued, with a copy of the message (its Properties map a copy too)
+	// that it may change. An error fails the message with that error
+	// (Send returns it; SendAsync's callback gets it); a panic fails it
+	// the same way.
+	BeforeSend(msg *Message) error
+	// OnAck runs with the outcome of every message all BeforeSends
+	// accepted, its message ID or error, on the callback goroutine before
+	// the send's own callback. A panic is logged and ignored.
+	OnAck(msg *Message, id MessageID, err error)
+}
+
 // LogLevel is the least severe log record a client produces. The zero
 // value is LogWarn, the default.
 type LogLevel int32
@@ -292,9 +308,14 @@ type ProducerOptions struct {
 	// besides connectionTimeout and operationTimeout for each step.
 	// Defaults to 0 ms.
 	CreateTimeout time.Duration
-	// Router, when set, picks the partition of every message; it must
-	// return an index in [0, numPartitions). Go only.
+	// Router, when set, picks the partition of every message of a
+	// partitioned topic; it must return an index in [0, numPartitions).
+	// The runtime calls it on the sending goroutine, outside its locks.
+	// Go only (the C ABI has pp_producer_set_router).
 	Router func(msg *Message, numPartitions int) int
+	// Interceptors see every message sent with Send or SendAsync, in
+	// order. Go only.
+	Interceptors []ProducerInterceptor
 }
 
 // ResolveClientOptions validates o and returns it with every default

@@ -177,6 +177,13 @@ func toInt(v any) (int64, bool) {
 }
 
 func encodeValue(s *Schema, v any, where string) ([]byte, error) {
+	if j, ok := v.(ValueJSON); ok {
+		jv, jerr := parseJSON(j)
+		if jerr != "" {
+			return nil, Errorf(CodeInvalidMessage, "%s is not valid JSON: %s", where, jerr)
+		}
+		v = jsonArg{jv, j}
+	}
 	if isMissing(v) {
 		return nil, Errorf(CodeInvalidMessage, "%s is missing (null)", where)
 	}

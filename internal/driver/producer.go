@@ -39,6 +39,7 @@ type Producer struct {
 	done       chan struct{} // closed, in queue order, when closed or failed
 	name       string        // set when ready
 	partitions int
+	hooks      hooks
 
 	// Guarded by c.mu.
 	state    producerState
@@ -102,6 +103,8 @@ func (c *Client) OpenProducer(opts ProducerOptions) (*Producer, error) {
 	if c.setupErr != nil {
 		return nil, c.setupErr
 	}
+	router, interceptors := opts.Router, opts.Interceptors
+	opts.Router, opts.Interceptors = nil, nil // run here, outside the lock, not by the engine
 	id, err := c.eng.CreateProducer(opts, c.now())
 	if err != nil {
 		return nil, err
@@ -115,6 +118,9 @@ func (c *Client) OpenProducer(opts ProducerOptions) (*Producer, error) {
 		done:      make(chan struct{}),
 		oldGens:   make(map[uint64]int),
 	}
+	p.hooks.interceptors = interceptors
+	p.hooks.schema = opts.Schema
+	p.SetRouter(router)
 	c.producers[id] = p
 	return p, nil
 }
@@ -184,7 +190,15 @@ func (p *Producer) Send(ctx context.Context, msg *Message) (MessageID, error) {
 		err error
 	}
 	ch := make(chan result, 1)
-	err := p.send(ctx, msg, func(id MessageID, err error) { ch <- result{id, err} }, true)
+	cb := func(id MessageID, err error) { ch <- result{id, err} }
+	if msg != nil && p.needsCopy(msg, true) {
+		m, err := p.prepare(msg, true)
+		if err != nil {
+			return MessageID{}, err
+		}
+		msg, cb = m, p.withOnAck(m, cb)
+	}
+	err := p.send(ctx, msg, cb, true)
 	if err != nil {
 		return MessageID{}, err
 	}
@@ -202,6 +216,17 @@ func (p *Producer) Send(ctx context.Context, msg *Message) (MessageID, error) {
 func (p *Producer) SendAsync(ctx context.Context, msg *Message, cb func(MessageID, error)) {
 	if cb == nil {
 		cb = func(MessageID, error) {}
+	}
+	if msg != nil && p.needsCopy(msg, true) {
+		m, err := p.prepare(msg, true)
+		if err != nil {
+			c := p.c
+			c.lock()
+			c.enqueueDone(completion{cb: cb, err: err})
+			c.unlock()
+			return
+		}
+		msg, cb = m, p.withOnAck(m, cb)
 	}
 	if err := p.send(ctx, msg, cb, false); err != nil {
 		c := p.c

@@ -47,6 +47,13 @@ const (
 // with tag. An error returned here means msg was not accepted and sink
 // hears nothing of it.
 func (p *Producer) SendTagged(ctx context.Context, msg *Message, tag Tag, sink *Sink) error {
+	if msg != nil && p.needsCopy(msg, false) {
+		m, err := p.prepare(msg, false)
+		if err != nil {
+			return err
+		}
+		msg = m
+	}
 	return p.sendSlot(ctx, msg, slot{sink: sink, tag: tag}, false)
 }
 
@@ -56,7 +63,8 @@ func (p *Producer) SendTagged(ctx context.Context, msg *Message, tag Tag, sink *
 // may be called again for the same i, runs under the client lock and must
 // not call into the client. Messages are accepted in order until the first
 // one that is not: SendTaggedBatch returns how many were (each gets exactly
-// one completion) and the error of the next.
+// one completion) and the error of the next. A custom router runs for each
+// message with the lock released.
 func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, m *Message) (Tag, error), sink *Sink, flags SendFlags) (done int, err error) {
 	c := p.c
 	msg := new(Message)
@@ -71,6 +79,9 @@ func (p *Producer) SendTaggedBatch(ctx context.Context, n int, fill func(i int, 
 	for i := 0; i < n; {
 		*msg = Message{}
 		tag, err := fill(i, msg)
+		if err == nil {
+			err = p.routeLocked(msg) // a router runs with the lock released
+		}
 		if err != nil {
 			locked = false
 			c.unlock()
