@@ -76,6 +76,7 @@ type producer struct {
 	_        [56]byte
 
 	closed atomic.Bool // pp_close or pp_stop closed it
+	router routerSlot  // pp_producer_set_router's, or nil
 }
 
 func (p *producer) pending() int64 { return max(0, p.accepted.Load()-p.taken.Load()) }

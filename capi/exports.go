@@ -122,6 +122,13 @@ func ppgo_send(hid C.pp_producer, payload C.uintptr_t, n C.size_t, cb, ud C.uint
 		return fail(err, errbuf, errsize)
 	}
 	var msg engine.Message
+	if r, parts := p.routeNeeded(); r != nil {
+		i, err := p.routePayload(payload, n, r, parts)
+		if err != nil {
+			return fail(err, errbuf, errsize)
+		}
+		msg.Routed, msg.Partition = true, i
+	}
 	msg.Payload = cBytes(payload, n) // borrowed: the engine copies it before Send returns
 	// Counted once accepted: a send blocked waiting for room is not
 	// pending. (Its completion may be taken a moment before this count
@@ -161,6 +168,23 @@ func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count 
 		}
 	}
 	tag := tagger(cb, uds, count)
+	// The router runs first, outside every lock; a bad answer ends the
+	// batch before its message.
+	var routes []int32
+	n, routeErr := int(count), error(nil)
+	if r, parts := p.routeNeeded(); r != nil {
+		routes = make([]int32, 0, n)
+		off := C.uintptr_t(0)
+		for i, size := range sizes {
+			part, err := p.routePayload(data+off, size, r, parts)
+			if err != nil {
+				n, routeErr = i, err
+				break
+			}
+			routes = append(routes, part)
+			off += C.uintptr_t(size)
+		}
+	}
 	// Payload i follows payload i-1; fill may be asked for the same i twice.
 	at, off := 0, C.uintptr_t(0)
 	fill := func(i int, m *engine.Message) (driver.Tag, error) {
@@ -168,9 +192,12 @@ func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count 
 			off += C.uintptr_t(sizes[at])
 		}
 		m.Payload = cBytes(data+off, sizes[i])
+		if routes != nil {
+			m.Routed, m.Partition = true, routes[i]
+		}
 		return tag(i), nil
 	}
-	return p.sendBatch(int(count), fill, flags, accepted, errbuf, errsize)
+	return p.sendBatch(n, fill, flags, accepted, routeErr, errbuf, errsize)
 }
 
 // minMessageSize is sizeof(pp_message) in the first version of the ABI.
@@ -223,13 +250,29 @@ func ppgo_send_messages(hid C.pp_producer, msgs C.uintptr_t, count C.size_t, fla
 	} else {
 		tag = tagger(cb, (*C.uintptr_t)(ptrOf(uds)), count)
 	}
+	var routes []int32
+	n, routeErr := int(count), error(nil)
+	if r, parts := p.routeNeeded(); r != nil {
+		routes = make([]int32, 0, n)
+		for i := 0; i < n; i++ {
+			part, err := p.routeMessage(messageAt(msgs, i, stride), r, parts)
+			if err != nil {
+				n, routeErr = i, err
+				break
+			}
+			routes = append(routes, part)
+		}
+	}
 	fill := func(i int, m *engine.Message) (driver.Tag, error) {
 		if err := convertMessage(messageAt(msgs, i, stride), m); err != nil {
 			return driver.Tag{}, err
 		}
+		if routes != nil {
+			m.Routed, m.Partition = true, routes[i]
+		}
 		return tag(i), nil
 	}
-	return p.sendBatch(int(count), fill, flags, accepted, errbuf, errsize)
+	return p.sendBatch(n, fill, flags, accepted, routeErr, errbuf, errsize)
 }
 
 // tagger returns the tag of message i of a batch: the callback, and
@@ -247,7 +290,9 @@ func tagger(cb C.uintptr_t, uds *C.uintptr_t, count C.size_t) func(int) driver.T
 	}
 }
 
-func (p *producer) sendBatch(n int, fill func(int, *engine.Message) (driver.Tag, error), flags C.int, accepted *C.size_t, errbuf *C.char, errsize C.size_t) C.int {
+// sendBatch sends the first n messages; after, the error that stopped the
+// batch at n (a router's), if they all went.
+func (p *producer) sendBatch(n int, fill func(int, *engine.Message) (driver.Tag, error), flags C.int, accepted *C.size_t, after error, errbuf *C.char, errsize C.size_t) C.int {
 	var f driver.SendFlags
 	if flags&C.PP_SEND_NONBLOCK != 0 {
 		f |= driver.NoBlock
@@ -259,6 +304,9 @@ func (p *producer) sendBatch(n int, fill func(int, *engine.Message) (driver.Tag,
 		return fail(invalidArg("flags 0x%x: unknown bits", int(flags)), errbuf, errsize)
 	}
 	done, err := p.dp.SendTaggedBatch(context.Background(), n, fill, p.sink, f)
+	if err == nil {
+		err = after
+	}
 	p.accepted.Add(int64(done))
 	if accepted != nil {
 		*accepted = C.size_t(done)
@@ -295,6 +343,10 @@ func checkMessage(m *C.pp_message, i int, single bool) error {
 		return bad("replication_cluster_count is %d: larger than any array", uint64(m.replication_cluster_count))
 	case m.replication_clusters == nil && m.replication_cluster_count > 0:
 		return bad("replication_clusters is NULL with a replication_cluster_count of %d", uint64(m.replication_cluster_count))
+	case m.value_json != nil && uint64(m.value_json_len) != ntsLen && uint64(m.value_json_len) > maxLen:
+		return bad("value_json_len is %d: no buffer has that many bytes", uint64(m.value_json_len))
+	case m.partition < -1:
+		return bad("partition must be -1 (routed) or a partition index, got %d", int32(m.partition))
 	}
 	if m.property_count > 0 {
 		for j, pr := range unsafe.Slice(m.properties, int(m.property_count)) {
@@ -373,6 +425,12 @@ func convertMessage(m *C.pp_message, msg *engine.Message) error {
 		return engine.Errorf(engine.CodeInvalidMessage, "deliver_after_ms %d is out of range", int64(m.deliver_after_ms))
 	case m.sequence_id < -1:
 		return engine.Errorf(engine.CodeInvalidMessage, "sequence_id must be -1 (automatic) or at least 0, got %d", int64(m.sequence_id))
+	}
+	if m.value_json != nil {
+		msg.Value = engine.ValueJSON(lenString(m.value_json, m.value_json_len))
+	}
+	if m.partition >= 0 {
+		msg.Routed, msg.Partition = true, int32(m.partition)
 	}
 	if m.event_time_ms > 0 {
 		msg.EventTime = time.UnixMilli(int64(m.event_time_ms))

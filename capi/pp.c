@@ -74,6 +74,26 @@ pp_result ppx_call_token(uintptr_t cb, uintptr_t ud, char *buf, size_t size, siz
     return ((pp_token_cb)cb)((void *)ud, buf, size, len);
 }
 
+int32_t ppx_call_router(uintptr_t cb, uintptr_t ud, const pp_message *msg, int32_t n) {
+    return ((pp_router_cb)cb)((void *)ud, msg, n);
+}
+
+/* The message a router sees for a payload-only send. */
+int32_t ppx_call_router_payload(uintptr_t cb, uintptr_t ud, uintptr_t payload, size_t len, int32_t n) {
+    pp_message m;
+    pp_message_init(&m);
+    m.payload = (const void *)payload;
+    m.payload_len = len;
+    return ((pp_router_cb)cb)((void *)ud, &m, n);
+}
+
+pp_result pp_producer_set_router(pp_producer producer, pp_router_cb cb, void *user_data, char *errbuf,
+                                 size_t errbuf_size) {
+    PP_GUARD(errbuf, errbuf_size);
+    return (pp_result)ppgo_producer_set_router(producer, (uintptr_t)cb, (uintptr_t)user_data, errbuf,
+                                               errbuf_size);
+}
+
 int pp_version(void) { return PP_VERSION; }
 
 const char *pp_version_str(void) { return PP_VERSION_STR; }
@@ -115,6 +135,8 @@ void pp_message_init(pp_message *msg) {
     msg->struct_size = sizeof *msg;
     msg->key_len = PP_NTS;
     msg->sequence_id = -1;
+    msg->value_json_len = PP_NTS;
+    msg->partition = -1;
 }
 
 size_t pp_message_id_str(const pp_message_id *id, char *buf, size_t size) {

@@ -406,6 +406,11 @@ typedef struct pp_message {
     const char *const *replication_clusters;   /* NULL for the namespace default */
     size_t replication_cluster_count;
     int disable_replication;                   /* 1: keep the message in this cluster */
+    const char *value_json;                    /* NULL for none: a value as JSON text, which the producer's
+                                                  schema encodes (docs/SCHEMA.md); payload must be empty */
+    size_t value_json_len;                     /* PP_NTS (pp_message_init's default): up to the NUL */
+    int32_t partition;                         /* -1 (pp_message_init's default): chosen by the router or
+                                                  routingMode; else the partition to publish to */
 } pp_message;
 
 /* Sets every field of *msg to its default. */
@@ -414,10 +419,30 @@ void pp_message_init(pp_message *msg);
 /* As pp_send(), for a message with per-message options. Everything msg
  * points to is copied before the call returns. An invalid combination (a
  * null value with a payload, deliver_at and deliver_after together, a
- * negative delay or time, a sequence_id below -1) fails with
- * PP_ERR_INVALID_MESSAGE naming the field. */
+ * negative delay or time, a sequence_id below -1, a value_json and a
+ * payload, a value that does not fit the schema) fails with
+ * PP_ERR_INVALID_MESSAGE naming the field or the problem; a partition
+ * out of range fails with PP_ERR_INVALID_ARGUMENT. */
 pp_result pp_send_message(pp_producer producer, const pp_message *msg, pp_delivery_cb cb,
                           void *user_data, char *errbuf, size_t errbuf_size);
+
+/*
+ * A custom router: returns the partition of msg, in [0, num_partitions).
+ * It runs on the thread that sends, inside the pp_send*() call, before the
+ * message is queued and while no library lock is held, for each message of
+ * a partitioned topic that has no partition set (never for a plain topic).
+ * For pp_send() and pp_send_batch(), msg carries the payload only. It may
+ * call pp_producer_partitions(); it must not send or close. A partition out
+ * of range fails that message with PP_ERR_INVALID_ARGUMENT (the others of a
+ * batch are not affected before it; see *accepted).
+ */
+typedef int32_t (*pp_router_cb)(void *user_data, const pp_message *msg, int32_t num_partitions);
+
+/* Sets producer's router (NULL cb: route by routingMode again); it applies
+ * to messages sent after the call returns. user_data is passed to every
+ * call and stays the caller's. */
+pp_result pp_producer_set_router(pp_producer producer, pp_router_cb cb, void *user_data, char *errbuf,
+                                 size_t errbuf_size);
 
 /* Flags of the batch sends. */
 #define PP_SEND_NONBLOCK 1 /* never wait for room, even with blockIfQueueFull */
