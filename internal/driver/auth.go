@@ -16,6 +16,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,8 +103,9 @@ type oauth2 struct {
 	issuer, keyRef, audience, scope string
 	http                            *http.Client
 
-	mu       sync.Mutex // guards every field below; held during a fetch, so one fetch serves every waiter
-	endpoint string     // the token endpoint, once discovered
+	warn     func(msg string) // logs a warning; set by the client
+	mu       sync.Mutex       // guards every field below; held during a fetch, so one fetch serves every waiter
+	endpoint string           // the token endpoint, once discovered
 	token    string
 	expires  time.Time
 }
@@ -138,7 +140,12 @@ func (o *oauth2) get(ctx context.Context) ([]byte, error) {
 	tok, exp, err := o.fetch(ctx)
 	if err != nil {
 		if o.token != "" && time.Now().Before(o.expires) {
-			return []byte(o.token), nil // still valid: the next call tries again
+			// Still valid: use it, and try again on the next call.
+			if o.warn != nil {
+				o.warn(fmt.Sprintf("refreshing the OAuth2 token failed; the cached token, valid until %s, is used meanwhile and the refresh is retried on the next connection or challenge: %v",
+					o.expires.UTC().Format(time.RFC3339), err))
+			}
+			return []byte(o.token), nil
 		}
 		return nil, err
 	}
@@ -243,6 +250,9 @@ func (o *oauth2) getJSON(ctx context.Context, method, u string, form url.Values,
 	req.Header.Set("Accept", "application/json")
 	resp, err := o.http.Do(req)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return authError("OAuth2 issuer %s did not answer within the connectionTimeout (request to %s)", o.issuer, strings.SplitN(u, "?", 2)[0])
+		}
 		return authError("OAuth2 issuer unreachable: %v", redactURLError(err))
 	}
 	defer resp.Body.Close()

@@ -150,10 +150,21 @@ func (c *Client) setupSecurity() error {
 	if err != nil {
 		return err
 	}
+	if o, ok := creds.(*oauth2); ok {
+		o.warn = func(msg string) { c.logWarning(msg) }
+	}
 	c.credsMu.Lock()
 	c.creds = creds
 	c.credsMu.Unlock()
 	return nil
+}
+
+// logWarning logs a warning of the runtime's own, outside the engine's
+// records. It takes the client lock.
+func (c *Client) logWarning(msg string) {
+	c.lock()
+	c.logRecord(&engine.LogRecord{Level: engine.LogWarn, Msg: msg})
+	c.unlock()
 }
 
 // now reads the clock. Called with mu held.
@@ -498,6 +509,9 @@ func (c *Client) Close() error {
 	done := c.barrier()
 	c.unlock()
 	<-done
+	if o, ok := c.credentials().(*oauth2); ok {
+		o.http.CloseIdleConnections() // no keep-alive to the issuer outlives the client
+	}
 	// Let the deliverer see the client closed and exit; completions queued
 	// from now on (sends on a closed client fail) run inline.
 	select {
