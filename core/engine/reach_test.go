@@ -265,3 +265,40 @@ func TestStartupDelayBeforeReRegistration(t *testing.T) {
 	h.advance(time.Millisecond)
 	h.expect(conn, pb.BaseCommand_LOOKUP)
 }
+
+// TestStartupWaitIsCancellable: the startup wait ends with the create
+// timeout, and with a close, and sends nothing.
+func TestStartupWaitIsCancellable(t *testing.T) {
+	h := newHarness(t, ClientOptions{})
+	id, _ := h.e.CreateProducer(ProducerOptions{Topic: "t", StartupDelay: time.Minute, CreateTimeout: time.Second}, h.now)
+	conn := h.connect()
+	h.answerMetadata(conn, 0)
+	h.advance(time.Second)
+	if fail := h.expectEvent(EventProducerFailed); fail.Producer != id || CodeOf(fail.Err) != CodeTimeout {
+		t.Fatalf("failure %v", fail.Err)
+	}
+	h.quiet(conn)
+
+	id2, _ := h.e.CreateProducer(ProducerOptions{Topic: "t2", StartupDelay: time.Minute}, h.now)
+	h.answerMetadata(conn, 0)
+	if err := h.e.CloseProducer(id2, h.now); err != nil {
+		t.Fatal(err)
+	}
+	if fail := h.expectEvent(EventProducerFailed); fail.Producer != id2 || CodeOf(fail.Err) != CodeAlreadyClosed {
+		t.Fatalf("close during the wait: %v", fail.Err)
+	}
+	h.advance(time.Minute)
+	pong(h, conn)
+	h.quiet(conn)
+}
+
+func TestNegativeStartupWaitRefused(t *testing.T) {
+	for _, o := range []ProducerOptions{{Topic: "t", StartupDelay: -time.Second}, {Topic: "t", StartupJitter: -time.Millisecond}} {
+		if _, err := ResolveProducerOptions(o); err == nil || CodeOf(err) != CodeInvalidConfiguration || !strings.Contains(err.Error(), "startup") {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	if err := ParseOptionsJSON([]byte(`{"startupJitter":-5}`), nil, &ProducerOptions{}); err == nil || !strings.Contains(err.Error(), "startupJitter") {
+		t.Errorf("JSON: %v", err)
+	}
+}
