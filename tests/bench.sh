@@ -71,3 +71,24 @@ echo
 echo "== WASI: 1,000,000 x 100 B, the module under wazero vs the native producer, real broker, alternating"
 (cd tests && go test ./wasm -run '^$' -bench Throughput -benchtime 1000000x | grep -v '^goos\|^goarch\|^pkg\|^cpu\|^PASS\|^ok')
 echo "module size: $(stat -c %s build/wasm/pulsar_producer.wasm) bytes (stripped)"
+
+# --- Secured broker: TLS + token (tests/broker/secure.sh, tests/bench/cmd/ppsecbench) ---
+#
+# The native producer against the official Go client, both over TLS with a
+# token, and the native producer over TLS against the same broker's
+# plaintext port (token too): 1,000,000 x 100 B batched, each round in a
+# process of its own, alternating, median of 5. The secured deployment is
+# started for this section unless it runs, and then stopped.
+echo
+echo "== secured broker (TLS + token): native vs the official Go client, and the cost of TLS; 1,000,000 x 100 B, real broker"
+(
+  secure="$PWD/tests/broker/secure.sh"
+  if ! "$secure" status >/dev/null 2>&1; then
+    trap '"$secure" stop >/dev/null 2>&1 || true' EXIT
+    "$secure" start | grep '^secure deployment ready'
+  fi
+  eval "$("$secure" env | sed 's/^/export /')"
+  mkdir -p build/bench
+  (cd tests && go build -o ../build/bench/ppsecbench ./bench/cmd/ppsecbench)
+  build/bench/ppsecbench -rounds 5
+)

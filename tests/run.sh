@@ -110,6 +110,73 @@ python_suite() {
 }
 python_suite
 
+# --- Reliability suites (tests/faults, tests/faultproxy, fuzz targets) ---
+
+# fuzz_suite: every fuzz target for a few seconds (make fuzz runs them
+# longer); a failing input is written under the target's testdata/fuzz.
+fuzz_suite() {
+  local log=$LOGS/fuzz.log start=$SECONDS pass=0 fail=0 t
+  for t in $(make -s fuzz-targets); do
+    if go test -run '^$' -fuzz "^${t##*:}\$" -fuzztime "${PP_FUZZTIME:-4s}" "./${t%%:*}" >>"$log" 2>&1; then
+      pass=$((pass + 1)); echo "--- PASS: ${t##*:}" >>"$log"
+    else
+      fail=$((fail + 1)); echo "--- FAIL: ${t##*:}" >>"$log"
+    fi
+  done
+  record fuzz "$pass" "$fail" 0
+  echo "    ($((SECONDS - start)) s)"
+}
+fuzz_suite
+
+# faults_suite: the short fault table against a two-broker cluster that the
+# test starts and stops (tests/broker/cluster.sh); the table is printed.
+faults_suite() {
+  local log=$LOGS/faults.log start=$SECONDS
+  (cd tests && PP_FAULTS=short PP_FAULTS_OUT="$ROOT/build/faults-short.md" \
+    go test -v -count=1 -timeout 30m -run TestFaults ./faults) >"$log" 2>&1
+  local status=$?
+  record faults-short "$(grep -c -- '    --- PASS' "$log")" "$(grep -c -- '    --- FAIL' "$log")" "$status"
+  sed -n '/^| scenario /,/^$/p' "$log" | sed 's/^/    /'
+  echo "    ($((SECONDS - start)) s)"
+}
+faults_suite
+
+# --- Secured deployment (tests/broker/secure.sh, tests/secure) ---
+#
+# secure_suite: starts the secured deployment once (a standalone broker
+# with TLS, token authentication and authorization; a Pulsar proxy with
+# mutual TLS and tokens in front of it; an OAuth2 issuer; its own ports and
+# run directory, never the plain broker above) unless it runs already, runs
+# tests/secure against it (with the 95 s token-refresh test), and stops what
+# it started, whatever happens.
+# Inside the subshell the deployment is described by these variables, for
+# the suites of other languages to publish over TLS + token and through the
+# proxy (add their commands after the go test line; see secure.sh for the
+# ports and roles):
+#   PP_SECURE_URL          pulsar+ssl://localhost:6661  broker, TLS (trust PP_SECURE_CA)
+#   PP_SECURE_PLAIN_URL    pulsar://127.0.0.1:6660      same broker, plaintext, token still required
+#   PP_SECURE_PROXY_URL    pulsar+ssl://localhost:6671  proxy: needs PP_SECURE_CLIENT_CERT / _KEY too
+#   PP_SECURE_CA, PP_SECURE_CLIENT_CERT, PP_SECURE_CLIENT_KEY   PEM files
+#   PP_SECURE_TOKEN, PP_SECURE_TOKEN_FILE    a token of role pp-client (no expiry), and its file
+#   PP_SECURE_NAMESPACE    pp/secure, where pp-client may produce and consume
+#   PP_SECURE_OAUTH2_ISSUER, PP_SECURE_OAUTH2_CREDENTIALS   issuerUrl and privateKey for authOAuth2
+#   PP_SECURE_ADMIN_URL, PP_SECURE_ADMIN_TOKEN_FILE         admin REST API as the superuser
+#   PP_SECURE_SECRET_KEY   HS256 key, to mint tokens ($PP_SECURE_DIR/bin/ppsecure token -key $PP_SECURE_SECRET_KEY -ttl 20s)
+secure_suite() {
+  local log=$LOGS/secure.log start=$SECONDS
+  ( if ! tests/broker/secure.sh status >/dev/null 2>&1; then
+      trap '"$ROOT"/tests/broker/secure.sh stop >/dev/null 2>&1' EXIT # only what this run started
+      tests/broker/secure.sh start || exit 1
+    fi
+    eval "$(tests/broker/secure.sh env | sed 's/^/export /')"
+    cd tests && PP_SECURE_REQUIRED=1 PP_SECURE_LONG=1 go test -v -count=1 -timeout 10m ./secure
+  ) >"$log" 2>&1
+  local status=$?
+  record secure "$(grep -c -- '--- PASS' "$log")" "$(grep -c -- '--- FAIL' "$log")" "$status"
+  grep -E '^secure deployment ready|^(broker|proxy) +pid' "$log" | sed 's/^/    /'
+  echo "    ($((SECONDS - start)) s)"
+}
+secure_suite
 
 echo
 if [ ${#failed_suites[@]} -gt 0 ]; then

@@ -251,7 +251,7 @@ func (o *oauth2) getJSON(ctx context.Context, method, u string, form url.Values,
 	resp, err := o.http.Do(req)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return authError("OAuth2 issuer %s did not answer within the connectionTimeout (request to %s)", o.issuer, strings.SplitN(u, "?", 2)[0])
+			return authError("OAuth2 issuer %s: no answer before the connection timeout (connectionTimeout; request to %s)", o.issuer, strings.SplitN(u, "?", 2)[0])
 		}
 		return authError("OAuth2 issuer unreachable: %v", redactURLError(err))
 	}
