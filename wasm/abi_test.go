@@ -6,6 +6,7 @@ package wasm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"os"
@@ -141,6 +142,7 @@ func TestABIMalformedMetadata(t *testing.T) {
 		{"length past the end", []byte{abi.TagKey, 200, 0, 0, 0, 'a'}, "needs 200 bytes"},
 		{"cut int64", []byte{abi.TagEventTime, 1, 2, 3}, "event time"},
 		{"repeated key", appendStringField(appendStringField(nil, abi.TagKey, "a"), abi.TagKey, "b"), "key repeated"},
+		{"cut partition", []byte{abi.TagPartition, 1, 2}, "partition at byte 1 needs 4 bytes"},
 		{"repeated property", appendMetadata(appendMetadata(nil, &engine.Message{Properties: map[string]string{"k": "1"}}), &engine.Message{Properties: map[string]string{"k": "2"}}), `property "k" repeated`},
 	} {
 		in.mem.Write(in.send.ptr, c.meta)
@@ -364,4 +366,60 @@ func TestABIImportsAsDocumented(t *testing.T) {
 			t.Errorf("the module imports %s.%s, which ABI.md does not list", module, name)
 		}
 	}
+}
+
+// TestABIPartitions: ppw_partitions answers 0 for a producer that is not
+// ready or not known, and InvalidHandle before a client.
+func TestABIPartitions(t *testing.T) {
+	in := newTestInstance(t)
+	_, err := in.partitions(1)
+	wantCode(t, "ppw_partitions before a client", err, engine.CodeInvalidHandle, "ppw_client_new")
+	if err := in.clientNew("pulsar://127.0.0.1:6650", nil, abiT0, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := in.producerCreate("t", nil, abiT0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []engine.ProducerID{p, p + 100} {
+		if n, err := in.partitions(id); n != 0 || err != nil {
+			t.Fatalf("partitions of producer %d (not ready or unknown): %d, %v; want 0", id, n, err)
+		}
+	}
+}
+
+// TestChunkedReceiptDecoding: the host reads a chunked message's Receipt
+// record into an ID with the first chunk's ledger and entry, and refuses a
+// record whose CHUNKED flag comes without the 16 bytes of fields.
+func TestChunkedReceiptDecoding(t *testing.T) {
+	le := binary.LittleEndian
+	record := func(extra int) []byte {
+		b := make([]byte, 72+8+extra)
+		le.PutUint32(b[0:], uint32(len(b)))
+		b[4], b[5] = byte(engine.EventReceipt), abi.ReceiptChunked
+		le.PutUint64(b[24:], 3)
+		le.PutUint32(b[32:], 1)
+		le.PutUint32(b[36:], uint32(extra))
+		le.PutUint64(b[40:], 9)
+		le.PutUint64(b[48:], 14)
+		le.PutUint32(b[56:], 0xffffffff)
+		le.PutUint32(b[60:], 0xffffffff)
+		le.PutUint64(b[72:], 77)
+		if extra >= 16 {
+			le.PutUint64(b[80:], 8)
+			le.PutUint64(b[88:], 11)
+		}
+		return b
+	}
+	e := &Engine{parts: map[engine.ProducerID]*prodInfo{}}
+	evs, err := e.decodeEvents(nil, record(16), 1)
+	want := engine.MessageID{LedgerID: 9, EntryID: 14, Partition: -1, BatchIndex: -1, Chunked: true, FirstChunkLedgerID: 8, FirstChunkEntryID: 11}
+	if err != nil || len(evs) != 1 || evs[0].ID != want || len(evs[0].Tokens) != 1 || evs[0].Tokens[0] != 77 {
+		t.Fatalf("decoded %+v, %v; want ID %v", evs, err, want)
+	}
+	if want.String() != "8:11:-1;9:14:-1" {
+		t.Fatalf("ID prints as %s", want)
+	}
+	_, err = e.decodeEvents(nil, record(8), 1)
+	wantCode(t, "a CHUNKED receipt with 8 bytes of fields", err, engine.CodeProtocolError, "chunked receipt has 8 bytes of fields, not 16")
 }

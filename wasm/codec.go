@@ -1,15 +1,19 @@
 // The byte formats that cross the module boundary, host side: message
-// metadata out, event records in (option JSON is the engine's own,
-// engine.AppendOptionsJSON, and the stats records are package abi's).
+// values and metadata out, event records in (option JSON is the engine's
+// own, engine.AppendOptionsJSON, and the stats records are package abi's).
 // ABI.md defines them.
 //
-// How this works: metadata is appended field by field into a reused
-// buffer, only for messages that have any (a bare payload goes through
-// ppw_send unencoded). Event records are decoded in bulk from the module's
-// memory into engine.Events, with the tokens of receipts and failures
-// copied into one reused slice that the events' Tokens alias. The rare
-// records with fields of their own (a Log record's, a closed or failed
-// producer's final stats) get them in a new allocation.
+// How this works: a message's Value (a Go value, for the producer's schema)
+// cannot cross, so the host encodes it with the engine's own EncodeMessage
+// into the payload (and, for a SEPARATED KEY_VALUE schema, the base64 key)
+// before the message goes over: the module sees only bytes. Metadata is
+// appended field by field into a reused buffer, only for messages that
+// have any (a bare payload goes through ppw_send unencoded). Event records
+// are decoded in bulk from the module's memory into engine.Events, with the
+// tokens of receipts and failures copied into one reused slice that the
+// events' Tokens alias. The rare records with fields of their own (a Log
+// record's, a closed or failed producer's final stats) get them in a new
+// allocation; a chunked message's receipt carries its first chunk's ID.
 package wasm
 
 import (
@@ -21,11 +25,12 @@ import (
 	"github.com/pulsar-producer/pulsar-producer/wasm/internal/abi"
 )
 
-// hasMetadata reports whether m needs ppw_send_msg.
+// hasMetadata reports whether m needs ppw_send_msg (or, with a Value, to
+// be encoded first).
 func hasMetadata(m *engine.Message) bool {
 	return m.Key != "" || m.HasKey || m.OrderingKey != nil || len(m.Properties) > 0 || !m.EventTime.IsZero() ||
 		!m.DeliverAt.IsZero() || m.DeliverAfter != 0 || m.SequenceID != nil || m.NullValue ||
-		len(m.ReplicationClusters) > 0 || m.DisableReplication
+		len(m.ReplicationClusters) > 0 || m.DisableReplication || m.KeyBase64 || m.Routed || m.Value != nil
 }
 
 func appendBytesField(b []byte, tag byte, v []byte) []byte {
@@ -86,6 +91,12 @@ func appendMetadata(b []byte, m *engine.Message) []byte {
 	if m.DisableReplication {
 		b = append(b, abi.TagDisableReplication)
 	}
+	if m.KeyBase64 {
+		b = append(b, abi.TagKeyBase64)
+	}
+	if m.Routed {
+		b = binary.LittleEndian.AppendUint32(append(b, abi.TagPartition), uint32(m.Partition))
+	}
 	return b
 }
 
@@ -122,6 +133,7 @@ func (e *Engine) decodeEvents(dst []engine.Event, b []byte, count int) ([]engine
 			}
 			ev.Tokens = e.tokens[start:len(e.tokens):len(e.tokens)]
 		}
+		extra := b[extraAt:textAt]
 		if ev.Kind == engine.EventReceipt {
 			ev.ID = engine.MessageID{
 				LedgerID:   int64(le.Uint64(b[40:])),
@@ -130,12 +142,14 @@ func (e *Engine) decodeEvents(dst []engine.Event, b []byte, count int) ([]engine
 				BatchIndex: int32(le.Uint32(b[60:])),
 				BatchSize:  int32(le.Uint32(b[64:])),
 			}
+			if b[abi.EventFlagsOffset]&abi.ReceiptChunked != 0 && !abi.ChunkFieldsOf(extra, &ev.ID) {
+				return dst, engine.Errorf(engine.CodeProtocolError, "event record %d: a chunked receipt has %d bytes of fields, not %d", i, len(extra), abi.ChunkFieldsSize)
+			}
 		}
 		var text string
 		if textLen > 0 {
 			text = string(b[textAt : textAt+textLen])
 		}
-		extra := b[extraAt:textAt]
 		switch code := engine.Code(int32(le.Uint32(b[8:]))); {
 		case ev.Kind == engine.EventLog:
 			ev.Log = &engine.LogRecord{Msg: text, Conn: ev.Conn}

@@ -88,7 +88,9 @@ type Engine struct {
 type prodInfo struct {
 	partitions int
 	failed     bool
-	hold       time.Duration // how long gathered messages may wait; 0: not at all
+	hold       time.Duration  // how long gathered messages may wait; 0: not at all
+	schema     *engine.Schema // encodes Message.Value here, before the message crosses
+	discovers  bool           // partitionsAutoDiscoveryInterval is on: the count may grow
 }
 
 var _ core.Engine = (*Engine)(nil)
@@ -269,9 +271,14 @@ func (e *Engine) note(ev *engine.Event, partitions int) {
 	}
 }
 
+// CreateProducer starts creating a producer in the module. opts.Router
+// must be nil: a Go function cannot run inside the module. The core
+// runtime runs a router itself, on the sending goroutine, and passes its
+// choice with the message (Message.Routed), so core.ProducerOptions.Router
+// works with a WASI-hosted client.
 func (e *Engine) CreateProducer(opts engine.ProducerOptions, now time.Time) (engine.ProducerID, error) {
 	if opts.Router != nil {
-		return 0, engine.Errorf(engine.CodeOperationNotSupported, "option Router: a Go routing function cannot run inside the WASI module")
+		return 0, engine.Errorf(engine.CodeOperationNotSupported, "option Router: a Go routing function cannot run inside the WASI module (the core runtime runs it and passes its choice as Message.Routed)")
 	}
 	js, err := engine.AppendOptionsJSON(nil, engine.ScopeProducer, nil, &opts)
 	if err != nil {
@@ -284,7 +291,7 @@ func (e *Engine) CreateProducer(opts engine.ProducerOptions, now time.Time) (eng
 	if err != nil {
 		return 0, e.check(err)
 	}
-	p := &prodInfo{}
+	p := &prodInfo{schema: opts.Schema, discovers: opts.PartitionsAutoDiscoveryInterval >= 0}
 	if !opts.DisableBatching {
 		p.hold = stageMaxHold
 		if d := opts.BatchingMaxPublishDelay; d > 0 && d < p.hold {
@@ -297,10 +304,20 @@ func (e *Engine) CreateProducer(opts engine.ProducerOptions, now time.Time) (eng
 
 // Send queues msg: a payload-only message is gathered (stage.go) or is one
 // ppw_send call with no encoding; anything else goes through ppw_send_msg
-// with its metadata.
+// with its metadata. A Value is encoded here first, by the producer's
+// schema (codec.go), with the engine's checks and errors; one the schema
+// cannot encode fails even before the producer is ready, where the native
+// engine would first report that it is not.
 func (e *Engine) Send(id engine.ProducerID, msg *engine.Message, token uint64, now time.Time) error {
 	if !e.usable() {
 		return e.callErr()
+	}
+	if msg.Value != nil {
+		m, err := e.encodeFor(id, msg)
+		if err != nil {
+			return err
+		}
+		msg = &m
 	}
 	meta := hasMetadata(msg)
 	if !meta && e.canStage(id, len(msg.Payload)) {
@@ -318,6 +335,20 @@ func (e *Engine) Send(id engine.ProducerID, msg *engine.Message, token uint64, n
 	}
 	e.roomFor = id
 	return e.check(err)
+}
+
+// encodeFor encodes msg's Value by producer id's schema. A producer the
+// host no longer knows is one the module has forgotten too: the error is
+// the engine's for it.
+func (e *Engine) encodeFor(id engine.ProducerID, msg *engine.Message) (engine.Message, error) {
+	p := e.parts[id]
+	switch {
+	case e.closed:
+		return engine.Message{}, errInstanceClosed
+	case p == nil:
+		return engine.Message{}, engine.Errorf(engine.CodeAlreadyClosed, "producer %d is closed or was never created", id)
+	}
+	return engine.EncodeMessage(p.schema, msg)
 }
 
 // sendPayload is ppw_send, the hot path.
@@ -400,11 +431,22 @@ func (e *Engine) Close(now time.Time) {
 	}
 }
 
+// NumPartitions is producer id's partition count: the one its ProducerReady
+// record gave, asked again of the module (ppw_partitions) when it may have
+// grown since, that is when the topic is partitioned and
+// partitionsAutoDiscoveryInterval is on. The runtime asks before running a
+// custom router, so that the router sees partitions an admin added.
 func (e *Engine) NumPartitions(id engine.ProducerID) int {
-	if p := e.parts[id]; p != nil {
-		return p.partitions
+	p := e.parts[id]
+	if p == nil {
+		return 0
 	}
-	return 0
+	if p.partitions > 0 && p.discovers && !p.failed && e.usable() {
+		if n, err := e.in.partitions(id); e.check(err) == nil && n > p.partitions {
+			p.partitions = n
+		}
+	}
+	return p.partitions
 }
 
 // Room reports how many more messages and payload bytes producer id takes

@@ -35,7 +35,7 @@ var exportNames = []string{
 	"ppw_flush", "ppw_producer_close", "ppw_producer_abort", "ppw_conn_opened", "ppw_conn_failed",
 	"ppw_conn_closed", "ppw_receive", "ppw_tick", "ppw_deadline", "ppw_take_output", "ppw_next_events",
 	"ppw_send_payloads", "ppw_room", "ppw_producer_stats", "ppw_client_stats",
-	"ppw_set_credentials", "ppw_answer_challenge",
+	"ppw_set_credentials", "ppw_answer_challenge", "ppw_partitions",
 }
 
 const (
@@ -66,6 +66,7 @@ const (
 	fnClientStats
 	fnSetCredentials
 	fnAnswerChallenge
+	fnPartitions
 	numFns
 )
 
@@ -422,6 +423,14 @@ func (in *instance) room(id engine.ProducerID) (int, int64, error) {
 		return 0, 0, err
 	}
 	return int(int64(in.st.result[0])), int64(in.st.result[1]), nil
+}
+
+// partitions runs ppw_partitions: the producer's partition count now.
+func (in *instance) partitions(id engine.ProducerID) (int, error) {
+	if err := in.do(fnPartitions, uint64(id)); err != nil {
+		return 0, err
+	}
+	return int(in.st.result[0]), nil
 }
 
 // stats runs ppw_producer_stats (args: the producer) or ppw_client_stats

@@ -312,12 +312,18 @@ func (p *producer) part(i int) *partition {
 }
 
 // encode returns msg with its Value encoded by the producer's schema.
-func (p *producer) encode(msg *Message) (Message, error) {
+func (p *producer) encode(msg *Message) (Message, error) { return EncodeMessage(p.opts.Schema, msg) }
+
+// EncodeMessage returns a copy of msg with its Value encoded by schema
+// (nil: BYTES) into the payload and, for a SEPARATED KEY_VALUE schema, the
+// base64 key, as Send does: a runtime that cannot hand the engine a Go
+// value (the WASI host) encodes with it first.
+func EncodeMessage(schema *Schema, msg *Message) (Message, error) {
 	m := *msg
 	if len(m.Payload) > 0 || m.NullValue {
 		return m, Errorf(CodeInvalidMessage, "give a message a Value or a Payload (or NullValue), not both")
 	}
-	payload, key, hasKey, err := EncodeValue(p.opts.Schema, m.Value)
+	payload, key, hasKey, err := EncodeValue(schema, m.Value)
 	if err != nil {
 		return m, err
 	}
@@ -325,7 +331,7 @@ func (p *producer) encode(msg *Message) (Message, error) {
 		if m.Key != "" || m.HasKey {
 			return m, Errorf(CodeInvalidMessage, "a SEPARATED KEY_VALUE value sets the message key; leave Key empty")
 		}
-		m.Key, m.KeyBase64 = key, true
+		m.Key, m.HasKey, m.KeyBase64 = key, true, true // an empty key is a key
 	}
 	m.Payload, m.Value = payload, nil
 	return m, nil

@@ -333,6 +333,14 @@ func TestSendEncodesValues(t *testing.T) {
 			t.Errorf("%+v: got %v, want %q", tc.m, err, tc.want)
 		}
 	}
+	// An empty key is a key: sent, empty, with its base64 flag.
+	h2 := newHarness(t, ClientOptions{})
+	kvs := &Schema{Type: SchemaKeyValue, KeyValueEncoding: KeyValueSeparated, Key: &Schema{Type: SchemaString}, Value: &Schema{Type: SchemaString}}
+	id2, conn2, _ := readySchema(h2, kvs, nil, ProducerOptions{DisableBatching: true})
+	h2.send(id2, &Message{Value: KeyValue{"", "v"}}, 1)
+	if s := h2.expect(conn2, pb.BaseCommand_SEND); s.meta.PartitionKey == nil || s.meta.GetPartitionKey() != "" || !s.meta.GetPartitionKeyB64Encoded() {
+		t.Fatalf("empty separated key: %v", s.meta)
+	}
 	// Pre-encoded bytes are sent as given.
 	h.send(id, &Message{Payload: []byte("raw")}, 2)
 	if s = h.expect(conn, pb.BaseCommand_SEND); string(s.payload) != "raw" {

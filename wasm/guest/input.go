@@ -18,7 +18,7 @@ import (
 )
 
 var tagNames = [...]string{"", "key", "orderingKey", "property", "eventTime", "deliverAt",
-	"deliverAfter", "sequenceId", "nullValue", "replicationCluster", "disableReplication"}
+	"deliverAfter", "sequenceId", "nullValue", "replicationCluster", "disableReplication", "keyBase64", "partition"}
 
 // metaReader reads the metadata encoding; the first problem sticks.
 type metaReader struct {
@@ -52,6 +52,14 @@ func (r *metaReader) int64(what string) int64 {
 		return 0
 	}
 	return int64(binary.LittleEndian.Uint64(b))
+}
+
+func (r *metaReader) int32(what string) int32 {
+	b := r.take(4, what)
+	if b == nil {
+		return 0
+	}
+	return int32(binary.LittleEndian.Uint32(b))
 }
 
 func (r *metaReader) bytes(what string) []byte {
@@ -118,6 +126,12 @@ func decodeMetadata(b []byte, m *engine.Message) error {
 			m.ReplicationClusters = append(m.ReplicationClusters, string(r.bytes("replication cluster")))
 		case abi.TagDisableReplication:
 			m.DisableReplication = true
+		case abi.TagKeyBase64:
+			m.KeyBase64 = true
+		case abi.TagPartition:
+			// The host ran a custom router; the engine checks the
+			// partition against the topic's count.
+			m.Routed, m.Partition = true, r.int32("partition")
 		}
 	}
 	return r.err

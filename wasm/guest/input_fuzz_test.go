@@ -22,8 +22,9 @@ import (
 )
 
 // encodeMetadata writes m as ABI.md describes: a tag byte, then u32
-// little-endian length and bytes for strings, i64 little-endian for
-// integers, nothing for flags.
+// little-endian length and bytes for strings, i64 (i32 for the partition)
+// little-endian for integers, nothing for flags. A field added to the
+// decoder must be added here too: the round trip below fails until it is.
 func encodeMetadata(m *engine.Message) []byte {
 	var b []byte
 	str := func(tag byte, v []byte) {
@@ -68,6 +69,13 @@ func encodeMetadata(m *engine.Message) []byte {
 	if m.DisableReplication {
 		b = append(b, abi.TagDisableReplication)
 	}
+	if m.KeyBase64 {
+		b = append(b, abi.TagKeyBase64)
+	}
+	if m.Routed {
+		b = append(b, abi.TagPartition)
+		b = binary.LittleEndian.AppendUint32(b, uint32(m.Partition))
+	}
 	return b
 }
 
@@ -80,6 +88,7 @@ func FuzzDecodeMetadata(f *testing.F) {
 		{OrderingKey: []byte{1, 2, 0}, Properties: map[string]string{"a": "b", "": "x"}},
 		{EventTime: time.UnixMilli(1700000000000), DeliverAfter: 5 * time.Second, SequenceID: &seq},
 		{DeliverAt: time.UnixMilli(1800000000000), NullValue: true, ReplicationClusters: []string{"c1", "c2"}, DisableReplication: true},
+		{Key: "AAE=", HasKey: true, KeyBase64: true, Routed: true, Partition: 3},
 	} {
 		f.Add(encodeMetadata(&m))
 	}

@@ -6,8 +6,9 @@
 // are held here, the call fails with BufferTooSmall and the size needed in
 // the status block's result1, and the next call (with a bigger buffer)
 // returns it first. Events are fixed 72-byte records followed by their
-// tokens, a block of fields of their kind (a Log record's fields, or the
-// final stats of a closed or failed producer) and their text, padded to 8
+// tokens, a block of fields of their kind (a Log record's fields, the final
+// stats of a closed or failed producer, or where a chunked message's first
+// chunk is stored) and their text, padded to 8
 // bytes; as many as fit go out in one call, and a receipt covers a whole
 // entry (a batch of a thousand messages is one record with a thousand
 // tokens), so a burst of receipts costs one crossing.
@@ -80,7 +81,8 @@ const (
 type eventRecord struct {
 	Size       uint32
 	Kind       uint8
-	_          [3]uint8
+	Flags      uint8 // abi.ReceiptChunked
+	_          [2]uint8
 	Code       int32
 	TextLen    uint32
 	Conn       uint64
@@ -185,6 +187,8 @@ func extraSize(ev *engine.Event) int {
 		return abi.LogFieldsSize(ev.Log)
 	case (ev.Kind == engine.EventProducerClosed || ev.Kind == engine.EventProducerFailed) && ev.Stats != nil:
 		return abi.ProducerStatsSize
+	case ev.Kind == engine.EventReceipt && ev.ID.Chunked:
+		return abi.ChunkFieldsSize
 	}
 	return 0
 }
@@ -236,6 +240,10 @@ func writeEvent(b []byte, ev *engine.Event, code int32, text string) {
 		if ev.Log != nil {
 			r.Conn = uint64(ev.Log.Conn)
 		}
+	case engine.EventReceipt:
+		if ev.ID.Chunked {
+			r.Flags = abi.ReceiptChunked
+		}
 	}
 	*(*eventRecord)(unsafe.Pointer(unsafe.SliceData(b))) = r
 	tail := b[eventHeaderSize:]
@@ -245,9 +253,12 @@ func writeEvent(b []byte, ev *engine.Event, code int32, text string) {
 		tail = tail[8*n:]
 	}
 	if extra > 0 {
-		if ev.Kind == engine.EventLog {
+		switch ev.Kind {
+		case engine.EventLog:
 			abi.PutLogFields(tail[:extra], ev.Log)
-		} else {
+		case engine.EventReceipt:
+			abi.PutChunkFields(tail[:extra], &ev.ID)
+		default:
 			abi.PutProducerStats(tail[:extra], ev.Stats)
 		}
 		tail = tail[extra:]

@@ -1,7 +1,7 @@
-// What the module reports about itself on request: a producer's room, its
-// counters, and the client's.
+// What the module reports about itself on request: a producer's room and
+// partition count, its counters, and the client's.
 //
-// How this works: ppw_room answers in the status block (two numbers);
+// How this works: ppw_room and ppw_partitions answer in the status block;
 // ppw_producer_stats and ppw_client_stats copy a fixed little-endian record
 // (ABI.md, "Stats records"; the layout is package abi's, shared with the
 // host) into a host buffer. They are rare calls, so they are plain exports
@@ -28,6 +28,23 @@ func ppRoom(producer uint64) (code int32) {
 	}
 	m, b := eng.Room(engine.ProducerID(producer))
 	status.Result[0], status.Result[1] = uint64(int64(m)), uint64(b) // -1 is all ones
+	return 0
+}
+
+// ppw_partitions reports the producer's partition count now (result0): 0
+// for a plain topic, a producer not ready yet, or one the module does not
+// know. It grows when partitionsAutoDiscoveryInterval finds partitions an
+// admin added, which no event announces, so a host that routes messages
+// itself asks again before routing.
+//
+//go:wasmexport ppw_partitions
+func ppPartitions(producer uint64) (code int32) {
+	defer finish(&code)
+	status.Result = [3]uint64{}
+	if eng == nil {
+		return noClient()
+	}
+	status.Result[0] = uint64(eng.NumPartitions(engine.ProducerID(producer)))
 	return 0
 }
 

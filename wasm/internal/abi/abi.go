@@ -1,7 +1,7 @@
 // Package abi holds what the WASI module and its Go host must agree on
 // (wasm/ABI.md), so that it is written once: the ABI version, the message
-// metadata tags, and the layouts of the stats records and of a Log
-// record's fields.
+// metadata tags, and the layouts of the stats records, of a Log record's
+// fields and of a chunked message's receipt fields.
 //
 // How this works: the records are written and read here field by field
 // with encoding/binary (little-endian, as ABI.md says), so the guest and
@@ -19,7 +19,7 @@ import (
 // Version is what ppw_abi_version returns and the host requires. It
 // changes whenever an export, a layout or a rule of ABI.md changes
 // incompatibly.
-const Version = 5
+const Version = 6
 
 // Message metadata field tags (ABI.md, "Message metadata").
 const (
@@ -33,6 +33,8 @@ const (
 	TagNullValue          = 8
 	TagReplicationCluster = 9
 	TagDisableReplication = 10
+	TagKeyBase64          = 11 // no value: the key is the base64 text of a binary key
+	TagPartition          = 12 // i32: the partition a custom router chose
 )
 
 // The stats records (ABI.md, "Stats records"): nine counters, the latency
@@ -154,5 +156,37 @@ func LogFieldsOf(b []byte, r *engine.LogRecord) (ok bool) {
 	r.Topic, s = string(s[:lens[0]]), s[lens[0]:]
 	r.ProducerName, s = string(s[:lens[1]]), s[lens[1]:]
 	r.Addr = string(s[:lens[2]])
+	return true
+}
+
+// The fields of a Receipt record of a chunked message (ABI.md, "Event
+// records"): the header's flags byte has ReceiptChunked set, and the
+// record's fields are where the first chunk is stored, the header's ledger
+// and entry IDs being the last chunk's.
+const (
+	ReceiptChunked   = 1 << 0 // in the header's flags byte (offset 5)
+	ChunkFieldsSize  = 16
+	EventFlagsOffset = 5
+)
+
+// PutChunkFields writes the first chunk's ledger and entry IDs of id into
+// b, which holds at least ChunkFieldsSize bytes.
+func PutChunkFields(b []byte, id *engine.MessageID) {
+	le := binary.LittleEndian
+	_ = b[ChunkFieldsSize-1]
+	le.PutUint64(b[0:], uint64(id.FirstChunkLedgerID))
+	le.PutUint64(b[8:], uint64(id.FirstChunkEntryID))
+}
+
+// ChunkFieldsOf reads what PutChunkFields wrote into id, marking it
+// chunked; ok is false if b is too short.
+func ChunkFieldsOf(b []byte, id *engine.MessageID) (ok bool) {
+	if len(b) < ChunkFieldsSize {
+		return false
+	}
+	le := binary.LittleEndian
+	id.Chunked = true
+	id.FirstChunkLedgerID = int64(le.Uint64(b[0:]))
+	id.FirstChunkEntryID = int64(le.Uint64(b[8:]))
 	return true
 }

@@ -150,3 +150,55 @@ func TestVersionAndKindsAsDocumented(t *testing.T) {
 		t.Errorf("ABI.md on the kind that is never a record: %q; the engine's EngineFailed is %d", never, engine.EventEngineFailed)
 	}
 }
+
+// TestMetadataTagsAsDocumented: ABI.md's table of metadata fields numbers
+// them as the tags here do.
+func TestMetadataTagsAsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../ABI.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := regexp.MustCompile(`(?s)\n## Message metadata\n(.*?)\n## `).FindSubmatch(doc)
+	if section == nil {
+		t.Fatal("ABI.md has no Message metadata section")
+	}
+	documented := map[int]string{}
+	for _, r := range regexp.MustCompile("(?m)^\\| (\\d+) \\| ([^|]+) \\|").FindAllSubmatch(section[1], -1) {
+		n, _ := strconv.Atoi(string(r[1]))
+		documented[n] = strings.TrimSpace(string(r[2]))
+	}
+	want := map[int]string{
+		TagKey: "key", TagOrderingKey: "ordering key", TagProperty: "property", TagEventTime: "event time",
+		TagDeliverAt: "deliver at", TagDeliverAfter: "deliver after", TagSequenceID: "sequence ID",
+		TagNullValue: "null value", TagReplicationCluster: "replication cluster",
+		TagDisableReplication: "disable replication", TagKeyBase64: "key is base64", TagPartition: "partition",
+	}
+	if len(documented) != len(want) {
+		t.Errorf("ABI.md documents %d tags, package abi has %d", len(documented), len(want))
+	}
+	for tag, name := range want {
+		if documented[tag] != name {
+			t.Errorf("tag %d: ABI.md says %q, want %q", tag, documented[tag], name)
+		}
+	}
+}
+
+func TestChunkFieldsLayout(t *testing.T) {
+	id := engine.MessageID{FirstChunkLedgerID: 0x0102030405060708, FirstChunkEntryID: -2}
+	b := make([]byte, ChunkFieldsSize)
+	PutChunkFields(b, &id)
+	le := binary.LittleEndian
+	if ChunkFieldsSize != 16 || int64(le.Uint64(b[0:])) != id.FirstChunkLedgerID || int64(le.Uint64(b[8:])) != id.FirstChunkEntryID {
+		t.Fatalf("% x", b)
+	}
+	var got engine.MessageID
+	if !ChunkFieldsOf(b, &got) || !got.Chunked || got.FirstChunkLedgerID != id.FirstChunkLedgerID || got.FirstChunkEntryID != -2 {
+		t.Fatalf("read back %+v", got)
+	}
+	if ChunkFieldsOf(b[:15], &engine.MessageID{}) {
+		t.Fatal("15 bytes were accepted")
+	}
+	if ReceiptChunked != 1 || EventFlagsOffset != 5 {
+		t.Fatalf("flag %d at offset %d; ABI.md says bit 0 (1) at offset 5", ReceiptChunked, EventFlagsOffset)
+	}
+}
