@@ -51,7 +51,7 @@ func cTokenSupplier(cb, ud C.uintptr_t) func() (string, error) {
 			if res == C.PP_OK {
 				return "", engine.Errorf(engine.CodeAuthenticationError, "the token supplier wrote a length of %d into a buffer of %d bytes", uint64(n), uint64(size))
 			}
-			return "", engine.Errorf(engine.CodeAuthenticationError, "the token supplier failed with %s", engine.Code(res))
+			return "", engine.Errorf(engine.CodeAuthenticationError, "the token callback returned %s", engine.Code(res))
 		}
 	}
 }

@@ -97,7 +97,7 @@ python_suite() {
   local log=$LOGS/python.log start=$SECONDS
   ( set -e
     [ -x build/pyenv/bin/python ] || python3 -m venv build/pyenv
-    build/pyenv/bin/pip install -q 'pulsar-client==3.13.*' pytest mypy
+    build/pyenv/bin/pip install -q 'pulsar-client[avro]==3.13.*' pytest mypy
     rm -rf build/python/dist
     build/pyenv/bin/pip wheel -q --no-deps -w build/python/dist bindings/python
     build/pyenv/bin/pip install -q --force-reinstall --no-deps build/python/dist/pulsar_producer-*.whl

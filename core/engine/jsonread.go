@@ -130,7 +130,7 @@ func (r *jsonReader) object(depth int) jsonValue {
 	}
 	for r.err == "" {
 		if r.next() != '"' {
-			r.fail("expected a jsonMember name")
+			r.fail("expected a member name")
 			break
 		}
 		key := r.str()

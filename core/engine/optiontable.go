@@ -68,6 +68,9 @@ type OptionSpec struct {
 
 // SnakeName is the option's name in Python.
 func (s *OptionSpec) SnakeName() string {
+	if s.Name == "authOAuth2" {
+		return "auth_oauth2" // one word, not auth_o_auth2
+	}
 	var b strings.Builder
 	for i, r := range s.Name {
 		if r >= 'A' && r <= 'Z' {

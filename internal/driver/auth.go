@@ -93,6 +93,9 @@ func callSupplier(f func() (string, error)) (tok string, err error) {
 	}()
 	tok, err = f()
 	if err != nil {
+		if _, ours := err.(*engine.Error); ours {
+			return "", err // it says what failed already
+		}
 		return "", authError("the token supplier failed: %v", err)
 	}
 	return tok, nil

@@ -4,6 +4,9 @@
         msg_id = producer.send(b"hello", properties={"k": "v"})
     with Client("pulsar://localhost:6650") as client:
         a, b = client.create_producer("topic-a"), client.create_producer("topic-b")
+    with Producer("pulsar+ssl://broker:6651", "t", auth=token, tls_trust_certs_file_path="ca.pem",
+                  schema="STRING") as producer:
+        producer.send(value="text")
 
 The error classes (Timeout, ProducerQueueIsFull, AlreadyClosed, Forked, ...) are generated from the
 library's result table; they are attributes of this package and of pulsar_producer.errors.
@@ -12,15 +15,19 @@ library's result table; they are attributes of this package and of pulsar_produc
 from __future__ import annotations
 
 from . import errors
+from ._auth import Auth
 from ._future import MessageFuture
+from ._hooks import Interceptor, OutgoingMessage, Router
 from ._message import Payload, SendOptions
 from ._native import LIB_PATH, PACKAGE_VERSION as __version__, library_version
 from .errors import (BrokerError, LibraryNotFoundError, LibraryVersionError, NetworkError, PulsarProducerError,
                      UsageError)
 from .message_id import MessageId
+from ._value import KeyValue
 from .producer import Client, Producer, Stats
 
-__all__ = ["Client", "Producer", "Stats", "MessageId", "MessageFuture", "Payload", "SendOptions", "errors",
+__all__ = ["Client", "Producer", "Stats", "MessageId", "MessageFuture", "Payload", "SendOptions", "KeyValue",
+           "OutgoingMessage", "Interceptor", "Router", "Auth", "errors",
            "PulsarProducerError", "UsageError", "BrokerError", "NetworkError", "LibraryNotFoundError",
            "LibraryVersionError", "LIB_PATH", "library_version", "__version__"]
 

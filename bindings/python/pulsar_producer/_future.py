@@ -6,14 +6,15 @@ created (attributes have class-level defaults); the futures of a client share it
 attribute of the per-producer subclass ``future_class`` makes), under which the completion thread
 settles a drained batch with one notify_all, storing each raw pp_completion row: result() builds the
 MessageId from it. add_done_callback(), concurrent.futures.wait()/as_completed() (through
-``_waiters``) and asend() mark a future ``_hooks`` and count it, so that the completion thread looks
-for callbacks only while some future has one. A future is RUNNING from the start (its message is in
-flight: it cannot be cancelled).
+``_waiters``), asend() and interceptors (``_ack``) mark a future ``_hooks`` and count it, so that
+the completion thread looks for callbacks only while some future has one. A future is RUNNING from
+the start (its message is in flight: it cannot be cancelled).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import struct
 import threading
@@ -23,10 +24,14 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from concurrent.futures._base import FINISHED, RUNNING
 from typing import Any, Callable, Optional
 
+from ._hooks import Interceptor, OutgoingMessage, on_ack
+from ._native import CompletionC, MessageIdC
 from .message_id import MessageId
 
 LOGGER = logging.getLogger("pulsar_producer")
-_ID = struct.Struct("=24xqqiiii8x")  # the pp_message_id in a pp_completion row
+# The pp_message_id in a pp_completion row: every field, in order.
+_ID = struct.Struct(f"={CompletionC.id.offset}xqqiiiiqq"
+                    f"{ctypes.sizeof(CompletionC) - CompletionC.id.offset - ctypes.sizeof(MessageIdC)}x")
 AioTarget = tuple[asyncio.AbstractEventLoop, "asyncio.Future[MessageId]"]
 
 
@@ -42,6 +47,7 @@ class MessageFuture(Future[MessageId]):
     _done_callbacks: Any = ()
     _w: Optional[list[Any]] = None
     _aio: Optional[AioTarget] = None
+    _ack: Optional[tuple[tuple[Interceptor, ...], OutgoingMessage]] = None  # interceptors to tell, and what
     _condition: threading.Condition  # the client's (future_class)
     _mutex: Any  # its lock, entered without Condition's Python-level __enter__
     _hook_count: list[int]  # the client's count of futures with _hooks
@@ -124,9 +130,13 @@ def settle_hooked(futures: list[MessageFuture]) -> None:
 
 
 def run_hooks(futures: list[MessageFuture]) -> None:
-    """Runs done-callbacks, and settles asyncio futures (one call_soon_threadsafe per loop)."""
+    """Tells interceptors the outcomes, runs done-callbacks, and settles asyncio futures (one
+    call_soon_threadsafe per loop)."""
     loops: dict[asyncio.AbstractEventLoop, list[MessageFuture]] = {}
     for fut in futures:
+        if fut._ack is not None:
+            exc = fut._exception
+            on_ack(fut._ack[0], fut._ack[1], None if exc is not None else fut.result(), exc)
         if fut._aio is not None:
             loops.setdefault(fut._aio[0], []).append(fut)
         for fn in fut._done_callbacks:

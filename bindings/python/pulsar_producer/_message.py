@@ -1,28 +1,42 @@
-"""A send's payload and per-message options, checked and laid out as a pp_message.
+"""A send's payload or value and per-message options, checked and laid out as a pp_message.
 
 How this works: ``build`` checks each option (a wrong type raises TypeError, a
 bad value InvalidMessage, a ValueError, naming the option as Python spells it)
-and fills a ctypes pp_message whose pointers refer to bytes objects the struct
-keeps alive; the library copies everything before the send returns. Strings go
-with their exact lengths, so a NUL inside a key is sent, not cut off.
+and fills a ctypes pp_message, starting from pp_message_init's defaults, whose
+pointers refer to bytes objects the struct keeps alive; the library copies
+everything before the send returns. Strings go with their exact lengths, so a
+NUL inside a key is sent, not cut off. A ``value`` goes as JSON text
+(value_json) for the library to encode by the producer's schema (_value).
 """
 
 from __future__ import annotations
 
 import ctypes
+import enum
 from collections.abc import Iterable, Mapping
-from typing import Any, Callable, TypedDict, Union
+from typing import Any, Callable, Literal, TypedDict, Union
 
 from . import _native
 from ._options import INT64_MAX, Duration, Instant, instant_ms, number
+from ._value import NO_SCHEMA, Shape, value_json
 from .errors import error
 
 Payload = Union[bytes, bytearray, memoryview, None]
 
 
+class _Unset(enum.Enum):
+    UNSET = 0
+
+
+#: The default of send()'s payload: none given (a value, or an error).
+UNSET = _Unset.UNSET
+PayloadArg = Union[Payload, Literal[_Unset.UNSET]]
+
+
 class SendOptions(TypedDict, total=False):
     """The per-message keyword arguments of send(), send_async() and asend()."""
 
+    value: Any  # instead of a payload: a value of the producer's schema, encoded by the library
     key: str  # the partition key: "" is an empty key, None (the default) none
     ordering_key: Union[bytes, str]  # the key of Key_Shared ordering
     properties: Mapping[str, str]
@@ -50,37 +64,37 @@ def _checked(fn: Callable[..., int], *args: Any, **kwargs: Any) -> int:
         raise error("InvalidMessage", str(exc)) from None
 
 
-def build(payload: Payload, options: Mapping[str, object]) -> _native.MessageC:
-    """The message as a pp_message; TypeError or InvalidMessage for bad arguments."""
+def build(payload: PayloadArg, options: Mapping[str, object], shape: Shape = NO_SCHEMA) -> _native.MessageC:
+    """The message as a pp_message; TypeError or InvalidMessage for bad arguments. ``shape``: the
+    producer's schema, for a value."""
     if options.keys() - OPTION_NAMES:
         raise TypeError(f"unexpected keyword argument {sorted(options.keys() - OPTION_NAMES)[0]!r}; the options "
                         f"of a send are {', '.join(sorted(OPTION_NAMES))}")
-    m = _native.MessageC(ctypes.sizeof(_native.MessageC), key_len=_native.NTS, sequence_id=-1)
-    if payload is None:
+    m = _native.MessageC.from_buffer_copy(_native.MESSAGE_DEFAULTS)
+    if "value" in options:
+        if payload is not UNSET:
+            raise TypeError("give a payload or a value, not both")
+        m.value_json = text = value_json(options["value"], shape)
+        m.value_json_len = len(text)
+    elif payload is UNSET:
+        raise TypeError("a send needs a payload (bytes, or None for a null value) or a value (value=...)")
+    elif payload is None:
         m.null_value = 1
     elif isinstance(payload, (bytes, bytearray, memoryview)):
         m.payload = data = bytes(payload)
         m.payload_len = len(data)
     else:
-        hint = ": encode text first, e.g. payload.encode()" if isinstance(payload, str) else ""
+        hint = ": encode text first, e.g. payload.encode(), or send it as value=" if isinstance(payload, str) else ""
         raise TypeError(f"payload must be bytes, bytearray, memoryview or None, not {type(payload).__name__}{hint}")
     get = options.get
-    if get("key") is not None:
-        m.key = key = _text(get("key"), "key")
-        m.key_len = len(key)
+    set_key(m, get("key"))
     okey = get("ordering_key")
     if okey is not None:
         if not isinstance(okey, (bytes, bytearray, memoryview, str)):
             raise TypeError(f"ordering_key must be bytes or str, not {type(okey).__name__}")
         m.ordering_key = ob = okey.encode() if isinstance(okey, str) else bytes(okey)
         m.ordering_key_len = len(ob)
-    props = get("properties")
-    if props is not None:
-        if not isinstance(props, Mapping):
-            raise TypeError(f"properties must be a mapping of str to str, not {type(props).__name__}")
-        pairs = [(_text(k, "a property key"), _text(v, f"property {k!r}")) for k, v in props.items()]
-        m.properties = (_native.PropertyC * len(pairs))(*[_native.PropertyC(k, len(k), v, len(v)) for k, v in pairs])
-        m.property_count = len(pairs)
+    set_properties(m, get("properties"))
     for name in ("event_time", "deliver_at"):
         if get(name) is not None:
             setattr(m, f"{name}_ms", _checked(instant_ms, get(name), name))
@@ -106,3 +120,24 @@ def build(payload: Payload, options: Mapping[str, object]) -> _native.MessageC:
             raise TypeError(f"disable_replication must be True or False, not {type(disable).__name__}")
         m.disable_replication = int(disable)
     return m
+
+
+def set_key(m: _native.MessageC, key: object) -> None:
+    """Sets (or, for None, clears) the message's partition key."""
+    if key is None:
+        m.key, m.key_len = None, _native.NTS
+    else:
+        m.key = data = _text(key, "key")
+        m.key_len = len(data)
+
+
+def set_properties(m: _native.MessageC, props: object) -> None:
+    """Sets the message's properties (None: none)."""
+    if props is None:
+        m.properties, m.property_count = None, 0
+        return
+    if not isinstance(props, Mapping):
+        raise TypeError(f"properties must be a mapping of str to str, not {type(props).__name__}")
+    pairs = [(_text(k, "a property key"), _text(v, f"property {k!r}")) for k, v in props.items()]
+    m.properties = (_native.PropertyC * len(pairs))(*[_native.PropertyC(k, len(k), v, len(v)) for k, v in pairs])
+    m.property_count = len(pairs)

@@ -24,7 +24,7 @@ PACKAGE_VERSION = "1.0.0"
 ENV_VAR = "PULSAR_PRODUCER_LIB"
 NTS = 2**64 - 1  # PP_NTS
 SEND_NONBLOCK, SEND_FLUSH = 1, 2  # PP_SEND_*
-ID_DUPLICATE = 1  # PP_ID_DUPLICATE
+ID_DUPLICATE, ID_CHUNKED = 1, 2  # PP_ID_*
 ERRBUF_SIZE = 1024
 INT_MAX = 2**31 - 1
 
@@ -39,7 +39,8 @@ class LibraryVersionError(ImportError):
 
 class MessageIdC(Structure):
     _fields_ = [("ledger_id", c_int64), ("entry_id", c_int64), ("partition", c_int32),
-                ("batch_index", c_int32), ("batch_size", c_int32), ("flags", c_int32)]
+                ("batch_index", c_int32), ("batch_size", c_int32), ("flags", c_int32),
+                ("first_chunk_ledger_id", c_int64), ("first_chunk_entry_id", c_int64)]
 
 
 class CompletionC(Structure):
@@ -57,7 +58,8 @@ class MessageC(Structure):
                 ("properties", POINTER(PropertyC)), ("property_count", c_size_t), ("event_time_ms", c_int64),
                 ("deliver_at_ms", c_int64), ("deliver_after_ms", c_int64), ("sequence_id", c_int64),
                 ("replication_clusters", POINTER(c_char_p)), ("replication_cluster_count", c_size_t),
-                ("disable_replication", c_int)]
+                ("disable_replication", c_int), ("value_json", c_char_p), ("value_json_len", c_size_t),
+                ("partition", c_int32)]
 
 
 class StatsC(Structure):
@@ -77,8 +79,11 @@ class ResultInfoC(Structure):
                 ("description", c_char_p)]
 
 
-if ctypes.sizeof(CompletionC) != 64:  # pragma: no cover - the row offsets in producer.py assume LP64
+if ctypes.sizeof(CompletionC) != 80:  # pragma: no cover - the row offsets in producer.py assume LP64
     raise ImportError(f"unsupported platform: pp_completion is {ctypes.sizeof(CompletionC)} bytes")
+
+#: pp_token_cb: (user_data, buf, size, *len) -> pp_result.
+TOKEN_CB = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, POINTER(c_size_t))
 
 _H, _SZ, _U64, _E = c_uint64, POINTER(c_size_t), POINTER(c_uint64), c_char_p  # _E: an error buffer
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
@@ -89,9 +94,11 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "pp_client_start": (c_int, [c_char_p, c_size_t, c_char_p, _U64, _E, c_size_t]),
     "pp_client_close": (c_int, [_H, c_int, _E, c_size_t]),
     "pp_client_stop": (c_int, [_H, c_int, _E, c_size_t]),
+    "pp_client_set_token_provider": (c_int, [_H, TOKEN_CB, c_void_p, _E, c_size_t]),
     "pp_producer_open": (c_int, [_H, c_char_p, c_size_t, c_char_p, _U64, _E, c_size_t]),
     "pp_producer_wait": (c_int, [_H, c_int, _E, c_size_t]),
     "pp_send": (c_int, [_H, c_char_p, c_size_t, c_void_p, c_void_p, _E, c_size_t]),
+    "pp_message_init": (None, [POINTER(MessageC)]),
     "pp_send_messages": (c_int, [_H, c_void_p, c_size_t, c_int, c_void_p, c_void_p, _SZ, _E, c_size_t]),
     "pp_drain": (c_int, [_H, c_void_p, c_size_t, c_int, _SZ]),
     "pp_flush": (c_int, [_H, c_int, _E, c_size_t]),
@@ -160,3 +167,19 @@ def library_version() -> str:
 
 def errbuf() -> ctypes.Array[ctypes.c_char]:
     return ctypes.create_string_buffer(ERRBUF_SIZE)
+
+
+def _message_defaults() -> bytes:
+    """A pp_message as pp_message_init() fills it, for MessageC.from_buffer_copy(). Initialised in a
+    large buffer: a library with more fields than MessageC is refused rather than overrun."""
+    area = ctypes.create_string_buffer(4096)
+    PYLIB.pp_message_init(ctypes.cast(area, POINTER(MessageC)))
+    size = MessageC.from_buffer(area).struct_size
+    if size != ctypes.sizeof(MessageC):  # pragma: no cover - the version check makes the sizes agree
+        raise LibraryVersionError(f"{LIB_PATH}: pp_message is {size} bytes, this package knows "
+                                  f"{ctypes.sizeof(MessageC)}")
+    return area.raw[:size]
+
+
+#: The default pp_message (pp_message_init's), copied for every message.
+MESSAGE_DEFAULTS = _message_defaults()

@@ -8,8 +8,10 @@ before anything reaches the library, so that every error names an option as
 the caller spelled it, and returns the library's JSON object. Durations are
 ``timedelta`` or an ``int`` of milliseconds, instants ``datetime`` (naive:
 local time) or an ``int`` of milliseconds since the epoch; floats are refused
-so that seconds are never taken for milliseconds. ``snake`` puts Python's
-names into the library's texts.
+so that seconds are never taken for milliseconds. The schema option is a type
+name or a dict, passed on as JSON for the library to check, with a dict or
+list definition turned into its JSON text. ``snake`` puts Python's names into
+the library's texts.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ OPTIONS = {r["snakeName"]: Spec(r["name"], r["scope"], r["type"], tuple(r.get("v
            for r in json.loads(_native.PYLIB.pp_options_json().decode())}
 _NAMES = {s.name: snake for snake, s in OPTIONS.items()} | {
     "event_time_ms": "event_time", "deliver_at_ms": "deliver_at", "deliver_after_ms": "deliver_after",
-    "null_value": "payload None", "ordering_key_len": "ordering_key", "key_len": "key"}
+    "null_value": "payload None", "ordering_key_len": "ordering_key", "key_len": "key",
+    "value_json": "value", "keyValueEncoding": "key_value_encoding"}
 _WORDS = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _NAMES), key=len, reverse=True)) + r")\b")
 
 
@@ -110,9 +113,41 @@ def _value(spec: Spec, name: str, value: object) -> Any:
                 return v
     if kind == "object" and isinstance(value, Mapping) and all(isinstance(x, str) for kv in value.items() for x in kv):
         return dict(value)
+    if kind == "schema" and isinstance(value, (str, Mapping)):
+        return schema_json(value, name)
     want = {"boolean": "True or False", "string": "a str", "object": "a mapping of str to str",
+            "schema": "a schema type name (str) or a dict of type, name, definition, properties, key, value and "
+                      "key_value_encoding",
             "enum": "one of " + ", ".join(spec.values)}.get(kind, "valid")
     raise invalid(f"{what} must be {want}, not {_show(value)}")
+
+
+_SCHEMA_KEYS = {"key_value_encoding": "keyValueEncoding"}  # Python's spelling of the schema's one camelCase key
+
+
+def schema_json(value: Union[str, Mapping[Any, Any]], where: str) -> Any:
+    """The schema option as the library's JSON: a dict or list definition becomes its JSON text; the
+    library checks the rest (type, members, the definition itself)."""
+    if isinstance(value, str):
+        return value
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise invalid(f'option "{where}": the keys of a schema are str, not {_show(k)}')
+        k = _SCHEMA_KEYS.get(k, k)
+        if k == "definition" and isinstance(v, (Mapping, list)):
+            try:
+                v = json.dumps(v)
+            except (TypeError, ValueError) as exc:
+                raise invalid(f'option "{where}": the definition cannot be written as JSON: {exc}') from None
+        elif k in ("key", "value") and isinstance(v, Mapping):
+            v = schema_json(v, f"{where}.{k}")
+        out[k] = v
+    try:
+        json.dumps(out)
+    except (TypeError, ValueError) as exc:
+        raise invalid(f'option "{where}" cannot be written as JSON: {exc}') from None
+    return out
 
 
 def invalid(message: str) -> PulsarProducerError:

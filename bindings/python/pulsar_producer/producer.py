@@ -8,8 +8,9 @@ _future), wakes coroutines waiting for room, and passes the library's log
 records (pp_client_logs) to the "pulsar_producer" logger.
 
 Sends call the library directly, one call per message on the caller's thread
-(pp_send for send_async(bytes), pp_send_messages for the rest), and the
-library does all flow control: with block_if_queue_full a send blocks inside
+(pp_send for send_async(bytes), pp_send_messages for the rest, after the
+producer's interceptors and router ran: _hooks), and the library does all
+flow control: with block_if_queue_full a send blocks inside
 the library, the GIL released; asend() passes PP_SEND_NONBLOCK and, when the
 queue is full, awaits the completion thread's next batch (room appears only
 when messages complete), woken by call_soon_threadsafe. (Watching the client's
@@ -18,7 +19,8 @@ takes completions: wake-ups would be lost.) A message's user data
 is its future's id(); the future waits in the client's dict for its
 completion. Creation (pp_producer_open) is waited for in slices of 200 ms so
 that Ctrl-C cancels it (pp_stop); an asyncio creation waits on a helper thread
-and task.cancel() stops it. Nothing polls or sleeps.
+and task.cancel() stops it. Nothing polls or sleeps. A client's auth callable
+is its token supplier (_auth), set before any producer connects.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ import json
 import logging
 import os
 import struct
+import sys
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures._base import FINISHED
 from dataclasses import dataclass
 from itertools import repeat
@@ -39,10 +43,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import _native
+from ._auth import Auth, TokenSupplier
 from ._future import LOGGER, AioTarget, MessageFuture, future_class, run_hooks, settle_hooked
-from ._message import Payload, SendOptions, build
+from ._hooks import Interceptor, OutgoingMessage, Router, before_send, check_hooks, on_ack, route
+from ._message import UNSET, PayloadArg, SendOptions, build, set_key, set_properties
 from ._native import ERRBUF_SIZE, INT_MAX, LIB, OK, PYLIB, RC, errbuf
-from ._options import Duration, encode, number, scope_of, snake
+from ._options import Duration, encode, number, schema_json, scope_of, snake
+from ._value import shape_of
 from .errors import PulsarProducerError, error, error_for
 from .message_id import MessageId
 
@@ -55,6 +62,10 @@ DRAIN_CAPACITY = 4096  # completions per pp_drain
 CREATE_SLICE_MS = 200  # the longest a blocking creation goes without handling signals
 EXIT_CLOSE_TIMEOUT_MS = 10_000
 _ROWS = struct.Struct(f"{ctypes.sizeof(_native.CompletionC)}s")
+# Where the fields _settle reads lie in a pp_completion row: user_data and error in 8-byte words,
+# result in 4-byte words.
+_TOKEN_AT, _RESULT_AT = _native.CompletionC.user_data.offset // 8, _native.CompletionC.result.offset // 4
+_ERROR_AT = _native.CompletionC.error.offset
 _FULL = (RC["ProducerQueueIsFull"], RC["MemoryBufferIsFull"])
 _TIMEOUT, _CLOSED, _HANDLE = RC["Timeout"], RC["AlreadyClosed"], RC["InvalidHandle"]
 _CREATING = RC["ProducerNotInitialized"]  # pp_producer_wait: still being created
@@ -207,22 +218,42 @@ class _Closable:
 
 
 class Client(_Closable):
-    """A connection to one Pulsar cluster: ``Client(service_url, **client_options)`` (snake_case,
-    docs/OPTIONS.md) connects once a producer is created. Its producers share its connections,
-    memory limit and one completion thread. Thread-safe."""
+    """A connection to one Pulsar cluster: ``Client(service_url, auth=None, **client_options)``
+    (snake_case, docs/OPTIONS.md) connects once a producer is created. ``auth``: a token (str), or a
+    callable returning one, called before each new connection and when a broker asks for fresh
+    credentials. Its producers share its connections, memory limit and one completion thread.
+    Thread-safe."""
 
-    def __init__(self, service_url: str, **options: Any) -> None:
-        self._start(service_url, options, "client", "Client()")
+    _token: Optional[TokenSupplier] = None
 
-    def _start(self, url: str, options: dict[str, Any], scope: Optional[str], where: str) -> None:
+    def __init__(self, service_url: str, *, auth: Optional[Auth] = None, **options: Any) -> None:
+        self._start(service_url, options, "client", "Client()", auth)
+
+    def _start(self, url: str, options: dict[str, Any], scope: Optional[str], where: str,
+               auth: Optional[Auth]) -> None:
         if _forked:
             raise forked_error()
         if not isinstance(url, str):
             raise TypeError(f"service_url must be a str, not {type(url).__name__}")
+        token = None
+        if isinstance(auth, str):
+            if options.get("auth_token") is not None:
+                raise error("InvalidConfiguration", 'give auth or option "auth_token", not both')
+            options = {**options, "auth_token": auth}
+        elif auth is not None:
+            if not callable(auth):
+                raise TypeError(f"auth must be a token (str) or a callable returning one, not {type(auth).__name__}")
+            token = TokenSupplier(auth)
         opts, raw, handle, buf = encode(options, scope, where), url.encode(), ctypes.c_uint64(), errbuf()
         rc = LIB.pp_client_start(raw, len(raw), json.dumps(opts).encode(), ctypes.byref(handle), buf, ERRBUF_SIZE)
         if rc != OK:
             raise _fail(rc, buf)
+        if token is not None:  # before any producer, hence any connection
+            rc = LIB.pp_client_set_token_provider(handle, token.c_function, None, buf, ERRBUF_SIZE)
+            if rc != OK:
+                LIB.pp_client_stop(handle, 0, None, 0)
+                raise _fail(rc, buf)
+            self._token = token
         self._handle, self.service_url = handle.value, url
         self._mutex, self._hook_count = threading.RLock(), [0]
         self._cond = threading.Condition(self._mutex)
@@ -246,22 +277,38 @@ class Client(_Closable):
             raise _closed_error(f"client of {self.service_url}") if rc == _HANDLE else _fail(rc, buf)
         return handle.value
 
+    def _explained(self, exc: PulsarProducerError) -> PulsarProducerError:
+        """A creation's error, with what the auth callable raised if that made it fail."""
+        return exc if self._token is None else self._token.explain(exc)
+
     def _create(self, topic: str, options: dict[str, Any], where: str) -> int:
         handle = self._open(topic, options, where)
         try:
             _wait_created(handle, CREATE_SLICE_MS)
-        except BaseException:  # Ctrl-C (pp_stop cancels the creation), or it failed (pp_stop frees it)
+        except PulsarProducerError as exc:  # it failed (pp_stop frees it)
+            _stop(handle)
+            better = self._explained(exc)
+            if better is exc:
+                raise
+            raise better from better.__cause__
+        except BaseException:  # Ctrl-C: pp_stop cancels the creation
             _stop(handle)
             raise
         return handle
 
-    def create_producer(self, topic: str, **options: Any) -> Producer:
+    def create_producer(self, topic: str, *, router: Optional[Router] = None,
+                        interceptors: Optional[Iterable[Interceptor]] = None, **options: Any) -> Producer:
         """A producer on ``topic``, once the broker registered it. create_timeout bounds the wait (by
-        default a waitForExclusive producer waits for the topic as long as it takes); Ctrl-C cancels it."""
-        return Producer._made(self, self._create(topic, options, "create_producer()"), topic, options, False)
+        default a waitForExclusive producer waits for the topic as long as it takes); Ctrl-C cancels it.
+        ``router(message, num_partitions) -> int`` picks the partition of each message of a partitioned
+        topic; ``interceptors`` see each message before it is sent and hear its outcome."""
+        hooks = check_hooks(router, interceptors)
+        return Producer._made(self, self._create(topic, options, "create_producer()"), topic, options, False, hooks)
 
-    async def acreate_producer(self, topic: str, **options: Any) -> Producer:
+    async def acreate_producer(self, topic: str, *, router: Optional[Router] = None,
+                               interceptors: Optional[Iterable[Interceptor]] = None, **options: Any) -> Producer:
         """create_producer() for asyncio: never blocks the loop; cancelling the task cancels it."""
+        hooks = check_hooks(router, interceptors)
         handle = self._open(topic, options, "acreate_producer()")
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
@@ -276,10 +323,16 @@ class Client(_Closable):
         threading.Thread(target=wait, name=f"pulsar_producer create {topic}", daemon=True).start()
         try:
             await ready
-        except BaseException:  # cancelled (pp_stop cancels the creation), or it failed (pp_stop frees it)
+        except PulsarProducerError as exc:  # it failed (pp_stop frees it)
+            _stop(handle)
+            better = self._explained(exc)
+            if better is exc:
+                raise
+            raise better from better.__cause__
+        except BaseException:  # cancelled: pp_stop cancels the creation
             _stop(handle)
             raise
-        return Producer._made(self, handle, topic, options, False)
+        return Producer._made(self, handle, topic, options, False, hooks)
 
     def _run(self) -> None:
         area, logs = (_native.CompletionC * DRAIN_CAPACITY)(), (_native.LogRecordC * 64)()
@@ -300,7 +353,8 @@ class Client(_Closable):
     def _settle(self, raw: bytes) -> None:
         """Settles the futures of drained pp_completion rows."""
         view = memoryview(raw)
-        tokens, results = view.cast("Q")[1::8], view.cast("i")[4::16]  # user_data, result of each row
+        tokens = view.cast("Q")[_TOKEN_AT :: _ROWS.size // 8]  # user_data of each row
+        results = view.cast("i")[_RESULT_AT :: _ROWS.size // 4]
         hooked: list[MessageFuture] = []
         with self._cond:
             pop = self._futures.pop
@@ -314,7 +368,7 @@ class Client(_Closable):
                     if fut is None:
                         continue
                     if result:
-                        ptr = int.from_bytes(row[56:64], "little")  # pp_completion.error
+                        ptr = int.from_bytes(row[_ERROR_AT : _ERROR_AT + 8], sys.byteorder)  # .error
                         text = ctypes.string_at(ptr).decode(errors="replace") if ptr else ""
                         fut._exception = error_for(result, snake(text))
                     else:
@@ -434,31 +488,42 @@ class Client(_Closable):
 
 class Producer(_Closable):
     """Publishes messages to one topic. ``Producer(service_url, topic, **options)`` is the convenience:
-    a Client of its own (given the client options) and a producer (given the rest), registered before
-    it returns (Ctrl-C cancels); closing it closes that client. Thread-safe."""
+    a Client of its own (given the client options and ``auth``) and a producer (given the rest, with
+    ``router`` and ``interceptors``), registered before it returns (Ctrl-C cancels); closing it closes
+    that client. Thread-safe."""
 
-    def __init__(self, service_url: str, topic: str, **options: Any) -> None:
+    def __init__(self, service_url: str, topic: str, *, auth: Optional[Auth] = None,
+                 router: Optional[Router] = None, interceptors: Optional[Iterable[Interceptor]] = None,
+                 **options: Any) -> None:
+        hooks = check_hooks(router, interceptors)
         client = Client.__new__(Client)
-        client._start(service_url, {k: v for k, v in options.items() if scope_of(k) == "client"}, None, "Producer()")
+        client._start(service_url, {k: v for k, v in options.items() if scope_of(k) == "client"}, None, "Producer()",
+                      auth)
         popts = {k: v for k, v in options.items() if scope_of(k) != "client"}
         try:
             handle = client._create(topic, popts, "Producer()")
         except BaseException:
             client.close(0)
             raise
-        self._setup(client, handle, topic, popts, True)
+        self._setup(client, handle, topic, popts, True, hooks)
 
     @classmethod
-    def _made(cls, client: Client, handle: int, topic: str, options: dict[str, Any], owns: bool) -> Producer:
+    def _made(cls, client: Client, handle: int, topic: str, options: dict[str, Any], owns: bool,
+              hooks: tuple[Optional[Router], tuple[Interceptor, ...]]) -> Producer:
         p = cls.__new__(cls)
-        p._setup(client, handle, topic, options, owns)
+        p._setup(client, handle, topic, options, owns, hooks)
         return p
 
-    def _setup(self, client: Client, handle: int, topic: str, options: dict[str, Any], owns: bool) -> None:
+    def _setup(self, client: Client, handle: int, topic: str, options: dict[str, Any], owns: bool,
+               hooks: tuple[Optional[Router], tuple[Interceptor, ...]]) -> None:
         self._client, self._handle, self._topic, self._owns = client, handle, topic, owns
         self._block = bool(options.get("block_if_queue_full"))
         self._cls, self._futures = future_class(client._cond, client._mutex, client._hook_count), client._futures
         self._lock, self._done = threading.Lock(), threading.Event()
+        self._router, self._interceptors = hooks
+        self._hooked = self._router is not None or bool(self._interceptors)
+        schema = options.get("schema")  # the library accepted it: its shape can be read
+        self._shape = shape_of(None if schema is None else schema_json(schema, "schema"))
         name, needed = ctypes.create_string_buffer(256), ctypes.c_size_t()
         if PYLIB.pp_producer_name(handle, name, 256, ctypes.byref(needed)) != OK and needed.value > 256:
             name = ctypes.create_string_buffer(needed.value)
@@ -468,13 +533,15 @@ class Producer(_Closable):
         self._name, self._partitions = name.value.decode(), parts.value
         client._producers.add(self)
 
-    def send_async(self, payload: Payload, **options: Unpack[SendOptions]) -> MessageFuture:
+    def send_async(self, payload: PayloadArg = UNSET, **options: Unpack[SendOptions]) -> MessageFuture:
         """Queues a message; the future settles with its MessageId or the error that failed it.
-        ``payload``: bytes-like, or None for a null value. Options: see SendOptions. Raises what the
-        library refuses at once: TypeError, InvalidMessage, AlreadyClosed, MessageTooBig, and
-        ProducerQueueIsFull or MemoryBufferIsFull (with block_if_queue_full=True it waits instead)."""
-        if options or type(payload) is not bytes:
-            return self._submit(payload, options, 0)
+        ``payload``: bytes-like, or None for a null value; or instead ``value=``, a value of the
+        producer's schema. Options: see SendOptions. Raises what the library refuses at once:
+        TypeError, InvalidMessage, AlreadyClosed, MessageTooBig, and ProducerQueueIsFull or
+        MemoryBufferIsFull (with block_if_queue_full=True it waits instead); what an interceptor's
+        before_send() raises; InvalidArgument for the router's failure or an index out of range."""
+        if options or type(payload) is not bytes or self._hooked:
+            return self._submit(*self._prepare(payload, options), 0)
         fut = _new(self._cls)
         token = id(fut)
         self._futures[token] = fut
@@ -485,13 +552,35 @@ class Producer(_Closable):
                 raise self._refuse(fut, rc, buf)
         return fut
 
-    def _submit(self, payload: Payload, options: Any, flags: int, msg: Optional[_native.MessageC] = None,
-                aio: Optional[AioTarget] = None) -> MessageFuture:
-        """Sends one message with pp_send_messages; raises if the library refuses it."""
-        msg = build(payload, options) if msg is None else msg
+    def _prepare(self, payload: PayloadArg, options: Any) -> tuple[_native.MessageC, Optional[OutgoingMessage]]:
+        """The message as a pp_message, once the interceptors and the router have run (see _hooks)."""
+        msg = build(payload, options, self._shape)
+        if not self._hooked:
+            return msg, None
+        view = OutgoingMessage(self._topic, None if payload is UNSET else payload, options)
+        if self._interceptors:
+            before_send(self._interceptors, view)
+            set_key(msg, view.key)
+            set_properties(msg, view.properties)
+        if self._router is not None:
+            parts = ctypes.c_int32()  # now: partitions an admin added may have been found since
+            if PYLIB.pp_producer_partitions(self._handle, ctypes.byref(parts)) == OK and parts.value > 0:
+                try:
+                    msg.partition = route(self._router, view, parts.value)
+                except PulsarProducerError as exc:
+                    on_ack(self._interceptors, view, None, exc)
+                    raise
+        return msg, view
+
+    def _submit(self, msg: _native.MessageC, view: Optional[OutgoingMessage], flags: int,
+                aio: Optional[AioTarget] = None, last_try: bool = True) -> MessageFuture:
+        """Sends one message with pp_send_messages; raises if the library refuses it (then, on the
+        last try, its interceptors hear so)."""
         fut: MessageFuture = _new(self._cls)
-        if aio is not None:
+        if aio is not None or (view is not None and self._interceptors):
             fut._aio = aio
+            if view is not None and self._interceptors:
+                fut._ack = (self._interceptors, view)
             with self._client._cond:
                 fut._hook()
         token = id(fut)
@@ -500,7 +589,10 @@ class Producer(_Closable):
         rc = LIB.pp_send_messages(self._handle, ctypes.byref(msg), 1, flags, None,
                                   ctypes.byref(ctypes.c_void_p(token)), None, buf, ERRBUF_SIZE)
         if rc:
-            raise self._refuse(fut, rc, buf)
+            exc = self._refuse(fut, rc, buf)
+            if last_try and view is not None:
+                on_ack(self._interceptors, view, None, exc)
+            raise exc
         return fut
 
     def _refuse(self, fut: MessageFuture, rc: int, buf: Any) -> PulsarProducerError:
@@ -512,32 +604,34 @@ class Producer(_Closable):
         with self._client._cond:
             self._futures.pop(id(fut), None)
             if fut._hooks:
-                fut._hooks, fut._aio = False, None
+                fut._hooks, fut._aio, fut._ack = False, None, None
                 fut._hook_count[0] -= 1
             fut._exception, fut._state = exc, FINISHED
             self._client._cond.notify_all()
         return exc
 
-    def send(self, payload: Payload, **options: Unpack[SendOptions]) -> MessageId:
+    def send(self, payload: PayloadArg = UNSET, **options: Unpack[SendOptions]) -> MessageId:
         """Sends a message (as send_async()), sending the open batch at once, and returns its MessageId
         or raises its error. Not in a done-callback, which would wait for itself."""
         if threading.current_thread() is self._client._thread:
             raise RuntimeError("Producer.send() in a done-callback would wait for itself; use send_async()")
-        return self._submit(payload, options, _native.SEND_FLUSH).result()
+        return self._submit(*self._prepare(payload, options), _native.SEND_FLUSH).result()
 
-    async def asend(self, payload: Payload, **options: Unpack[SendOptions]) -> MessageId:
+    async def asend(self, payload: PayloadArg = UNSET, **options: Unpack[SendOptions]) -> MessageId:
         """send() for asyncio. Never blocks the loop: with block_if_queue_full=True it waits for room
         asynchronously. Cancelling it does not unsend a message the library took."""
         loop = asyncio.get_running_loop()
-        msg = build(payload, options)
+        msg, view = self._prepare(payload, options)
         result: asyncio.Future[MessageId] = loop.create_future()
         waiter: Optional[asyncio.Future[None]] = None
         while True:
             try:
-                self._submit(None, None, _native.SEND_NONBLOCK, msg, (loop, result))
+                self._submit(msg, view, _native.SEND_NONBLOCK, (loop, result), last_try=not self._block)
                 break
             except PulsarProducerError as exc:
                 if not (self._block and exc.code in _FULL):
+                    if self._block and view is not None:
+                        on_ack(self._interceptors, view, None, exc)
                     raise
             if waiter is not None:
                 await waiter

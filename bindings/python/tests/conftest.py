@@ -93,11 +93,13 @@ def official(broker: str) -> Iterator[Any]:
     c.close()
 
 
-def read_back(client: Any, topic: str, count: int, timeout_ms: int = 30000) -> list[Any]:
-    """The first ``count`` messages of topic, read with the official Python client."""
+def read_back(client: Any, topic: str, count: int, timeout_ms: int = 30000, schema: Any = None) -> list[Any]:
+    """The first ``count`` messages of topic, read with the official Python client (decoded by
+    ``schema``, a pulsar.schema schema, if given)."""
     import pulsar
 
-    reader = client.create_reader(topic, pulsar.MessageId.earliest)
+    extra = {} if schema is None else {"schema": schema}
+    reader = client.create_reader(topic, pulsar.MessageId.earliest, **extra)
     try:
         return [reader.read_next(timeout_ms) for _ in range(count)]
     finally:

@@ -59,6 +59,12 @@ OPTION_CASES: list[tuple[dict[str, object], list[str]]] = [
     ({"properties": {"a": 1}}, ['"properties" must be a mapping of str to str']),
     ({"batching_max_message": 10}, ['"batching_max_message" is unknown (did you mean "batching_max_messages"?)']),
     ({"maxPendingMessages": 10}, ['"maxPendingMessages" is unknown']),
+    ({"startup_delay": -1}, ['"startup_delay" is out of range: -1 ms (it must be between 0 and']),
+    ({"startup_jitter": timedelta(milliseconds=-5)}, ['"startup_jitter" is out of range: -5 ms']),
+    ({"chunk_max_message_size": -1}, ['"chunk_max_message_size" is out of range: -1']),
+    ({"chunking_enabled": "yes"}, ['"chunking_enabled" must be True or False, not str']),
+    ({"auth_oauth2": {"issuerUrl": 1}}, ['"auth_oauth2" must be a mapping of str to str']),
+    ({"tls_trust_certs_file_path": 5}, ['"tls_trust_certs_file_path" must be a str, not int 5']),
 ]
 
 
@@ -67,7 +73,7 @@ def _ids(cases: Sequence[tuple[Any, ...]]) -> list[str]:
 
 
 @pytest.mark.parametrize("options, words", OPTION_CASES, ids=_ids(OPTION_CASES))
-def test_options_are_checked_before_the_library_and_named_in_snake_case(options: dict[str, object],
+def test_options_are_checked_before_the_library_and_named_in_snake_case(options: dict[str, Any],
                                                                          words: list[str]) -> None:
     # Regression (E4): the library's camelCase names used to reach Python callers.
     with pytest.raises(pulsar_producer.InvalidConfiguration) as info:
@@ -130,17 +136,40 @@ def test_message_ids() -> None:
     assert str(pulsar.MessageId.deserialize(mid.serialize())) == "(12,34,2,5)"
 
 
+def test_chunked_message_ids() -> None:
+    mid = MessageId(7, 9, 2, flags=_native.ID_CHUNKED, first_chunk_ledger_id=7, first_chunk_entry_id=5)
+    assert mid.is_chunked and not mid.is_duplicate and mid.first_chunk_id == MessageId(7, 5, 2)
+    assert str(mid) == "7:5:2;7:9:2"  # pp_message_id_str: the first chunk, then the last
+    back = MessageId.deserialize(mid.serialize())
+    assert back == mid and back.is_chunked and back.first_chunk_id == MessageId(7, 5, 2)
+    import pulsar
+
+    theirs = pulsar.MessageId.deserialize(mid.serialize())  # what the official client makes of our bytes
+    assert str(theirs) == "(7,5,2,-1);(7,9,2,-1)" and (theirs.ledger_id(), theirs.entry_id()) == (7, 9)
+    assert MessageId.deserialize(theirs.serialize()).first_chunk_id == MessageId(7, 5, 2)
+    assert MessageId(7, 9, 2).first_chunk_id is None and str(MessageId(7, 9, 2)) == "7:9:2"
+
+
 def test_result_of_a_future_is_cheap_and_lazy() -> None:
     # A future keeps the raw completion row; the MessageId is built on first use.
-    from pulsar_producer._future import future_class
+    import ctypes
     import struct
+
+    from pulsar_producer._future import future_class
     import threading
 
     cls = future_class(threading.Condition(), threading.RLock(), [0])
     fut = object.__new__(cls)
-    fut._row = struct.pack("=QQi4xqqiiiiQ", 1, 2, 0, 7, 8, -1, 3, 4, 1, 0)
+    fut._row = struct.pack("=QQi4xqqiiiiqqQ", 1, 2, 0, 7, 8, -1, 3, 4, 1, -1, -1, 0)
+    assert len(fut._row) == ctypes.sizeof(_native.CompletionC)
     fut._state = "FINISHED"
     assert fut.result() == MessageId(7, 8, -1, 3) and fut.result().batch_size == 4 and fut.result().is_duplicate
+    assert not fut.result().is_chunked and fut.result().first_chunk_id is None
+    chunked = object.__new__(cls)
+    chunked._row = struct.pack("=QQi4xqqiiiiqqQ", 1, 2, 0, 7, 9, 2, -1, 0, 2, 7, 5, 0)
+    chunked._state = "FINISHED"
+    mid = chunked.result()
+    assert mid.is_chunked and not mid.is_duplicate and mid.first_chunk_id == MessageId(7, 5, 2)
     assert fut.cancel() is False and fut.done()
 
 
