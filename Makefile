@@ -99,3 +99,24 @@ broker-stop: ## Stop the local test broker
 
 clean: ## Remove build outputs
 	rm -rf $(BUILD) bindings/node/prebuilds bindings/node/node_modules
+
+# --- Reliability: the fault table against a two-broker cluster, and fuzzing ---
+
+FUZZTIME     ?= 60s
+FUZZ_TARGETS := core/engine:FuzzReceive core/engine:FuzzParseFrame core/engine:FuzzDecodeCommand core/engine:FuzzDecodeReceipt \
+                core/engine:FuzzParseOptionsJSON core/engine:FuzzSetOption core/engine:FuzzParseServiceURL \
+                core/engine:FuzzParseTopic core/engine:FuzzCheckJSON wasm/guest:FuzzDecodeMetadata
+
+.PHONY: faults fuzz fuzz-targets
+
+faults: lib ## Run the full fault table on a two-broker cluster (tests/broker/cluster.sh) and write docs/RELIABILITY.md
+	cd tests && PP_FAULTS=full PP_FAULTS_OUT=$(CURDIR)/docs/RELIABILITY.md $(GO) test -v -count=1 -timeout 4h -run TestFaults ./faults
+
+fuzz: ## Run every fuzz target for FUZZTIME each (default 60s)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $${t##*:} ($${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || exit 1; \
+	done
+
+fuzz-targets:
+	@echo $(FUZZ_TARGETS)

@@ -37,6 +37,7 @@ type (
 	RoutingMode     = engine.RoutingMode
 	HashingScheme   = engine.HashingScheme
 	AccessMode      = engine.AccessMode
+	BatcherType     = engine.BatcherType
 	LogLevel        = engine.LogLevel
 	ProducerStats   = engine.ProducerStats
 	ClientStats     = engine.ClientStats
@@ -66,6 +67,9 @@ const (
 
 	JavaStringHash = engine.JavaStringHash
 	Murmur3Hash    = engine.Murmur3Hash
+
+	DefaultBatcher  = engine.DefaultBatcher
+	KeyBasedBatcher = engine.KeyBasedBatcher
 
 	AccessShared               = engine.AccessShared
 	AccessExclusive            = engine.AccessExclusive

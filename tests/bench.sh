@@ -27,6 +27,11 @@ echo "== native producer vs the official Go client (pulsar-client-go v0.19.0), a
 (cd tests && go run ./bench/cmd/ppbench)
 
 echo
+echo "== features, native vs the official Go client, ack-at-once fake broker: chunking (10 MiB messages), key-based batching (100 keys); schema values vs raw payloads"
+(cd tests && go run ./bench/cmd/ppfeaturebench)
+(cd tests && go test -run '^$' -bench 'EncodeValue' -benchtime 1000000x ./bench | grep '^Benchmark')
+
+echo
 echo "== C ABI vs native Go: 1,000,000 x 100 B, ack-at-once fake broker (a process of its own), 3 alternating rounds"
 mkdir -p build/bench
 cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude tests/c/bench.c -Lbuild/lib -lpulsar_producer \

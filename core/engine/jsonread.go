@@ -45,9 +45,10 @@ type jsonMember struct {
 const maxDepth = 64
 
 type jsonReader struct {
-	b   []byte
-	i   int
-	err string
+	b    []byte
+	i    int
+	err  string
+	skip bool // only check the syntax: build no values, allocate nothing
 }
 
 func (r *jsonReader) fail(what string) {
@@ -139,7 +140,10 @@ func (r *jsonReader) object(depth int) jsonValue {
 			break
 		}
 		r.i++
-		v.obj = append(v.obj, jsonMember{key: key, val: r.value(depth + 1)})
+		val := r.value(depth + 1)
+		if !r.skip {
+			v.obj = append(v.obj, jsonMember{key: key, val: val})
+		}
 		switch r.next() {
 		case ',':
 			r.i++
@@ -161,7 +165,9 @@ func (r *jsonReader) array(depth int) jsonValue {
 		return v
 	}
 	for r.err == "" {
-		v.arr = append(v.arr, r.value(depth+1))
+		if e := r.value(depth + 1); !r.skip {
+			v.arr = append(v.arr, e)
+		}
 		switch r.next() {
 		case ',':
 			r.i++
@@ -186,6 +192,20 @@ func parseJSON(data []byte) (jsonValue, string) {
 		}
 	}
 	return v, r.err
+}
+
+// checkJSON checks that data is exactly one JSON value, building nothing:
+// a value's encoder that needs only to know the text is JSON (the JSON
+// schema's) pays no allocation for it.
+func checkJSON(data []byte) string {
+	r := jsonReader{b: data, skip: true}
+	r.value(0)
+	if r.err == "" {
+		if r.space(); r.i < len(data) {
+			r.fail("more than one JSON value")
+		}
+	}
+	return r.err
 }
 
 func (r *jsonReader) number() jsonValue {
@@ -225,6 +245,9 @@ func (r *jsonReader) number() jsonValue {
 			return jsonValue{}
 		}
 	}
+	if r.skip {
+		return jsonValue{kind: jsonNumber}
+	}
 	return jsonValue{kind: jsonNumber, s: string(r.b[start:r.i])}
 }
 
@@ -232,6 +255,20 @@ func (r *jsonReader) number() jsonValue {
 // surrogates become U+FFFD, as encoding/json makes them.
 func (r *jsonReader) str() string {
 	r.i++ // "
+	// The common case: no escapes, valid UTF-8; one allocation, or none
+	// when skipping.
+	j := r.i
+	for j < len(r.b) && r.b[j] != '"' && r.b[j] != '\\' && r.b[j] >= 0x20 {
+		j++
+	}
+	if j < len(r.b) && r.b[j] == '"' && utf8.Valid(r.b[r.i:j]) {
+		s := ""
+		if !r.skip {
+			s = string(r.b[r.i:j])
+		}
+		r.i = j + 1
+		return s
+	}
 	var out []byte
 	for r.i < len(r.b) {
 		c := r.b[r.i]

@@ -387,3 +387,17 @@ func TestRoutedMessages(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheckJSON: the allocation-free syntax check used for JSON values
+// agrees with the full reader on every input.
+func FuzzCheckJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e3,-0,"x\u00e9\n"],"b":{"c":null,"d":true}}`, `"\ud83d\ude00"`, `[1,]`, `{"a" 1}`, `01`, `"\x01"`, "\"\xff\"", ` 7 `, `[[[[]]]]`, `"abc`, `{"a":1}{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, full := parseJSON(b)
+		if fast := checkJSON(b); (fast == "") != (full == "") {
+			t.Fatalf("%q: checkJSON says %q, parseJSON %q", b, fast, full)
+		}
+	})
+}

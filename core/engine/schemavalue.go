@@ -45,6 +45,13 @@ func EncodeValue(s *Schema, v any) (payload []byte, key string, hasKey bool, err
 		s = &Schema{}
 	}
 	if j, ok := v.(ValueJSON); ok {
+		if s.Type == SchemaJSON {
+			// The text is the payload: check it, build nothing.
+			if jerr := checkJSON(j); jerr != "" {
+				return nil, "", false, Errorf(CodeInvalidMessage, "the value is not valid JSON: %s", jerr)
+			}
+			return trimJSON(j), "", false, nil
+		}
 		jv, jerr := parseJSON(j)
 		if jerr != "" {
 			return nil, "", false, Errorf(CodeInvalidMessage, "the value is not valid JSON: %s", jerr)
@@ -99,6 +106,20 @@ func EncodeValue(s *Schema, v any) (payload []byte, key string, hasKey bool, err
 	out = binary.BigEndian.AppendUint32(out, uint32(len(vb)))
 	return append(out, vb...), "", false, nil
 }
+
+// trimJSON returns a copy of JSON text without its surrounding space.
+func trimJSON(j []byte) []byte {
+	start, end := 0, len(j)
+	for start < end && isJSONSpace(j[start]) {
+		start++
+	}
+	for end > start && isJSONSpace(j[end-1]) {
+		end--
+	}
+	return append([]byte(nil), j[start:end]...)
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // jsonArg is a JSON value and the text it was read from.
 type jsonArg struct {
@@ -225,7 +246,7 @@ func encodeValue(s *Schema, v any, where string) ([]byte, error) {
 		case jsonArg:
 			return append([]byte(nil), t.text[t.v.start:t.v.end]...), nil
 		case []byte:
-			if _, jerr := parseJSON(t); jerr != "" {
+			if jerr := checkJSON(t); jerr != "" {
 				return nil, Errorf(CodeInvalidMessage, "%s: a JSON value must be valid JSON: %s", where, jerr)
 			}
 			return t, nil
