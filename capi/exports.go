@@ -427,6 +427,9 @@ func convertMessage(m *C.pp_message, msg *engine.Message) error {
 		return engine.Errorf(engine.CodeInvalidMessage, "sequence_id must be -1 (automatic) or at least 0, got %d", int64(m.sequence_id))
 	}
 	if m.value_json != nil {
+		if m.payload_len > 0 || m.null_value != 0 {
+			return engine.Errorf(engine.CodeInvalidMessage, "set value_json or payload (or null_value), not both")
+		}
 		msg.Value = engine.ValueJSON(lenString(m.value_json, m.value_json_len))
 	}
 	if m.partition >= 0 {

@@ -169,10 +169,17 @@ secure_suite() {
       tests/broker/secure.sh start || exit 1
     fi
     eval "$(tests/broker/secure.sh env | sed 's/^/export /')"
-    cd tests && PP_SECURE_REQUIRED=1 PP_SECURE_LONG=1 go test -v -count=1 -timeout 10m ./secure
+    export PP_SECURE_REQUIRED=1
+    status=0
+    (cd tests && PP_SECURE_LONG=1 go test -v -count=1 -timeout 10m ./secure) || status=1
+    (cd tests && go test -v -count=1 -run TestCSecure ./capi) || status=1
+    (cd build && pyenv/bin/pytest -v -p no:cacheprovider ../bindings/python/tests/test_secure.py) || status=1
+    (cd bindings/node && node test/run.js --test-reporter=spec test/secure.test.js) || status=1
+    exit $status
   ) >"$log" 2>&1
   local status=$?
-  record secure "$(grep -c -- '--- PASS' "$log")" "$(grep -c -- '--- FAIL' "$log")" "$status"
+  record secure "$(( $(grep -c -- '--- PASS' "$log") + $(grep -cE '::[^ ]+ PASSED' "$log") + $(grep -cE '^ *✔' "$log") ))" \
+    "$(( $(grep -c -- '--- FAIL' "$log") + $(grep -cE '::[^ ]+ (FAILED|ERROR)' "$log") + $(grep -cE '^ *✖' "$log") ))" "$status"
   grep -E '^secure deployment ready|^(broker|proxy) +pid' "$log" | sed 's/^/    /'
   echo "    ($((SECONDS - start)) s)"
 }

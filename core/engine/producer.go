@@ -289,8 +289,12 @@ func (e *Engine) Send(id ProducerID, msg *Message, token uint64, now time.Time) 
 	i := 0
 	switch {
 	case msg.Routed:
-		if n := max(1, len(p.parts)); msg.Partition < 0 || int(msg.Partition) >= n {
-			return Errorf(CodeInvalidArgument, "the router chose partition %d of a topic of %d partitions", msg.Partition, len(p.parts))
+		n := p.e.NumPartitions(id)
+		switch {
+		case n == 0 && msg.Partition != 0:
+			return Errorf(CodeInvalidArgument, "partition %d was asked for, but %s is not partitioned (only 0, the topic itself, is)", msg.Partition, p.topic.full)
+		case n > 0 && (msg.Partition < 0 || int(msg.Partition) >= n):
+			return Errorf(CodeInvalidArgument, "partition %d is out of range for a topic of %d partitions", msg.Partition, n)
 		}
 		i = int(msg.Partition)
 	case len(p.parts) > 1:

@@ -382,7 +382,7 @@ func TestRoutedMessages(t *testing.T) {
 	}
 	for _, p := range []int32{-1, 3} {
 		if err := h.e.Send(id, &Message{Payload: []byte("x"), Routed: true, Partition: p}, 2, h.now); err == nil || CodeOf(err) != CodeInvalidArgument ||
-			!strings.Contains(err.Error(), "of a topic of 3 partitions") {
+			!strings.Contains(err.Error(), "out of range for a topic of 3 partitions") {
 			t.Errorf("partition %d: %v", p, err)
 		}
 	}

@@ -8,8 +8,6 @@
 package capi
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,7 +15,6 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -70,46 +67,18 @@ func build(t *testing.T, src string, static bool) string {
 	return out
 }
 
-// published is one MSG line of a program: what it sent and the ID it got.
+// published is one MSG line of a program: what it sent (its payload, or a
+// label naming it) and the ID it got.
 type published struct {
 	payload string
 	id      [5]int64
 }
 
-// run runs a test program and returns the MSG lines it printed.
+// run runs a test program with the broker's URL and topic (and extra
+// arguments) and returns the MSG lines it printed.
 func run(t *testing.T, prog, topic string, extra ...string) []published {
 	t.Helper()
-	cmd := exec.Command(prog, append([]string{broker.ServiceURL(), topic}, extra...)...)
-	cmd.Env = append(os.Environ(), "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS=print_stacktrace=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	out := stdout.String()
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "not ok") {
-			t.Errorf("%s: %s", filepath.Base(prog), line)
-		}
-	}
-	if err != nil || strings.Contains(stderr.String(), "Sanitizer") || strings.Contains(stderr.String(), "runtime error") {
-		t.Fatalf("%s: %v\nstdout tail:\n%s\nstderr:\n%s", filepath.Base(prog), err, tail(out, 20), stderr.String())
-	}
-	if !regexp.MustCompile(`(?m)^[1-9][0-9]* passed, 0 failed$`).MatchString(out) {
-		t.Fatalf("%s: no passing summary line:\n%s", filepath.Base(prog), tail(out, 20))
-	}
-	var msgs []published
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 7 || f[0] != "MSG" {
-			continue
-		}
-		p := published{payload: f[1]}
-		for i := range 5 {
-			p.id[i], _ = strconv.ParseInt(f[2+i], 10, 64)
-		}
-		msgs = append(msgs, p)
-	}
-	return msgs
+	return runProgram(t, prog, runOptions{args: append([]string{broker.ServiceURL(), topic}, extra...)})
 }
 
 func tail(s string, n int) string {

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
-from ._native import INT_MAX
 from .errors import error
 
 if TYPE_CHECKING:
@@ -116,8 +115,8 @@ def before_send(interceptors: tuple[Interceptor, ...], msg: OutgoingMessage) -> 
 
 
 def route(router: Router, msg: OutgoingMessage, partitions: int) -> int:
-    """The router's partition for msg; InvalidArgument if it raises or answers no index. An index past
-    the last partition is left for the library to refuse."""
+    """The router's partition for msg; InvalidArgument, naming the router, if it raises or answers no
+    index of the topic's partitions."""
     try:
         i = router(msg, partitions)
     except Exception as exc:
@@ -125,7 +124,7 @@ def route(router: Router, msg: OutgoingMessage, partitions: int) -> int:
     if not isinstance(i, int) or isinstance(i, bool):
         raise error("InvalidArgument", f"the router {_name(router)} returned {type(i).__name__} {i!r}, not a "
                                        "partition index (an int)")
-    if i < 0 or i > INT_MAX:  # -1 would mean "not routed" to the library; more would not fit its int32
+    if i < 0 or i >= partitions:  # -1 would mean "not routed" to the library
         raise error("InvalidArgument", f"the router {_name(router)} chose partition {i} of a topic of {partitions} "
                                        "partitions")
     return i
