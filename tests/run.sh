@@ -174,12 +174,12 @@ secure_suite() {
     (cd tests && PP_SECURE_LONG=1 go test -v -count=1 -timeout 10m ./secure) || status=1
     (cd tests && go test -v -count=1 -run TestCSecure ./capi) || status=1
     (cd build && pyenv/bin/pytest -v -p no:cacheprovider ../bindings/python/tests/test_secure.py) || status=1
-    (cd bindings/node && node test/run.js --test-reporter=spec test/secure.test.js) || status=1
+    (cd bindings/node && node --test --test-reporter=tap test/secure.test.js) || status=1
     exit $status
   ) >"$log" 2>&1
   local status=$?
-  record secure "$(( $(grep -c -- '--- PASS' "$log") + $(grep -cE '::[^ ]+ PASSED' "$log") + $(grep -cE '^ *✔' "$log") ))" \
-    "$(( $(grep -c -- '--- FAIL' "$log") + $(grep -cE '::[^ ]+ (FAILED|ERROR)' "$log") + $(grep -cE '^ *✖' "$log") ))" "$status"
+  record secure "$(( $(grep -c -- '--- PASS' "$log") + $(grep -cE '::[^ ]+ PASSED' "$log") + $(grep -cE '^ *ok [0-9]+ ' "$log") ))" \
+    "$(( $(grep -c -- '--- FAIL' "$log") + $(grep -cE '::[^ ]+ (FAILED|ERROR)' "$log") + $(grep -cE '^ *not ok [0-9]+ ' "$log") ))" "$status"
   grep -E '^secure deployment ready|^(broker|proxy) +pid' "$log" | sed 's/^/    /'
   echo "    ($((SECONDS - start)) s)"
 }

@@ -18,6 +18,27 @@ export type CompressionType = 'none' | 'lz4' | 'zlib' | 'zstd' | 'snappy';
 export type RoutingMode = 'roundRobin' | 'singlePartition';
 export type HashingScheme = 'javaStringHash' | 'murmur3_32Hash';
 export type AccessMode = 'shared' | 'exclusive' | 'waitForExclusive' | 'exclusiveWithFencing';
+export type BatcherType = 'default' | 'keyBased';
+
+/** A schema type, as the Java client and the admin API name it (any case is accepted). */
+export type SchemaType = 'BYTES' | 'STRING' | 'JSON' | 'PROTOBUF' | 'AVRO' | 'BOOLEAN' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FLOAT' | 'DOUBLE' | 'DATE' | 'TIME' | 'TIMESTAMP' | 'KEY_VALUE' | 'INSTANT' | 'LOCAL_DATE' | 'LOCAL_TIME' | 'LOCAL_DATE_TIME' | 'PROTOBUF_NATIVE' | 'bytes' | 'string' | 'json' | 'protobuf' | 'avro' | 'boolean' | 'int8' | 'int16' | 'int32' | 'int64' | 'float' | 'double' | 'date' | 'time' | 'timestamp' | 'key_value' | 'instant' | 'local_date' | 'local_time' | 'local_date_time' | 'protobuf_native';
+
+/** A schema with its registry details; for KEY_VALUE, its two halves. */
+export interface SchemaObject {
+  type: SchemaType;
+  /** The name in the registry (default: the type's name). */
+  name?: string;
+  /** AVRO and JSON: the Avro schema, as JSON text or as an object (JSON.stringify'd); PROTOBUF: the Java client's definition. */
+  definition?: string | object;
+  properties?: Record<string, string>;
+  key?: Schema;
+  value?: Schema;
+  /** Where a KEY_VALUE message's key goes: in the payload (INLINE, the default) or the message key (SEPARATED). */
+  keyValueEncoding?: 'INLINE' | 'SEPARATED' | 'inline' | 'separated';
+}
+
+/** The schema option: a type name or a schema object. */
+export type Schema = SchemaType | SchemaObject;
 
 /** Options of a client, shared by its producers: see docs/OPTIONS.md (durations in ms). */
 export interface ClientLibraryOptions {
@@ -41,10 +62,18 @@ export interface ClientLibraryOptions {
   authOAuth2?: Record<string, string>;
 }
 
+/**
+ * A token, or a function returning one, called (on the main thread) for each
+ * new connection and each time a broker asks for fresh credentials; it must
+ * return the token synchronously.
+ */
+export type Auth = string | (() => string);
+
 /** Options of a producer: see docs/OPTIONS.md (durations in ms). */
 export interface ProducerLibraryOptions {
   producerName?: string;
   properties?: Record<string, string>;
+  schema?: Schema;
   sendTimeout?: Int;
   maxPendingMessages?: Int;
   blockIfQueueFull?: boolean;
@@ -52,17 +81,26 @@ export interface ProducerLibraryOptions {
   batchingMaxMessages?: Int;
   batchingMaxBytes?: Int;
   batchingMaxPublishDelay?: Int;
+  batcherType?: BatcherType;
   compressionType?: CompressionType;
   initialSequenceId?: Int;
   routingMode?: RoutingMode;
   hashingScheme?: HashingScheme;
+  partitionsAutoDiscoveryInterval?: Int;
+  lazyStartPartitionedProducers?: boolean;
   accessMode?: AccessMode;
+  chunkingEnabled?: boolean;
+  chunkMaxMessageSize?: Int;
+  startupDelay?: Int;
+  startupJitter?: Int;
   createTimeout?: Int;
 }
 
 export interface ClientOptions extends ClientLibraryOptions {
   /** Such as "pulsar://localhost:6650", or "pulsar://h1:6650,h2:6650". */
   serviceUrl: string;
+  /** A token (as authToken), or a function returning the token. */
+  auth?: Auth;
 }
 
 export interface CreateProducerOptions extends ProducerLibraryOptions {
@@ -70,6 +108,25 @@ export interface CreateProducerOptions extends ProducerLibraryOptions {
   topic: string;
   /** Aborting it cancels creation: the promise rejects with an AbortError. */
   signal?: AbortSignal;
+  /** Picks the partition of every message on a partitioned topic (after the interceptors). */
+  router?: Router;
+  /** Run in order around every send. */
+  interceptors?: ProducerInterceptor[];
+}
+
+/**
+ * Returns the partition of a message, from 0 to numPartitions - 1 (the
+ * producer's partition count, read again at most once a second). A throw
+ * fails that message with InvalidArgument; so does a number out of range.
+ */
+export type Router = (message: OutgoingMessage, numPartitions: number) => number;
+
+/** Sees every message a producer sends. */
+export interface ProducerInterceptor {
+  /** Runs before the message is queued, on a copy it may change (such as key and properties); a throw rejects the message. */
+  beforeSend?(message: OutgoingMessage): void;
+  /** Runs with the outcome of every message all beforeSends accepted, before its promise settles (a throw is logged). */
+  onAck?(message: OutgoingMessage, id: MessageId | null, error: Error | null): void;
 }
 
 export interface ProducerOptions extends ClientOptions, CreateProducerOptions {}
@@ -89,6 +146,31 @@ export interface SendOptions {
   sequenceId?: Int;
   replicationClusters?: string[];
   disableReplication?: boolean;
+}
+
+/**
+ * A value for the producer's schema: a string (STRING, and LOCAL_DATE,
+ * LOCAL_TIME, LOCAL_DATE_TIME as '2024-01-31', '13:45:30.5',
+ * '2024-01-31T13:45:30'), a boolean, a number or bigint (integers, FLOAT,
+ * DOUBLE), a Date (DATE, TIME, TIMESTAMP, INSTANT), bytes (BYTES, AVRO,
+ * PROTOBUF: encoded by the caller), anything JSON.stringify writes (JSON),
+ * or a KeyValue (KEY_VALUE).
+ */
+export type SchemaValue = unknown;
+
+/** The value of a KEY_VALUE schema: both halves are required. */
+export interface KeyValue<K = SchemaValue, V = SchemaValue> {
+  key: K;
+  value: V;
+}
+
+/** A message as an object: bytes (data) or a value for the schema, with its send options. */
+export type Message = (SendOptions & { data: Payload; value?: never }) | (SendOptions & { value: SchemaValue; data?: never });
+
+/** A message as interceptors and the router see it: what was sent (data or value) with its send options. */
+export interface OutgoingMessage extends SendOptions {
+  data?: Payload;
+  value?: SchemaValue;
 }
 
 /** A wait bounded in milliseconds (default 30000). */
@@ -122,7 +204,8 @@ export interface LogRecord {
 
 /** Where a message was stored. */
 export class MessageId {
-  constructor(ledgerId: number, entryId: number, partition?: number, batchIndex?: number, batchSize?: number, isDuplicate?: boolean);
+  constructor(ledgerId: number, entryId: number, partition?: number, batchIndex?: number, batchSize?: number, isDuplicate?: boolean,
+    firstChunkId?: MessageId | null);
   readonly ledgerId: number;
   readonly entryId: number;
   /** -1 for a non-partitioned topic. */
@@ -132,7 +215,10 @@ export class MessageId {
   readonly batchSize: number;
   /** The broker's deduplication recognised the message as stored already: ledgerId and entryId are -1. */
   readonly isDuplicate: boolean;
-  /** "ledger:entry:partition", plus ":batchIndex" for a batched message. */
+  /** The message was sent in chunks: ledgerId and entryId are its last chunk's, firstChunkId its first chunk's. */
+  readonly isChunked: boolean;
+  readonly firstChunkId: MessageId | null;
+  /** "ledger:entry:partition", plus ":batchIndex" for a batched message; "first;last" ("l:e:p;l:e:p") for a chunked one. */
   toString(): string;
   equals(other: unknown): boolean;
   /** MessageIdData bytes, as the official clients read them. */
@@ -167,7 +253,7 @@ export class Producer {
   readonly topic: string;
   /** The producerName option, or the name the broker assigned. */
   readonly name: string;
-  /** The topic's partition count: 0 for a topic that is not partitioned. */
+  /** The topic's partition count (0 for a topic that is not partitioned), read again at most once a second. */
   readonly partitions: number;
   /** Sends whose promise has not settled yet. */
   readonly pendingCount: number;
@@ -175,6 +261,8 @@ export class Producer {
   readonly closed: boolean;
   /** Publishes a message; resolves with its MessageId once the broker stored it. */
   send(data: Payload, options?: SendOptions): Promise<MessageId>;
+  /** Publishes a message object: { value } (converted for the producer's schema) or { data }, with send options. */
+  send(message: Message): Promise<MessageId>;
   /** Sends open batches now; resolves once every earlier send has settled. */
   flush(options?: TimeoutOptions): Promise<void>;
   /** Waits for pending sends (up to timeoutMs), closes and frees the producer. Idempotent. */

@@ -44,11 +44,11 @@ function str(v, name) {
   return [v, Buffer.byteLength(v)];
 }
 
-/** Checks and measures the per-message options of a send; null for none. */
-function prepare(opts) {
+/** Checks and measures the per-message options of a send; null for none (unless always). */
+function prepare(opts, always = false) {
   if (typeof opts !== 'object' || opts === null) throw invalid(`send options must be an object, got ${typeName(opts)}`);
   const o = { bytes: 16, key: null, orderingKey: null, props: null, clusters: null, event_time_ms: 0, deliver_at_ms: 0,
-    deliver_after_ms: 0, sequence_id: -1, disableReplication: false };
+    deliver_after_ms: 0, sequence_id: -1, disableReplication: false, valueJson: null, partition: -1 };
   let used = false;
   for (const name of Object.keys(opts)) {
     const v = opts[name];
@@ -93,7 +93,7 @@ function prepare(opts) {
   if (opts.deliverAt !== undefined && opts.deliverAfter !== undefined) {
     throw makeError(codes.InvalidMessage, 'set deliverAt or deliverAfter, not both');
   }
-  return used ? o : null;
+  return used || always ? o : null;
 }
 
 /** Stores a 64-bit value (a number or bigint) at byte offset at (8-aligned) of an arena. */
@@ -171,8 +171,9 @@ class Batch {
   room(n) {
     if (this.count > 0) return false;
     if (n > this.data.size) {
+      const grown = new native.Arena(n + 64); // first: if it cannot be had, the batch stays usable
       this.data.free();
-      this.data = new native.Arena(n + 64);
+      this.data = grown;
     }
     return true;
   }
@@ -193,6 +194,8 @@ class Batch {
     set64(st, b + M.struct_size, M.size);
     set64(st, b + M.key_len, -1); // PP_NTS
     set64(st, b + M.sequence_id, -1); // automatic
+    set64(st, b + M.value_json_len, -1); // PP_NTS
+    st.i32[(b + M.partition) >> 2] = o === null ? -1 : o.partition; // -1: routed by the library
     if (len > 0) {
       set64(st, b + M.payload, this.data.addr + off);
       set64(st, b + M.payload_len, len);
@@ -230,6 +233,10 @@ class Batch {
     }
     for (const f of ['event_time_ms', 'deliver_at_ms', 'deliver_after_ms', 'sequence_id']) set64(st, b + M[f], o[f]);
     if (o.disableReplication) st.u32[(b + M.disable_replication) >> 2] = 1;
+    if (o.valueJson !== null) {
+      set64(st, b + M.value_json, this.put(o.valueJson));
+      set64(st, b + M.value_json_len, o.valueJson[1]);
+    }
   }
 
   /** Reserves n bytes of the data arena, 8-aligned; returns their offset. */

@@ -17,12 +17,19 @@
 // .async() calls of at most WAIT_SLICE_MS (a call holds a libuv thread, and
 // process.exit() waits for it), re-issued until the producer is ready or
 // creation fails; an AbortSignal or close() cancels it with pp_stop.
+//
+// Credentials: an `auth` function becomes the client's token supplier
+// (auth.js) before any producer starts; its exceptions are logged and named
+// in the error of a creation that fails to authenticate.
 const EventEmitter = require('node:events');
 const native = require('./native');
 const { makeError, codes, invalid, AbortError } = require('./errors');
 const { optionsJson, scopeOf, typeName } = require('./options');
-const { MessageId, ID_DUPLICATE } = require('./message-id');
+const { MessageId, ID_DUPLICATE, ID_CHUNKED } = require('./message-id');
 const { Producer, secret, call, text, timeoutOf, ERRLEN } = require('./producer');
+const auth = require('./auth');
+const hooks = require('./hooks');
+const { schemaShape } = require('./schema');
 
 const fn = native.fn;
 const CAPACITY = 4096;
@@ -37,13 +44,25 @@ const C = native.layout.completion;
 const MI = native.layout.messageId;
 const W = Object.fromEntries(Object.entries({ producer: C.producer, ud: C.user_data, result: C.result, ledger: C.id + MI.ledger_id,
   entry: C.id + MI.entry_id, part: C.id + MI.partition, bindex: C.id + MI.batch_index, bsize: C.id + MI.batch_size,
-  flags: C.id + MI.flags, row: C.size }).map(([k, v]) => [k, v >> 2]));
+  flags: C.id + MI.flags, firstLedger: C.id + MI.first_chunk_ledger_id, firstEntry: C.id + MI.first_chunk_entry_id,
+  row: C.size }).map(([k, v]) => [k, v >> 2]));
 
 const active = new Set(); // clients with work in flight
 const registry = new FinalizationRegistry(({ h, poll }) => {
   poll.close();
+  auth.remove(h);
   native.asyncCall(fn.clientStop, [h, 0, null, 0], () => {});
 });
+
+// Producer options of this package's own, not the library's.
+const PRODUCER_OWN = ['topic', 'signal', 'router', 'interceptors'];
+
+/** The library options of a client as JSON; a token string in `auth` is the authToken option. */
+function clientJson(options, where, other) {
+  const kind = auth.authKind(options);
+  const given = kind === 'token' ? { ...options, authToken: options.auth } : options;
+  return optionsJson(given, 'client', ['serviceUrl', 'auth'], where, other);
+}
 
 function need(v, name, code, where) {
   if (typeof v !== 'string' || v === '') throw makeError(code, `${name} is required and must be a non-empty string (${where})`);
@@ -73,7 +92,7 @@ class Client extends EventEmitter {
   /** Starts a client (connecting lazily, when a producer needs it). */
   static async create(options) {
     optionsObject(options, 'Client.create', 'serviceUrl');
-    return Client._start(options, 'Client.create', optionsJson(options, 'client', ['serviceUrl'], 'Client.create', 'createProducer'));
+    return Client._start(options, 'Client.create', clientJson(options, 'Client.create', 'createProducer'));
   }
 
   static _start(options, where, json) {
@@ -82,7 +101,19 @@ class Client extends EventEmitter {
     const err = Buffer.alloc(ERRLEN);
     const rc = fn.clientStart(url, url.length, json, out, err, ERRLEN);
     if (rc !== codes.Ok) throw makeError(rc, text(err));
-    return new Client(key, Number(out[0]), options.serviceUrl);
+    const client = new Client(key, Number(out[0]), options.serviceUrl);
+    if (typeof options.auth === 'function') {
+      const weak = new WeakRef(client);
+      try {
+        auth.install(client._h, options.auth, (e) => weak.deref()?._authFailed(e));
+      } catch (e) {
+        registry.unregister(client);
+        client._poll.close();
+        fn.clientStop(client._h, 0, null, 0);
+        throw e;
+      }
+    }
+    return client;
   }
 
   constructor(k, h, serviceUrl) {
@@ -103,6 +134,8 @@ class Client extends EventEmitter {
     this._finished = false; // pp_drain said the closed client has no completion left
     this._closing = this._ref = false;
     this._closePromise = this._lastStats = this._onFinished = null;
+    this._authError = null; // the last exception of the auth function
+    this._authFailures = 0; // how many times it threw
     const fd = [0];
     const rc = fn.eventFd(h, fd);
     if (rc !== codes.Ok) {
@@ -128,12 +161,14 @@ class Client extends EventEmitter {
   async _createProducer(options, where, json) {
     const { topic, signal } = options;
     const t = need(topic, 'topic', codes.InvalidTopicName, where);
-    if (json === undefined) json = optionsJson(options, 'producer', ['topic', 'signal'], where, 'Client.create');
+    if (json === undefined) json = optionsJson(options, 'producer', PRODUCER_OWN, where, 'Client.create');
+    const userHooks = { router: hooks.checkRouter(options.router), interceptors: hooks.checkInterceptors(options.interceptors) };
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid(`signal must be an AbortSignal, got ${typeName(signal)}`);
     if (signal && signal.aborted) throw abortError(signal);
     if (this._closing) throw makeError(codes.AlreadyClosed, 'the client is closed');
     const out = new BigUint64Array(1);
     const err = Buffer.alloc(ERRLEN);
+    const authFailures = this._authFailures;
     let rc = fn.producerOpen(this._h, t, t.length, json, out, err, ERRLEN);
     if (rc !== codes.Ok) throw makeError(rc, text(err));
     const h = Number(out[0]);
@@ -152,7 +187,7 @@ class Client extends EventEmitter {
         if (cancelled !== null) throw cancelled;
         if (rc === codes.Ok) break;
         if (rc === codes.ProducerNotInitialized) continue; // still being created
-        cancelled = makeError(rc, text(err));
+        cancelled = this._creationError(rc, text(err), authFailures);
         await call(fn.stop, h, 0, null, 0);
         throw cancelled;
       }
@@ -164,9 +199,27 @@ class Client extends EventEmitter {
     let name = Buffer.alloc(256);
     if (fn.producerName(h, name, 256, needed) === codes.BufferTooSmall) fn.producerName(h, name = Buffer.alloc(Number(needed[0])), name.length, needed);
     fn.partitions(h, partitions);
-    const p = new Producer(secret, this, h, topic, text(name), partitions[0], options.blockIfQueueFull === true);
+    const p = new Producer(secret, this, h, topic, text(name), partitions[0], options.blockIfQueueFull === true,
+      { shape: schemaShape(options.schema), ...userHooks });
     this._producers.set(h, p);
     return p;
+  }
+
+  /** Why creation failed; an authentication failure names the auth function's exception, if it threw since `since`. */
+  _creationError(rc, message, since) {
+    const e = this._authError;
+    if (rc !== codes.AuthenticationError || this._authFailures === since) return makeError(rc, message);
+    const err = makeError(rc, `${message} (the auth function failed: ${e instanceof Error ? e.message : String(e)})`);
+    err.cause = e;
+    return err;
+  }
+
+  /** The auth function threw: remembered for creation errors, and logged. */
+  _authFailed(e) {
+    this._authError = e;
+    this._authFailures++;
+    this._log({ level: 'error', time: new Date(), message: `the auth function failed: ${e instanceof Error ? e.message : String(e)}`,
+      topic: '', producerName: '', broker: '', connection: 0 });
   }
 
   /** Counters of the client: sums over its producers, and its connections. */
@@ -209,6 +262,7 @@ class Client extends EventEmitter {
     this._poll.close(); // before the library closes the fd
     registry.unregister(this);
     await call(fn.clientStop, this._h, 0, null, 0);
+    auth.remove(this._h);
     const failed = closed.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
     if (rc !== codes.Ok && rc !== codes.AlreadyClosed) throw makeError(rc, text(err));
@@ -278,9 +332,13 @@ class Client extends EventEmitter {
       const token = u32[w + W.ud] + u32[w + W.ud + 1] * TWO32;
       const rc = i32[w + W.result];
       if (rc === codes.Ok) {
+        const flags = i32[w + W.flags];
+        const part = i32[w + W.part];
+        const first = (flags & ID_CHUNKED) === 0 ? null : new MessageId(i32[w + W.firstLedger + 1] * TWO32 + u32[w + W.firstLedger],
+          i32[w + W.firstEntry + 1] * TWO32 + u32[w + W.firstEntry], part);
         p._pending.resolve(token, new MessageId(i32[w + W.ledger + 1] * TWO32 + u32[w + W.ledger],
-          i32[w + W.entry + 1] * TWO32 + u32[w + W.entry], i32[w + W.part], i32[w + W.bindex], i32[w + W.bsize],
-          (i32[w + W.flags] & ID_DUPLICATE) !== 0));
+          i32[w + W.entry + 1] * TWO32 + u32[w + W.entry], part, i32[w + W.bindex], i32[w + W.bsize],
+          (flags & ID_DUPLICATE) !== 0, first));
       } else {
         p._pending.reject(token, makeError(rc, native.readCString(this._rows, w * 4 + C.error) || undefined));
       }
@@ -313,9 +371,9 @@ Producer.create = async function create(options) {
   optionsObject(options, 'Producer.create', 'serviceUrl and topic');
   need(options.topic, 'topic', codes.InvalidTopicName, 'Producer.create');
   const split = { client: {}, producer: {} };
-  for (const [k, v] of Object.entries(options)) split[scopeOf(k) === 'client' ? 'client' : 'producer'][k] = v;
-  const producerJson = optionsJson(split.producer, 'producer', ['serviceUrl', 'topic', 'signal'], 'Producer.create');
-  const client = Client._start(options, 'Producer.create', optionsJson(split.client, 'client', [], 'Producer.create'));
+  for (const [k, v] of Object.entries(options)) split[scopeOf(k) === 'client' || k === 'auth' ? 'client' : 'producer'][k] = v;
+  const producerJson = optionsJson(split.producer, 'producer', ['serviceUrl', ...PRODUCER_OWN], 'Producer.create');
+  const client = Client._start(options, 'Producer.create', clientJson(split.client, 'Producer.create'));
   try {
     const p = await client._createProducer(options, 'Producer.create', producerJson);
     p._owner = true;

@@ -58,7 +58,7 @@ function makeError(code, message) {
 /** The codes this package handles or raises itself, looked up by name. */
 const codes = Object.freeze(Object.fromEntries(['Ok', 'InvalidArgument', 'InvalidConfiguration', 'InvalidUrl',
   'InvalidTopicName', 'AlreadyClosed', 'ProducerQueueIsFull', 'MemoryBufferIsFull', 'Timeout', 'InvalidMessage',
-  'BufferTooSmall', 'MessageTooBig', 'UnknownError', 'ProducerNotInitialized'].map((n) => {
+  'BufferTooSmall', 'MessageTooBig', 'UnknownError', 'ProducerNotInitialized', 'AuthenticationError'].map((n) => {
   if (Result[n] === undefined) throw new Error(`pulsar-producer: the library has no result named ${n}`);
   return [n, Result[n]];
 })));

@@ -53,18 +53,22 @@ function open() {
 const { lib, file, version } = open();
 
 const struct = (name, fields) => koffi.struct(name, Object.fromEntries(fields.split(', ').map((f) => f.split(' ').reverse())));
-const MessageIdT = struct('pp_message_id', 'int64_t ledger_id, int64_t entry_id, int32_t partition, int32_t batch_index, int32_t batch_size, int32_t flags');
+const MessageIdT = struct('pp_message_id', 'int64_t ledger_id, int64_t entry_id, int32_t partition, int32_t batch_index, ' +
+  'int32_t batch_size, int32_t flags, int64_t first_chunk_ledger_id, int64_t first_chunk_entry_id');
 const CompletionT = koffi.struct('pp_completion', { producer: 'uint64_t', user_data: 'void *', result: 'int', id: MessageIdT, error: 'const char *' });
 const PropertyT = struct('pp_property', 'void* key, size_t key_len, void* value, size_t value_len');
 const MessageT = struct('pp_message', 'size_t struct_size, void* payload, size_t payload_len, int null_value, void* key, ' +
   'size_t key_len, void* ordering_key, size_t ordering_key_len, void* properties, size_t property_count, ' +
   'int64_t event_time_ms, int64_t deliver_at_ms, int64_t deliver_after_ms, int64_t sequence_id, ' +
-  'void* replication_clusters, size_t replication_cluster_count, int disable_replication');
+  'void* replication_clusters, size_t replication_cluster_count, int disable_replication, void* value_json, ' +
+  'size_t value_json_len, int32_t partition');
 const ResultInfoT = struct('pp_result_info', 'int result, str name, str kind, int retriable, str description');
 const StatsT = struct('pp_stats', 'size_t struct_size, int64_t msgs_sent, int64_t bytes_sent, int64_t msgs_acked, ' +
   'int64_t bytes_acked, int64_t msgs_failed, int64_t bytes_failed, int64_t pending_msgs, int64_t pending_bytes, ' +
   'int64_t reconnects, int64_t latency_count, int64_t latency_p50_us, int64_t latency_p95_us, int64_t latency_p99_us, ' +
   'int64_t latency_p999_us, int64_t latency_max_us, int32_t producers, int32_t connections, int64_t connects');
+// A token supplier, called by the library on its own threads (see auth.js).
+const TokenCbT = koffi.proto('int pp_token_cb(uintptr_t user_data, void *buf, size_t size, void *len)');
 const LogRecordT = struct('pp_log_record', 'int level, int64_t time_ms, str message, str topic, str producer_name, str broker, uint64_t connection');
 
 function offsets(type) {
@@ -85,6 +89,7 @@ const fn = Object.fromEntries(Object.entries({
   clientClose: `int pp_client_close(uint64_t client, int timeout_ms, ${E})`,
   clientStop: `int pp_client_stop(uint64_t client, int timeout_ms, ${E})`,
   eventFd: 'int pp_client_event_fd(uint64_t client, _Out_ int *fd)',
+  setTokenProvider: `int pp_client_set_token_provider(uint64_t client, pp_token_cb *cb, uintptr_t user_data, ${E})`,
   producerOpen: `int pp_producer_open(uint64_t client, const char *topic, size_t topic_len, str options, void *out, ${E})`,
   producerWait: `int pp_producer_wait(uint64_t producer, int timeout_ms, ${E})`,
   sendBatch: `int pp_send_batch(uint64_t producer, uint64_t data, uint64_t lens, size_t count, int flags, void *cb, uint64_t user_data, void *accepted, ${E})`,
@@ -104,14 +109,16 @@ const fn = Object.fromEntries(Object.entries({
   idDeserialize: 'int pp_message_id_deserialize(void *buf, size_t len, _Out_ pp_message_id *out)',
 }).map(([k, decl]) => [k, lib.func(decl)]));
 
-/** Native memory that does not move: koffi.alloc() plus views of it. */
+/** Native memory that does not move: koffi.alloc() plus views of it (its size rounded up to 8 bytes for the 64-bit view). */
 class Arena {
   constructor(size) {
+    size = Math.ceil(size / 8) * 8;
     this.size = size;
     this.ptr = koffi.alloc('uint8_t', size);
     this.addr = Number(koffi.address(this.ptr));
     const ab = koffi.view(this.ptr, size);
-    [this.u8, this.u32, this.i64, this.buf] = [new Uint8Array(ab), new Uint32Array(ab), new BigInt64Array(ab), Buffer.from(ab)];
+    [this.u8, this.u32, this.i32, this.i64, this.buf] = [new Uint8Array(ab), new Uint32Array(ab), new Int32Array(ab),
+      new BigInt64Array(ab), Buffer.from(ab)];
   }
 
   free() {
@@ -153,7 +160,7 @@ function stats(f, h) {
 }
 
 module.exports = {
-  koffi, fn, layout, Arena, file, version, PACKAGE_VERSION, stats, asyncCall,
+  koffi, fn, layout, Arena, file, version, PACKAGE_VERSION, stats, asyncCall, TokenCbT,
   resultTable,
   optionTable: () => JSON.parse(fn.optionsJson()),
   logRecordSize: koffi.sizeof(LogRecordT),

@@ -7,6 +7,8 @@ const native = require('./native');
 const { makeError, codes } = require('./errors');
 
 const table = new Map(native.optionTable().map((o) => [o.name, o]));
+// Options of this package's own (not the library's), with their scopes.
+const OWN = { auth: 'client', router: 'producer', interceptors: 'producer' };
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -57,6 +59,8 @@ function checkValue(o, v) {
     case 'enum':
       if (!o.values.includes(v)) throw fail(`must be one of ${o.values.join(', ')}`);
       return v;
+    case 'schema': // checked by the library; object definitions become JSON text
+      return require('./schema').schemaOption(v);
     case 'object':
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw fail('must be an object of strings');
       for (const [k, s] of Object.entries(v)) {
@@ -83,7 +87,7 @@ function optionsJson(given, scope, own, where, other) {
   for (const name of Object.keys(given)) {
     const v = given[name];
     if (own.includes(name) || v === undefined) continue;
-    const o = table.get(name);
+    const o = table.get(name) || (OWN[name] && { scope: OWN[name] });
     if (!o) throw bad(`option "${name}" is unknown (${where})`);
     if (scope && o.scope !== scope) throw bad(`option "${name}" is a ${o.scope} option: give it to ${other}, not ${where}`);
     out[name] = checkValue(o, v);

@@ -9,17 +9,27 @@
 // of room stays first in line, its promise pending, until the client has
 // taken completions (room appears only then); without, it is rejected. The
 // client settles promises from its drained completions (client.js).
+//
+// A message object ({ data } or { value }), and every send of a producer
+// with a router or interceptors, goes through _sendMessage: the
+// interceptors (hooks.js), the value turned into pp_message.value_json for
+// the schema (schema.js), and the router's partition, all before staging.
+// Plain sends skip it, so they cost what they did.
 const native = require('./native');
 const { makeError, codes, invalid } = require('./errors');
 const { Batch, prepare, asBytes } = require('./batch');
 const { typeName } = require('./options');
 const { Pending } = require('./pending');
+const hooks = require('./hooks');
+const { valueJson } = require('./schema');
 
 const fn = native.fn;
 const ERRLEN = 1024;
 const NONBLOCK = 1; // PP_SEND_NONBLOCK
 const POOL_MAX = 8; // idle batches kept per producer (about 150 KB each)
 const DEFAULT_TIMEOUT_MS = 30000;
+const PARTITIONS_EVERY_MS = 1000; // how stale the router's partition count may be
+const EMPTY = new Uint8Array(0);
 
 // Results that refuse one message; any other refusal fails the producer.
 const PER_MESSAGE = new Set([codes.InvalidMessage, codes.InvalidArgument, codes.MessageTooBig,
@@ -55,13 +65,27 @@ function capture(resolve, reject) {
   captured.reject = reject;
 }
 
+/** A send's data as bytes or a string, or null for a null value; else InvalidArgument. */
+function payloadOf(data) {
+  if (data instanceof Uint8Array || typeof data === 'string' || data === null) return data;
+  const bytes = asBytes(data);
+  if (bytes === null) throw invalid(`payload must be a Buffer, Uint8Array, string or null, got ${typeName(data)}`);
+  return bytes;
+}
+
 const secret = Symbol('Producer');
 
 class Producer {
   /** Use client.createProducer() or Producer.create(). */
-  constructor(key, client, h, topic, name, partitions, block) {
+  constructor(key, client, h, topic, name, partitions, block, { shape, router, interceptors }) {
     if (key !== secret) throw new TypeError('use client.createProducer() or Producer.create() to create a Producer');
     Object.assign(this, { _client: client, _h: h, _topic: topic, _name: name, _partitions: partitions, _block: block });
+    // The schema's types (null: BYTES), the router, the interceptors (null: none).
+    Object.assign(this, { _shape: shape, _router: router, _interceptors: interceptors });
+    this._hooked = router !== undefined || interceptors !== null; // sends go through _sendMessage
+    this._partitionsAt = Date.now(); // when _partitions was read
+    this._partitionsOut = [0];
+    this._readingPartitions = false;
     this._owner = false; // from Producer.create: closing it closes its client
     this._pending = new Pending(); // promise functions of unsettled sends, by token
     this._unsettled = 0; // accepted by the library, completion not yet taken
@@ -89,34 +113,137 @@ class Producer {
   get client() { return this._client; }
   get topic() { return this._topic; }
   get name() { return this._name; }
-  get partitions() { return this._partitions; }
+  get partitions() { return this._livePartitions(); }
   /** Sends whose promise has not settled yet. */
   get pendingCount() { return this._pending.size; }
   get closed() { return this._closing; }
 
-  /** Publishes one message; resolves with its MessageId once the broker stored it. */
+  /**
+   * Publishes one message: send(data, options?), or send(message), a
+   * message object { data } or { value } with the send options in it.
+   * Resolves with its MessageId once the broker stored it.
+   */
   send(data, options) {
     if (this._closing || this._failed) {
       return Promise.reject(this._closing ? makeError(codes.AlreadyClosed, `producer for ${this._topic} is closed`) : this._failed);
     }
-    let payload = data;
-    if (!(data instanceof Uint8Array) && typeof data !== 'string' && data !== null) {
-      payload = asBytes(data);
-      if (payload === null) return Promise.reject(invalid(`payload must be a Buffer, Uint8Array, string or null, got ${typeName(data)}`));
+    if (data !== null && typeof data === 'object' && !ArrayBuffer.isView(data) && !(data instanceof ArrayBuffer)) {
+      if (options !== undefined) return Promise.reject(invalid('send(message) takes no options argument: put the send options in the message'));
+      return this._sendMessage({ ...data });
     }
+    if (this._hooked) {
+      if (options !== undefined && (options === null || typeof options !== 'object')) {
+        return Promise.reject(invalid(`send options must be an object, got ${typeName(options)}`));
+      }
+      return this._sendMessage({ ...options, data });
+    }
+    let payload;
     let opts = null;
     try {
+      payload = payloadOf(data);
       if (options !== undefined) opts = prepare(options);
     } catch (e) {
       return Promise.reject(e);
     }
     const promise = new Promise(capture);
-    const token = this._pending.add(captured.resolve, captured.reject);
-    let b = this._staging || (this._staging = this._pool.pop() || new Batch());
-    if (!b.add(payload, opts, token)) {
-      this._seal();
-      (b = this._staging = this._pool.pop() || new Batch()).add(payload, opts, token);
+    this._stage(payload, opts, captured.resolve, captured.reject);
+    return promise;
+  }
+
+  /**
+   * Sends a message object (a copy the caller does not hold): the
+   * interceptors' beforeSend, the value converted for the schema, the
+   * router; then the interceptors' onAck hear its outcome.
+   */
+  _sendMessage(m) {
+    const ics = this._interceptors;
+    try {
+      if (ics !== null) {
+        if (m.properties !== undefined && m.properties !== null && typeof m.properties === 'object') m.properties = { ...m.properties };
+        hooks.beforeSend(ics, m);
+      }
+    } catch (e) {
+      return Promise.reject(e); // refused by an interceptor: no onAck
     }
+    let payload;
+    let opts;
+    try {
+      const hasData = 'data' in m;
+      const hasValue = 'value' in m;
+      if (hasData === hasValue) throw invalid(`a message has ${hasData ? 'either data or a value, not both' : 'data (bytes, a string or null) or a value (for the schema)'}`);
+      const { data, value, ...rest } = m;
+      opts = prepare(rest, hasValue || this._router !== undefined);
+      if (hasValue) {
+        payload = EMPTY;
+        const text = valueJson(this._shape, value);
+        opts.valueJson = [text, Buffer.byteLength(text)];
+        opts.bytes += opts.valueJson[1];
+      } else {
+        payload = payloadOf(data);
+      }
+      if (this._router !== undefined) {
+        const n = this._livePartitions();
+        if (n > 0) opts.partition = hooks.route(this._router, m, n);
+      }
+    } catch (e) {
+      if (ics !== null) this._onAck(m, null, e);
+      return Promise.reject(e);
+    }
+    const promise = new Promise(capture);
+    if (ics === null) {
+      this._stage(payload, opts, captured.resolve, captured.reject);
+    } else {
+      const [resolve, reject] = [captured.resolve, captured.reject];
+      this._stage(payload, opts, (id) => {
+        this._onAck(m, id, null);
+        resolve(id);
+      }, (e) => {
+        this._onAck(m, null, e);
+        reject(e);
+      });
+    }
+    return promise;
+  }
+
+  _onAck(m, id, err) {
+    hooks.onAck(this._interceptors, m, id, err, (message) => this._client._log({
+      level: 'error', time: new Date(), message, topic: this._topic, producerName: this._name, broker: '', connection: 0,
+    }));
+  }
+
+  /**
+   * The partition count, read again from the library (pp_producer_partitions,
+   * in an .async() call: a call from the main thread costs far more) when
+   * older than PARTITIONS_EVERY_MS. Partitions are only ever added, so a
+   * count a moment old is never too high.
+   */
+  _livePartitions() {
+    if (this._partitions > 0 && !this._readingPartitions && !this._stopped && Date.now() - this._partitionsAt >= PARTITIONS_EVERY_MS) {
+      this._readingPartitions = true;
+      native.asyncCall(fn.partitions, [this._h, this._partitionsOut], (err, rc) => {
+        this._readingPartitions = false;
+        this._partitionsAt = Date.now();
+        if (!err && rc === codes.Ok && this._partitionsOut[0] > this._partitions) this._partitions = this._partitionsOut[0];
+      });
+    }
+    return this._partitions;
+  }
+
+  /** Stages a checked message with its promise functions: handed over at the end of the turn, or now if the batch is full. */
+  _stage(payload, opts, resolve, reject) {
+    const token = this._pending.next; // add() below hands out this one
+    let b;
+    try { // memory for a large message may be refused: then that message fails, and nothing is staged
+      b = this._staging || (this._staging = this._pool.pop() || new Batch());
+      if (!b.add(payload, opts, token)) {
+        this._seal();
+        (b = this._staging = this._pool.pop() || new Batch()).add(payload, opts, token);
+      }
+    } catch (e) {
+      reject(makeError(codes.MemoryBufferIsFull, `cannot stage a message of ${payload === null ? 0 : payload.length} bytes: ${e.message}`));
+      return;
+    }
+    this._pending.add(resolve, reject);
     if (b.full) {
       this._seal();
       this._submit();
@@ -124,7 +251,6 @@ class Producer {
       this._turn = true;
       queueMicrotask(this._turnEnd);
     }
-    return promise;
   }
 
   /** Hands over what was sent before, sends open batches now, resolves once every earlier send settled. */

@@ -1,9 +1,11 @@
 'use strict';
 // helpers.js: shared by the tests: the broker's address, unique topics
-// (and partitioned ones, and topic policies, through the admin REST API),
-// the independent consumers (tests/cmd/ppconsume, the official Go client;
-// tests/javacheck/JavaCheck.java, the official Java client, which shows
-// every field) and child Node processes.
+// (and partitioned ones, topic policies and registered schemas, through the
+// admin REST API), the independent consumers (tests/cmd/ppconsume, the
+// official Go client; tests/javacheck/JavaCheck.java, the official Java
+// client, which shows every field; test/pyconsume.py, the official Python
+// client, for TLS and tokens, schemas and serialized IDs) and child Node
+// processes.
 //
 // ppconsume: test/run.js builds it once per run and passes its path in
 // PPCONSUME; without that (a bare `node --test`), the first use in each
@@ -50,6 +52,58 @@ async function enableDeduplication(topic) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.fail(`deduplication on ${topic} was not applied`);
+}
+
+/** The schema the registry holds for topic ({ type, data, properties, version }), or null if none. */
+async function registeredSchema(topic) {
+  const res = await fetch(`${ADMIN_URL}/admin/v2/schemas/${topic.replace(/^persistent:\/\//, '')}/schema`);
+  if (res.status === 404) return null;
+  if (!res.ok) assert.fail(`reading the schema of ${topic}: HTTP ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+// The official Python client, in the virtual environment tests/run.sh and
+// test/run.js install it into.
+const PYTHON = process.env.PP_PYTHON || path.join(REPO_DIR, 'build', 'pyenv', 'bin', 'python');
+let pythonChecked = null;
+
+/** Why the official Python client cannot be used, or null if it can. */
+function pythonMissing() {
+  if (pythonChecked === null) {
+    try {
+      execFileSync(PYTHON, ['-c', 'import pulsar'], { stdio: 'pipe' });
+      pythonChecked = '';
+    } catch (e) {
+      pythonChecked = `the official Python client (pulsar-client) is not importable by ${PYTHON}: ${e.message.split('\n')[0]}`;
+    }
+  }
+  return pythonChecked || null;
+}
+
+/**
+ * Reads n messages of topic with the official Python client
+ * (test/pyconsume.py): one object per message, payload as a Buffer, value
+ * as the client's schema decoded it. Options: url (default SERVICE_URL),
+ * schema ('bytes', 'string' or 'json'), ca, token, cert, key, timeoutMs.
+ */
+function pyConsume(topic, n, { url = SERVICE_URL, schema = 'bytes', ca, token, cert, key, timeoutMs = 30000 } = {}) {
+  const args = [path.join(__dirname, 'pyconsume.py'), '--url', url, '--topic', topic, '-n', String(n), '--timeout-ms', String(timeoutMs),
+    '--schema', schema];
+  for (const [flag, v] of [['--ca', ca], ['--token', token], ['--cert', cert], ['--key', key]]) if (v) args.push(flag, v);
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, args, { maxBuffer: 512 * 1024 * 1024, timeout: timeoutMs + 60000 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`pyconsume ${topic} failed: ${err.message}\n${stderr}`));
+        return;
+      }
+      resolve(stdout.split('\n').filter((l) => l !== '').map((l) => {
+        const r = JSON.parse(l);
+        r.payload = Buffer.from(r.payload, 'base64');
+        r.serializedId = Buffer.from(r.serializedId, 'base64');
+        return r;
+      }));
+    });
+  });
 }
 
 let builtConsumer = null;
@@ -224,5 +278,5 @@ async function rejectsWith(promise, name, re) {
 module.exports = {
   SERVICE_URL, PACKAGE_DIR, REPO_DIR, TESTS_DIR,
   uniqueTopic, createPartitionedTopic, enableDeduplication, consume, javaConsume, assertSameId, requireBroker, runChild,
-  rejectsWith, ppconsumeBin,
+  rejectsWith, ppconsumeBin, registeredSchema, pythonMissing, pyConsume, PYTHON,
 };

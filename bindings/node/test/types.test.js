@@ -1,8 +1,9 @@
 'use strict';
 // types.test.js: the shipped TypeScript declarations: a typed usage
 // example (test/types) compiles with tsc --noEmit, including lines that
-// must not; and the declared library options are exactly the library's
-// option table (pp_options_json): names, scopes and types.
+// must not; the declared library options are exactly the library's
+// option table (pp_options_json): names, scopes and types; and the tests'
+// Python reader passes mypy --strict.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -33,6 +34,7 @@ test('the declared options are the library option table, with their scopes and t
     boolean: () => 'boolean',
     object: () => 'Record<string, string>',
     enum: (o) => o.values.map((v) => `'${v}'`).join(' | '),
+    schema: () => 'SchemaType | SchemaObject',
   };
   for (const [scope, name] of [['client', 'ClientLibraryOptions'], ['producer', 'ProducerLibraryOptions']]) {
     const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(dts)[1];
@@ -43,5 +45,20 @@ test('the declared options are the library option table, with their scopes and t
       const d = declared.get(o.name);
       assert.equal(d === 'Int' ? d : aliases.get(d) || d, tsType[o.type](o), `the declared type of ${o.name} (${o.type})`);
     }
+  }
+});
+
+test('the Python reader of the tests (test/pyconsume.py) passes mypy --strict', { timeout: 120000 }, (t) => {
+  const mypy = path.join(PACKAGE_DIR, '..', '..', 'build', 'pyenv', 'bin', 'mypy');
+  if (!fs.existsSync(mypy)) {
+    t.skip(`no ${mypy} (tests/run.sh installs mypy into build/pyenv)`);
+    return;
+  }
+  const cache = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'pp-mypy-'));
+  t.after(() => fs.rmSync(cache, { recursive: true, force: true }));
+  try {
+    execFileSync(mypy, ['--strict', '--cache-dir', cache, path.join(__dirname, 'pyconsume.py')], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (e) {
+    assert.fail(`mypy failed:\n${e.stdout}${e.stderr}`);
   }
 });

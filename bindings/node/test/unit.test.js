@@ -1,9 +1,10 @@
 'use strict';
 // unit.test.js: what needs no broker: loading and the version check, the
-// generated result codes and errors, MessageId against the library's own
+// struct layouts against the C header, the generated result codes and
+// errors, MessageId (also of chunked messages) against the library's own
 // formatting and encoding, ESM import, and options and arguments refused
-// before anything connects (names, types, ranges, scopes, NULs), with
-// Node's names in every message.
+// before anything connects (names, types, ranges, scopes, NULs; schema,
+// router, interceptors, auth), with Node's names in every message.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -68,6 +69,46 @@ test('MessageId formats like pp_message_id_str and round-trips as MessageIdData'
   assert.throws(() => pp.MessageId.deserialize('08011002'), (e) => e.name === 'InvalidArgument');
 });
 
+test('a chunked message\'s ID names its first chunk: formatted and serialized as the library does', () => {
+  const first = new pp.MessageId(4480, 1, 2);
+  const id = new pp.MessageId(4480, 5, 2, -1, 0, false, first);
+  assert.equal(id.isChunked, true);
+  assert.equal(id.firstChunkId, first);
+  assert.equal(String(id), '4480:1:2;4480:5:2');
+  assert.equal(String(id), nativeString(id));
+  const back = pp.MessageId.deserialize(id.serialize());
+  assert.ok(back.isChunked && back.firstChunkId.equals(first), `${back}`);
+  assert.equal(back.firstChunkId.partition, 2);
+  assert.ok(back.equals(id));
+  assert.equal(String(back), String(id));
+  // The bytes carry first_chunk_message_id (field 7): longer than the plain ID's.
+  assert.ok(id.serialize().length > new pp.MessageId(4480, 5, 2).serialize().length);
+  assert.ok(!id.equals(new pp.MessageId(4480, 5, 2)), 'a chunked ID is not its last chunk\'s plain ID');
+  assert.ok(!id.equals(new pp.MessageId(4480, 5, 2, -1, 0, false, new pp.MessageId(4480, 2, 2))));
+  const plain = new pp.MessageId(7, 8);
+  assert.equal(plain.isChunked, false);
+  assert.equal(plain.firstChunkId, null);
+  assert.equal(pp.MessageId.deserialize(plain.serialize()).isChunked, false);
+  assert.throws(() => new pp.MessageId(1, 2, -1, -1, 0, false, { ledgerId: 1 }), (e) => e.name === 'InvalidArgument');
+});
+
+test('the struct layouts the package reads and writes in raw memory are the C header\'s', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pp-layout-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const bin = path.join(dir, 'layout');
+  try {
+    execFileSync('cc', ['-Wall', '-Wextra', '-Werror', '-I', path.join(PACKAGE_DIR, '..', '..', 'include'), '-o', bin,
+      path.join(__dirname, 'fixtures', 'layout.c')], { stdio: 'pipe' });
+  } catch (e) {
+    if (e.code === 'ENOENT') {
+      t.skip('no C compiler');
+      return;
+    }
+    assert.fail(`compiling the layout probe: ${e.stderr}`);
+  }
+  assert.deepEqual(native.layout, JSON.parse(execFileSync(bin, { encoding: 'utf8' })));
+});
+
 test('a deduplicated resend\'s ID (-1:-1) is flagged isDuplicate (PP_ID_DUPLICATE)', () => {
   const dup = pp.MessageId.deserialize(new pp.MessageId(-1, -1).serialize());
   assert.equal(dup.isDuplicate, true);
@@ -110,6 +151,45 @@ test('options are checked against the library option table, with Node names', as
   await rejectsWith(pp.Producer.create({ serviceUrl: 'http//nowhere', topic: 't' }), 'InvalidUrl');
   assert.throws(() => new pp.Client(), TypeError);
   assert.throws(() => new pp.Producer(), TypeError);
+});
+
+test('schema, router, interceptors and auth are checked before anything connects', async () => {
+  const bad = (o) => pp.Producer.create({ serviceUrl: URL, topic: 't', ...o });
+  await rejectsWith(bad({ schema: 'STRINGS' }), 'InvalidConfiguration', /schema: unknown schema type "STRINGS"/);
+  await rejectsWith(bad({ schema: { type: 'JSON' } }), 'InvalidConfiguration', /a JSON schema needs a definition/);
+  await rejectsWith(bad({ schema: { type: 'AVRO', definition: '{"type": "record"' } }), 'InvalidConfiguration', /definition is not valid JSON/);
+  await rejectsWith(bad({ schema: { type: 'AVRO', definition: { type: 'record', big: 1n } } }), 'InvalidConfiguration',
+    /option "schema": the definition cannot be written as JSON: Do not know how to serialize a BigInt/);
+  await rejectsWith(bad({ schema: { type: 'KEY_VALUE', key: 'STRING' } }), 'InvalidConfiguration', /KEY_VALUE/);
+  await rejectsWith(bad({ schema: { type: 'KEY_VALUE', key: 'STRING', value: { type: 'JSON', definition: { a: 1n } } } }),
+    'InvalidConfiguration', /option "schema".value: the definition cannot be written as JSON/);
+  await rejectsWith(bad({ schema: { type: 'STRING', nmae: 'x' } }), 'InvalidConfiguration', /unknown member "nmae"/);
+  await rejectsWith(bad({ schema: 5 }), 'InvalidConfiguration', /schema must be a schema type name or an object/);
+  await rejectsWith(bad({ router: 3 }), 'InvalidConfiguration', /option "router" must be a function/);
+  await rejectsWith(bad({ interceptors: {} }), 'InvalidConfiguration', /option "interceptors" must be an array/);
+  await rejectsWith(bad({ interceptors: [{}] }), 'InvalidConfiguration', /interceptors\[0\] has neither beforeSend nor onAck/);
+  await rejectsWith(bad({ interceptors: [{ onAck() {} }, { beforeSend: 'x' }] }), 'InvalidConfiguration',
+    /interceptors\[1\].beforeSend must be a function/);
+  await rejectsWith(bad({ auth: 5 }), 'InvalidConfiguration', /option "auth" must be a token string or a function/);
+  await rejectsWith(bad({ auth: ' ' }), 'InvalidConfiguration', /option "auth" is an empty token/);
+  await rejectsWith(bad({ auth: 'x', authToken: 'y' }), 'InvalidConfiguration', /set only one way to authenticate, not auth and authToken/);
+  await rejectsWith(pp.Client.create({ serviceUrl: URL, auth: () => 'x', authTokenFile: '/t' }), 'InvalidConfiguration',
+    /not auth and authTokenFile/);
+  const c = await pp.Client.create({ serviceUrl: URL });
+  await rejectsWith(c.createProducer({ topic: 't', auth: 'x' }), 'InvalidConfiguration', /option "auth" is a client option: give it to Client.create, not createProducer/);
+  await rejectsWith(pp.Client.create({ serviceUrl: URL, router: () => 0 }), 'InvalidConfiguration',
+    /option "router" is a producer option: give it to createProducer, not Client.create/);
+  await c.close();
+});
+
+test('values for schemas whose bytes the caller encodes go to the library as base64 text', () => {
+  const { valueJson, schemaShape } = require('../lib/schema');
+  for (const type of ['BYTES', 'AVRO', 'PROTOBUF', 'protobuf_native']) {
+    assert.equal(valueJson(schemaShape(type), Buffer.from([0, 255])), '"AP8="', type);
+    assert.equal(valueJson(schemaShape({ type }), new Uint8Array([1, 2, 3]).buffer), '"AQID"', type);
+    assert.throws(() => valueJson(schemaShape(type), 'text'), (e) => e.name === 'InvalidMessage' && /must be bytes/.test(e.message), type);
+  }
+  assert.equal(valueJson(null, new Uint16Array([0x0201])), '"AQI="', 'no schema: BYTES');
 });
 
 test('a NUL inside the service URL or the topic is refused, not cut short', async () => {

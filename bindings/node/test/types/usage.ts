@@ -2,7 +2,7 @@
 // run): the CommonJS entry's declarations, by the package's name.
 import {
   Client, Producer, MessageId, PulsarError, AbortError, Result, errors, resultInfo, ProducerOptions, SendOptions, Stats,
-  LogRecord,
+  LogRecord, ProducerInterceptor, Router, OutgoingMessage, Schema, KeyValue, Message,
 } from 'pulsar-producer';
 
 async function main(): Promise<void> {
@@ -52,6 +52,32 @@ async function main(): Promise<void> {
     if (e instanceof AbortError) console.log(e.code);
   }
   await single.close();
+
+  // Credentials: a token, or a function returning one.
+  const secured = await Client.create({ serviceUrl: 'pulsar+ssl://localhost:6651', tlsTrustCertsFilePath: '/ca.pem', auth: () => 'token' });
+  await Client.create({ serviceUrl: 'pulsar://x', auth: 'a-token' });
+  // Schemas, values, routers and interceptors.
+  const schema: Schema = { type: 'KEY_VALUE', key: 'INT64', value: { type: 'JSON', definition: { type: 'record', name: 'U', fields: [] } }, keyValueEncoding: 'SEPARATED' };
+  const router: Router = (m: OutgoingMessage, n: number) => (m.key === undefined ? 0 : m.key.length % n);
+  const tracer: ProducerInterceptor = {
+    beforeSend(m) { m.properties = { ...m.properties, 'trace-id': 't-1' }; },
+    onAck(m, msgId, err) { console.log(m.properties, msgId?.isChunked, msgId?.firstChunkId?.entryId, err?.message); },
+  };
+  const typed = await secured.createProducer({ topic: 't', schema, router, interceptors: [tracer], chunkingEnabled: true, batcherType: 'keyBased' });
+  const kv: KeyValue<bigint, object> = { key: 42n, value: { name: 'a' } };
+  await typed.send({ value: kv, properties: { a: 'b' } });
+  await typed.send({ value: new Date(), key: 'k' });
+  const msg: Message = { data: Buffer.from('raw'), key: 'k' };
+  await typed.send(msg);
+  await Producer.create({ serviceUrl: 'pulsar://x', topic: 't', schema: 'string', auth: () => 'token' });
+  // @ts-expect-error a message has data or a value, not both
+  await typed.send({ data: 'x', value: 'y' });
+  // @ts-expect-error a router returns a number
+  await secured.createProducer({ topic: 't', router: () => 'p0' });
+  // @ts-expect-error an unknown schema type
+  await secured.createProducer({ topic: 't', schema: 'STRINGS' });
+  // @ts-expect-error auth is a client option
+  await secured.createProducer({ topic: 't', auth: 'x' });
   // @ts-expect-error a number is not a payload
   await single.send(42);
   // @ts-expect-error unknown option
