@@ -96,4 +96,6 @@ echo "== secured broker (TLS + token): native vs the official Go client, and the
   mkdir -p build/bench
   (cd tests && go build -o ../build/bench/ppsecbench ./bench/cmd/ppsecbench)
   build/bench/ppsecbench -rounds 5
+  echo "-- Python: ours vs the official Python client, both TLS + token, 1,000,000 x 100 B"
+  build/pyenv/bin/python bindings/python/bench.py --secure
 )
