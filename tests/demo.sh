@@ -24,10 +24,10 @@ cc -std=c99 -Wall -Wextra -Werror -Iinclude examples/c/demo.c -Lbuild/lib -lpuls
 build/demo/c-demo "$URL" "$TOPIC"
 
 echo "== Node (koffi over libpulsar_producer.so)"
-node bindings/node/demo.js "$URL" "$TOPIC"
+node examples/node/demo.js "$URL" "$TOPIC"
 
 echo "== Python (ctypes over libpulsar_producer.so)"
-python3 bindings/python/demo.py "$URL" "$TOPIC"
+python3 examples/python/demo.py "$URL" "$TOPIC"
 
 echo "== WASI (build/wasm/pulsar_producer.wasm under wazero)"
 go run ./examples/wasi -url "$URL" -topic "$TOPIC"

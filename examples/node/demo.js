@@ -2,9 +2,9 @@
 'use strict';
 // demo.js: publishes a few messages with pulsar-producer and prints their
 // message IDs. Used by `make demo` (tests/demo.sh) as
-// `node bindings/node/demo.js [service_url] [topic]`; runs from a checkout
-// (after `npm ci` in bindings/node) against a running broker.
-const { Producer } = require('.');
+// `node examples/node/demo.js [service_url] [topic]`; runs from a checkout
+// (after `make node`) against a running broker.
+const { Producer } = require('../../bindings/node');
 
 async function main() {
   const serviceUrl = process.argv[2] || 'pulsar://127.0.0.1:6650';

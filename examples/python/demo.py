@@ -1,8 +1,8 @@
 """Publishes a few messages with pulsar_producer and prints their message IDs.
 
 How this works: used by `make demo` (tests/demo.sh) as
-``python bindings/python/demo.py [service_url] [topic]``; it runs from a
-checkout (the package is imported from this directory if it is not
+``python examples/python/demo.py [service_url] [topic]``; it runs from a
+checkout (the package is imported from bindings/python if it is not
 installed) and needs only the standard library and a running broker.
 """
 
@@ -12,7 +12,7 @@ import asyncio
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bindings", "python"))
 
 from pulsar_producer import Client, MessageId, Producer  # noqa: E402
 
