@@ -235,6 +235,7 @@ type goProducer struct {
 	client pulsar.Client
 	p      pulsar.Producer
 	cb     func(pulsar.MessageID, *pulsar.ProducerMessage, error)
+	sent   int64 // messages sent so far, for flush to wait for their callbacks
 }
 
 func newGoClient(url string) (*goProducer, error) {
@@ -256,17 +257,32 @@ func newGoClient(url string) (*goProducer, error) {
 		return nil, err
 	}
 	gp := &goProducer{client: client, p: p}
+
 	gp.cb = func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { gp.done(err) }
 	return gp, nil
 }
 
 func (gp *goProducer) send(ctx context.Context, n int, payload []byte) {
+	gp.sent += int64(n)
 	for range n {
 		gp.p.SendAsync(ctx, &pulsar.ProducerMessage{Payload: payload}, gp.cb)
 	}
 }
 
-func (gp *goProducer) flush(ctx context.Context) error { return gp.p.FlushWithCtx(ctx) }
+// flush flushes, then waits for the callbacks: the Go client's Flush can
+// return before the last of them has run (ours returns after).
+func (gp *goProducer) flush(ctx context.Context) error {
+	if err := gp.p.FlushWithCtx(ctx); err != nil {
+		return err
+	}
+	for gp.ok.Load()+gp.failed.Load() < gp.sent {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return nil
+}
 
 func (gp *goProducer) close() {
 	gp.p.Close()
