@@ -169,7 +169,9 @@ func parseTopic(t string) (topicName, error) {
 	tn := topicName{full: domain + "://" + rest, partition: -1}
 	local := parts[len(parts)-1]
 	if i := strings.LastIndex(local, partitionSuffix); i >= 0 {
-		if n, err := strconv.Atoi(local[i+len(partitionSuffix):]); err == nil && n >= 0 {
+		// An index that is no int32 makes no partition, as in the Java
+		// client (Integer.parseInt fails): the name is a plain topic's.
+		if n, err := strconv.ParseInt(local[i+len(partitionSuffix):], 10, 32); err == nil && n >= 0 {
 			tn.partition = int32(n)
 		}
 	}

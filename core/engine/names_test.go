@@ -50,12 +50,15 @@ func TestParseServiceURL(t *testing.T) {
 
 func TestParseTopic(t *testing.T) {
 	good := map[string]topicName{
-		"t":                                {"persistent://public/default/t", -1},
-		"tenant/ns/t":                      {"persistent://tenant/ns/t", -1},
-		"non-persistent://a/b/c":           {"non-persistent://a/b/c", -1},
-		"persistent://a/b/c-partition-4":   {"persistent://a/b/c-partition-4", 4},
-		"persistent://a/cluster/ns/legacy": {"persistent://a/cluster/ns/legacy", -1},
-		"persistent://a/b/c-partition-x":   {"persistent://a/b/c-partition-x", -1},
+		"t":                                       {"persistent://public/default/t", -1},
+		"tenant/ns/t":                             {"persistent://tenant/ns/t", -1},
+		"non-persistent://a/b/c":                  {"non-persistent://a/b/c", -1},
+		"persistent://a/b/c-partition-4":          {"persistent://a/b/c-partition-4", 4},
+		"persistent://a/cluster/ns/legacy":        {"persistent://a/cluster/ns/legacy", -1},
+		"persistent://a/b/c-partition-x":          {"persistent://a/b/c-partition-x", -1},
+		"persistent://a/b/c-partition-4294967299": {"persistent://a/b/c-partition-4294967299", -1},
+		"persistent://a/b/c-partition-2147483648": {"persistent://a/b/c-partition-2147483648", -1},
+		"persistent://a/b/c-partition-2147483647": {"persistent://a/b/c-partition-2147483647", 2147483647},
 	}
 	for in, want := range good {
 		got, err := parseTopic(in)
