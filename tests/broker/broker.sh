@@ -156,6 +156,8 @@ set_conf() {
 	if grep -q "^${key}=" "$CONF_FILE"; then
 		sed -i "s|^${key}=.*|${key}=${value}|" "$CONF_FILE"
 	else
+		# A file without a final newline would join the key to its last line.
+		[ -z "$(tail -c1 "$CONF_FILE")" ] || echo >>"$CONF_FILE"
 		printf '%s=%s\n' "$key" "$value" >>"$CONF_FILE"
 	fi
 }
