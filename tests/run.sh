@@ -131,7 +131,7 @@ fuzz_suite
 # faults_suite: the short fault table against a two-broker cluster that the
 # test starts and stops (tests/broker/cluster.sh); the table is printed.
 faults_suite() {
-  local log=$LOGS/faults.log start=$SECONDS
+  local log=$LOGS/faults-short.log start=$SECONDS
   (cd tests && PP_FAULTS=short PP_FAULTS_OUT="$ROOT/build/faults-short.md" \
     go test -v -count=1 -timeout 30m -run TestFaults ./faults) >"$log" 2>&1
   local status=$?

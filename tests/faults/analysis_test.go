@@ -114,8 +114,9 @@ type result struct {
 	notes                     []string
 }
 
-// analyze fills r from the producer's outcomes and what was read back.
-func analyze(r *result, p *proc, got []stored) {
+// analyze fills r from the producer's outcomes, what was read back, and the
+// marks taken when each fault was injected.
+func analyze(r *result, p *proc, got []stored, marks []mark) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
@@ -185,11 +186,15 @@ func analyze(r *result, p *proc, got []stored) {
 		}
 		copies[s.i] = append(copies[s.i], s)
 	}
-	var firstMark int64 = -1
-	for _, m := range p.marks {
-		if firstMark < 0 || m.t < firstMark {
-			firstMark = m.t
+	// inFlight: message i was accepted before some fault and completed
+	// after it, so a resend after that fault may have written it twice.
+	inFlight := func(i int, done int64) bool {
+		for _, m := range marks {
+			if i < m.accepted && done >= m.t {
+				return true
+			}
 		}
+		return false
 	}
 	for i, os := range outcomes {
 		o := os[0]
@@ -219,8 +224,8 @@ func analyze(r *result, p *proc, got []stored) {
 		if len(c) > 1 {
 			r.duplicated += len(c) - 1
 			// A resend can duplicate only a message that was still in
-			// flight when a fault began: one that completed after it.
-			if firstMark < 0 || o.t < firstMark {
+			// flight when a fault began.
+			if !inFlight(i, o.t) {
 				r.dupOutsideWindow += len(c) - 1
 			}
 		}
@@ -245,7 +250,7 @@ func analyze(r *result, p *proc, got []stored) {
 		}
 	}
 	sort.Slice(byTime, func(a, b int) bool { return byTime[a].t < byTime[b].t })
-	for _, m := range p.marks {
+	for _, m := range marks {
 		first := map[int32]int64{}
 		for _, o := range byTime {
 			if o.t < m.t || o.i < m.accepted {

@@ -1,15 +1,17 @@
 // The harness of the fault scenarios: the cluster, the proxies, the
 // producers, one run of a scenario, and the table.
 //
-// How this works: TestMain (only when PP_FAULTS is set) starts the cluster
-// unless it already runs (and then stops it at the end only if it started
-// it), opens one fault proxy per broker on the broker's external listener,
-// builds the Go producer and the C producer (ASan, -Werror), and creates two
-// namespaces with 16 bundles and infinite retention: one with
-// deduplication, one without. TestFaults then runs every scenario with each
-// producer and deduplication setting (scenarios_test.go), each on a topic of
-// its own placed on a chosen broker, and prints the table; PP_FAULTS_OUT
-// gets it as Markdown with the date and the machine.
+// How this works: TestMain (only when PP_FAULTS is set) takes a lock that
+// keeps two fault runs on one machine apart, starts the cluster unless it
+// already runs (and then stops it at the end only if it started it, also
+// when go test's timeout is about to strike), opens one fault proxy per
+// broker on the broker's external listener, builds the Go producer and the
+// C producer (ASan, -Werror), and creates two namespaces with 16 bundles and
+// infinite retention: one with deduplication, one without. TestFaults then
+// runs every scenario with each producer and deduplication setting
+// (scenarios_test.go), each on a topic of its own placed on a chosen
+// broker, and prints the table; PP_FAULTS_OUT gets it as Markdown with the
+// date and the machine.
 package faults
 
 import (
@@ -18,6 +20,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,6 +30,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +53,7 @@ type harness struct {
 	nsPlain        string
 	began          time.Time
 	placement      int // alternates the broker a new topic is placed on
+	teardownOnce   sync.Once
 }
 
 var root = func() string {
@@ -65,10 +70,28 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	os.Exit(func() int {
-		var err error
+		unlock, err := lockRuns()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "faults: %v\n", err)
+			return 1
+		}
+		defer unlock()
 		h, err = setup()
 		if h != nil {
 			defer h.teardown()
+			// go test's -timeout panics without running deferred calls:
+			// stop the cluster we started shortly before it would.
+			flag.Parse()
+			if f := flag.Lookup("test.timeout"); f != nil {
+				if d, _ := time.ParseDuration(f.Value.String()); d > time.Minute {
+					watchdog := time.AfterFunc(d-30*time.Second, func() {
+						fmt.Fprintln(os.Stderr, "faults: the run is about to time out; stopping what it started")
+						h.teardown()
+						os.Exit(1)
+					})
+					defer watchdog.Stop()
+				}
+			}
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "faults: setup: %v\n", err)
@@ -76,6 +99,43 @@ func TestMain(m *testing.M) {
 		}
 		return m.Run()
 	}())
+}
+
+// lockRuns holds a file lock for the whole run: the scenarios kill brokers
+// and cut connections, so two runs on one machine (two checkouts, or two
+// `make test` at once) would spoil each other's figures. A second run waits.
+func lockRuns() (func(), error) {
+	dir := os.Getenv("PP_CACHE")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = filepath.Join(home, ".cache", "pulsar-producer")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "faults.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(90 * time.Minute)
+	for said := false; ; {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if err != syscall.EWOULDBLOCK || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %v", f.Name(), err)
+		}
+		if !said {
+			fmt.Fprintf(os.Stderr, "faults: another fault run holds %s; waiting for it\n", f.Name())
+			said = true
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 func randomHex() string {
@@ -97,7 +157,8 @@ func setup() (*harness, error) {
 			return h, err
 		}
 		h.startedCluster = true
-		h.clusterStart = out
+		// The script's last line says how long the start took.
+		h.clusterStart = out[strings.LastIndex(out, "\n")+1:]
 		fmt.Fprintf(os.Stderr, "faults: %s\n", out)
 	} else {
 		fmt.Fprintln(os.Stderr, "faults: using the cluster that is already running")
@@ -149,7 +210,9 @@ func buildC(dir string) (string, error) {
 	return out, nil
 }
 
-func (h *harness) teardown() {
+func (h *harness) teardown() { h.teardownOnce.Do(h.doTeardown) }
+
+func (h *harness) doTeardown() {
 	if h.nsDedup != "" {
 		h.ensureBrokers()
 		h.cl.DeleteNamespace(h.nsDedup)
@@ -217,11 +280,13 @@ type run struct {
 	ctx    context.Context // ends when the producer exits
 	cancel context.CancelFunc
 
-	mu         sync.Mutex
-	faults     int
-	faultKinds map[string]int
-	notes      []string
-	violations []string
+	mu          sync.Mutex
+	afterOutage int    // outage-past-timeout: the first message that must succeed
+	marks       []mark // one per fault, when it was in force
+	faults      int
+	faultKinds  map[string]int
+	notes       []string
+	violations  []string
 }
 
 func (r *run) violate(format string, args ...any) {
@@ -245,10 +310,14 @@ func (r *run) progress(f float64) bool {
 // fault records one fault, just injected: it marks the producer, so that
 // recovery is measured from the moment the fault was in force.
 func (r *run) fault(kind string) {
-	if _, err := r.p.mark(); err != nil {
+	m, err := r.p.mark()
+	if err != nil {
 		r.violate("mark: %v", err)
 	}
 	r.mu.Lock()
+	if err == nil {
+		r.marks = append(r.marks, m)
+	}
 	r.faults++
 	r.faultKinds[kind]++
 	r.mu.Unlock()
@@ -442,7 +511,10 @@ func execute(t *testing.T, sc *scenario, lang string, dedup bool) *result {
 	if err != nil {
 		r.violate("reading back: %v", err)
 	}
-	analyze(res, p, got)
+	r.mu.Lock()
+	marks := append([]mark(nil), r.marks...)
+	r.mu.Unlock()
+	analyze(res, p, got, marks)
 
 	res.faults, res.faultDesc = r.faults, describeFaults(r.faultKinds)
 	res.notes = append(res.notes, r.notes...)
@@ -708,6 +780,31 @@ flight at a fault); no failures except where the scenario provokes them.
 			missed = append(missed, fmt.Sprintf("- %s/%s/dedup=%v: %s", r.scenario, r.lang, r.dedup, strings.ReplaceAll(v, "\n", " ")))
 		}
 	}
+	b.WriteString(`
+## Running it
+
+` + "`make faults`" + ` runs this table (at least 100k messages a row) and rewrites this file;
+` + "`make test`" + ` runs a short version (10k-20k messages, fewer repetitions, the C
+producer with deduplication only) and prints it. ` + "`PP_FAULTS_RUN=regexp`" + ` selects
+scenarios. The C producer (tests/faults/testdata/faults_producer.c) is built
+with -Wall -Wextra -Werror under AddressSanitizer and UBSan; a sanitizer
+report fails its row.
+
+## Fuzzing
+
+` + "`make fuzz`" + ` runs each fuzz target for FUZZTIME (60 s by default); ` + "`make test`" + `
+runs each for a few seconds, and every ` + "`go test`" + ` runs their committed seeds
+(testdata/fuzz). The targets: the engine's receive path (FuzzReceive), frame
+parser (FuzzParseFrame), command decoders checked field by field against the
+generated protobuf code (FuzzDecodeCommand), receipt decoder
+(FuzzDecodeReceipt), options JSON and key/value parsers with a write-back
+round trip (FuzzParseOptionsJSON, FuzzSetOption), service URL and topic
+parsers (FuzzParseServiceURL, FuzzParseTopic), and the WASI module's message
+metadata decoder (wasm/guest, FuzzDecodeMetadata). The decoders that read a
+length prefix are held to an allocation bound that does not grow with what
+the prefix claims (measured with runtime.MemStats), and
+TestHostileLengthPrefixes sends prefixes up to 4 GiB through a connection.
+`)
 	b.WriteString("\n## Targets missed\n\n")
 	if len(missed) == 0 {
 		b.WriteString("None: every target was met.\n")

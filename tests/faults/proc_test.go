@@ -59,7 +59,6 @@ type proc struct {
 	partitions int
 	outcomes   []outcome
 	acked      int
-	marks      []mark
 	markCh     chan mark
 	closes     []closeInfo
 	late       []int
@@ -153,7 +152,6 @@ func (p *proc) line(s string) {
 		p.ready, p.name, p.partitions = true, f[2], int(atoi(f[3]))
 	case f[0] == "M" && len(f) == 3:
 		m := mark{t: t, accepted: int(atoi(f[2])), wall: time.Now()}
-		p.marks = append(p.marks, m)
 		select {
 		case p.markCh <- m:
 		default:

@@ -121,8 +121,9 @@ func scenarios() []*scenario {
 			},
 		},
 		{
-			name: "kill-owner-move", what: "kill -9 of the owner at 30%, not restarted: the topic moves to the other broker",
+			name: "kill-owner-move", what: "kill -9 of the owner at 30%, not restarted: the topic moves to the other broker; blockIfQueueFull with 2000 pending, so sends block during the outage and must resume",
 			count: [2]int{10000, 100000}, rate: [2]int{2500, 5000}, recovery: true,
+			producer: map[string]any{"blockIfQueueFull": true, "maxPendingMessages": 2000},
 			inject: func(r *run) {
 				if !r.progress(0.3) {
 					return
@@ -141,15 +142,18 @@ func scenarios() []*scenario {
 		},
 		{
 			name: "unload-and-move", what: "topic unloads and bundle moves to the other broker, alternating, spread over the run",
-			count: [2]int{10000, 100000}, rate: [2]int{2500, 5000}, recovery: true, cShort: true,
+			count: [2]int{10000, 100000}, rate: [2]int{2500, 4000}, recovery: true, cShort: true,
 			inject: func(r *run) {
 				times := r.pick(6, 24)
 				every := time.Duration(r.count/r.rate) * time.Second / time.Duration(times+2)
 				if !r.progress(0.05) {
 					return
 				}
+				// On a schedule, not a sleep after each: a slow move must
+				// not push the last ones past the end of the run.
+				start := time.Now()
 				for k := 0; k < times; k++ {
-					if !r.sleep(every) {
+					if !r.sleep(time.Until(start.Add(time.Duration(k+1) * every))) {
 						return
 					}
 					if k%2 == 0 {
@@ -166,6 +170,11 @@ func scenarios() []*scenario {
 						}
 						r.fault("bundle moves")
 					}
+				}
+			},
+			check: func(r *run, res *result) {
+				if want := r.pick(6, 20); res.faults < want {
+					res.violations = append(res.violations, fmt.Sprintf("only %d unloads and moves, want at least %d", res.faults, want))
 				}
 			},
 		},
@@ -230,6 +239,67 @@ func scenarios() []*scenario {
 				if d > 3500*time.Millisecond {
 					r.violate("the stall was detected after %v, more than 2 x keepAliveInterval (1 s) + 1.5 s", d)
 				}
+			},
+		},
+		{
+			name: "outage-past-timeout", what: "connections reset and refused for 4 s at 30%, longer than sendTimeout (2 s): what was pending fails with Timeout, and every message sent 1 s after the outage must succeed (no send-timeout storm)",
+			count: [2]int{20000, 100000}, rate: [2]int{2500, 5000}, expectFailures: true, cShort: true,
+			producer: map[string]any{"sendTimeout": 2000},
+			inject: func(r *run) {
+				if !r.progress(0.3) {
+					return
+				}
+				for _, p := range r.h.proxies {
+					p.Refuse()
+					p.Cut()
+				}
+				r.fault("4 s outage")
+				r.sleep(4 * time.Second)
+				for _, p := range r.h.proxies {
+					p.Accept()
+				}
+				m, err := r.p.mark()
+				if err != nil {
+					r.violate("mark: %v", err)
+					return
+				}
+				r.mu.Lock()
+				r.afterOutage = m.accepted + r.rate // one second of messages later
+				r.mu.Unlock()
+			},
+			check: func(r *run, res *result) {
+				if r.afterOutage == 0 {
+					res.violations = append(res.violations, "the outage did not end during the run")
+					return
+				}
+				late, after := 0, 0
+				r.p.mu.Lock()
+				for _, o := range r.p.outcomes {
+					switch {
+					case o.i < r.afterOutage:
+					case o.kind == 'F' || o.kind == 'R':
+						late++
+					default:
+						after++
+					}
+				}
+				r.p.mu.Unlock()
+				if after == 0 {
+					res.violations = append(res.violations, "no message was acknowledged after the outage")
+				}
+				for c := range res.failCodes {
+					if c != int(engine.CodeTimeout) {
+						res.violations = append(res.violations, fmt.Sprintf("failures other than Timeout: %v", res.failCodes))
+						break
+					}
+				}
+				if res.failed == 0 {
+					res.violations = append(res.violations, "nothing timed out: the outage did not outlast sendTimeout")
+				}
+				if late > 0 {
+					res.violations = append(res.violations, fmt.Sprintf("send-timeout storm: %d messages sent more than 1 s after the outage failed", late))
+				}
+				res.notes = append(res.notes, fmt.Sprintf("%d acknowledged and %d failed of those sent 1 s after the outage", after, late))
 			},
 		},
 		{

@@ -161,6 +161,7 @@ func run(url, topic string, count, rate, size int, clientJSON, producerJSON stri
 	// The sender. Its context ends when a close command arrives, which
 	// also releases a send blocked waiting for room.
 	sendCtx, stopSending := context.WithCancel(ctx)
+	defer stopSending()
 	senderDone := make(chan struct{})
 	go func() {
 		defer close(senderDone)
