@@ -105,7 +105,7 @@ clean: ## Remove build outputs
 FUZZTIME     ?= 60s
 FUZZ_TARGETS := core/engine:FuzzReceive core/engine:FuzzParseFrame core/engine:FuzzDecodeCommand core/engine:FuzzDecodeReceipt \
                 core/engine:FuzzParseOptionsJSON core/engine:FuzzSetOption core/engine:FuzzParseServiceURL \
-                core/engine:FuzzParseTopic core/engine:FuzzCheckJSON wasm/guest:FuzzDecodeMetadata
+                core/engine:FuzzParseTopic core/engine:FuzzCheckJSON wasm/guest:FuzzDecodeMetadata wasm:FuzzDecodeEvents
 
 .PHONY: faults fuzz fuzz-targets
 
