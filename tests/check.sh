@@ -35,7 +35,7 @@ python_types() {
   [ -x build/pyenv/bin/python ] || python3 -m venv build/pyenv || return 1
   build/pyenv/bin/pip install -q 'pulsar-client[avro]==3.13.*' pytest mypy || return 1 # what the tests import, so that they are checked too
   (cd bindings/python && ../../build/pyenv/bin/mypy) || return 1
-  build/pyenv/bin/mypy --strict tests/leaks/leak.py tests/integration/testdata/pyconsume.py
+  MYPYPATH=bindings/python build/pyenv/bin/mypy --strict tests/leaks/leak.py tests/integration/testdata/pyconsume.py
 }
 run "mypy --strict (bindings/python, the tests' Python programs)" python_types
 
