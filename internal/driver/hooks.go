@@ -11,7 +11,6 @@ package driver
 import (
 	"encoding/json"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 )
@@ -19,28 +18,18 @@ import (
 // RouterFunc picks the partition of msg among n.
 type RouterFunc = func(msg *Message, n int) int
 
-// hooks is what a producer runs of the user's around a send.
+// hooks is what a producer runs of the user's around a send, from its
+// options; set when the producer is opened, never changed.
 type hooks struct {
-	router       atomic.Pointer[RouterFunc]
+	router       RouterFunc
 	interceptors []engine.ProducerInterceptor
 	schema       *engine.Schema
-}
-
-// SetRouter makes f pick the partition of every message sent after it
-// returns (nil: route by the routing mode again). f runs on the sending
-// thread, outside the library's locks.
-func (p *Producer) SetRouter(f RouterFunc) {
-	if f == nil {
-		p.hooks.router.Store(nil)
-		return
-	}
-	p.hooks.router.Store(&f)
 }
 
 // routeLocked runs the router for msg, which the caller owns, with c.mu
 // held: it releases the lock around the call.
 func (p *Producer) routeLocked(msg *Message) error {
-	f := p.hooks.router.Load()
+	f := p.hooks.router
 	if f == nil || msg.Routed {
 		return nil
 	}
@@ -50,7 +39,7 @@ func (p *Producer) routeLocked(msg *Message) error {
 		return nil
 	}
 	c.mu.Unlock()
-	i, err := callRouter(*f, msg, n)
+	i, err := callRouter(f, msg, n)
 	c.mu.Lock()
 	if err != nil {
 		return err
@@ -75,7 +64,7 @@ func callRouter(f RouterFunc, msg *Message, n int) (i int, err error) {
 // needsCopy reports whether a send must work on a copy of the message:
 // when user code may change it, or a Go value needs marshaling.
 func (p *Producer) needsCopy(msg *Message, intercept bool) bool {
-	return intercept && len(p.hooks.interceptors) > 0 || p.hooks.router.Load() != nil || msg.Value != nil && p.hooks.schema != nil
+	return intercept && len(p.hooks.interceptors) > 0 || p.hooks.router != nil || msg.Value != nil && p.hooks.schema != nil
 }
 
 // prepare makes the copy of msg a send works on: Go values marshaled, the
@@ -104,9 +93,9 @@ func (p *Producer) prepare(msg *Message, intercept bool) (*Message, error) {
 			}
 		}
 	}
-	if f := p.hooks.router.Load(); f != nil && !m.Routed {
+	if f := p.hooks.router; f != nil && !m.Routed {
 		if n := p.NumPartitions(); n > 0 {
-			i, err := callRouter(*f, &m, n)
+			i, err := callRouter(f, &m, n)
 			if err != nil {
 				return nil, err
 			}
@@ -160,16 +149,6 @@ func marshalValue(s *engine.Schema, v any) (any, error) {
 	switch {
 	case s == nil:
 		return v, nil
-	case s.Type == engine.SchemaJSON:
-		switch v.(type) {
-		case engine.ValueJSON, []byte:
-			return v, nil
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, engine.Errorf(engine.CodeInvalidMessage, "the value cannot be encoded as JSON: %v", err)
-		}
-		return engine.ValueJSON(b), nil
 	case s.Type == engine.SchemaKeyValue:
 		kv, ok := v.(engine.KeyValue)
 		if p, isPtr := v.(*engine.KeyValue); isPtr && p != nil {
@@ -179,30 +158,30 @@ func marshalValue(s *engine.Schema, v any) (any, error) {
 			return v, nil // the engine names the problem
 		}
 		var err error
-		if kv.Key, err = marshalHalf(s.Key, kv.Key, "key"); err != nil {
+		if kv.Key, err = marshalJSON(s.Key, kv.Key, "the key"); err != nil {
 			return nil, err
 		}
-		if kv.Value, err = marshalHalf(s.Value, kv.Value, "value"); err != nil {
+		if kv.Value, err = marshalJSON(s.Value, kv.Value, "the value"); err != nil {
 			return nil, err
 		}
 		return kv, nil
 	}
-	return v, nil
+	return marshalJSON(s, v, "the value")
 }
 
-func marshalHalf(s *engine.Schema, v any, which string) (any, error) {
+// marshalJSON marshals v, named by what in errors, when s is a JSON schema
+// and v is not JSON text already.
+func marshalJSON(s *engine.Schema, v any, what string) (any, error) {
 	if s.Type != engine.SchemaJSON {
 		return v, nil
 	}
 	switch v.(type) {
-	case engine.ValueJSON:
-		return v, nil
-	case []byte:
+	case engine.ValueJSON, []byte:
 		return v, nil
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, engine.Errorf(engine.CodeInvalidMessage, "the %s cannot be encoded as JSON: %v", which, err)
+		return nil, engine.Errorf(engine.CodeInvalidMessage, "%s cannot be encoded as JSON: %v", what, err)
 	}
 	return engine.ValueJSON(b), nil
 }

@@ -118,9 +118,7 @@ func (c *Client) OpenProducer(opts ProducerOptions) (*Producer, error) {
 		done:      make(chan struct{}),
 		oldGens:   make(map[uint64]int),
 	}
-	p.hooks.interceptors = interceptors
-	p.hooks.schema = opts.Schema
-	p.SetRouter(router)
+	p.hooks = hooks{router: router, interceptors: interceptors, schema: opts.Schema}
 	c.producers[id] = p
 	return p, nil
 }
