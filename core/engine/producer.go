@@ -81,7 +81,7 @@ func (p *producer) metadataReady(n int) {
 	switch {
 	case p.state == prodCreating && p.parts == nil:
 		p.startPartitions(n)
-	case p.state == prodReady && n > len(p.parts) && p.parts[0].index >= 0:
+	case p.state == prodReady && p.numPartitions() > 0 && n > len(p.parts):
 		p.grow(n)
 	}
 }
@@ -289,7 +289,7 @@ func (e *Engine) Send(id ProducerID, msg *Message, token uint64, now time.Time) 
 	i := 0
 	switch {
 	case msg.Routed:
-		n := p.e.NumPartitions(id)
+		n := p.numPartitions()
 		switch {
 		case n == 0 && msg.Partition != 0:
 			return Errorf(CodeInvalidArgument, "partition %d was asked for, but %s is not partitioned (only 0, the topic itself, is)", msg.Partition, p.topic.full)
@@ -543,8 +543,15 @@ func (e *Engine) AbortProducer(id ProducerID, err error, now time.Time) {
 // NumPartitions reports the partitions of a ready producer (0 for a plain
 // topic).
 func (e *Engine) NumPartitions(id ProducerID) int {
-	p := e.producers[id]
-	if p == nil || len(p.parts) == 0 || p.parts[0].index < 0 {
+	if p := e.producers[id]; p != nil {
+		return p.numPartitions()
+	}
+	return 0
+}
+
+// numPartitions is the topic's partition count, 0 for a plain topic.
+func (p *producer) numPartitions() int {
+	if len(p.parts) == 0 || p.parts[0].index < 0 {
 		return 0
 	}
 	return len(p.parts)

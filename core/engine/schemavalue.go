@@ -52,11 +52,9 @@ func EncodeValue(s *Schema, v any) (payload []byte, key string, hasKey bool, err
 			}
 			return trimJSON(j), "", false, nil
 		}
-		jv, jerr := parseJSON(j)
-		if jerr != "" {
-			return nil, "", false, Errorf(CodeInvalidMessage, "the value is not valid JSON: %s", jerr)
+		if v, err = readJSONArg(j, "the value"); err != nil {
+			return nil, "", false, err
 		}
-		v = jsonArg{jv, j}
 	}
 	if s.Type != SchemaKeyValue {
 		b, err := encodeValue(s, v, "the value")
@@ -197,13 +195,21 @@ func toInt(v any) (int64, bool) {
 	return 0, false
 }
 
+// readJSONArg reads JSON text given for where ("the value", "the key").
+func readJSONArg(j ValueJSON, where string) (jsonArg, error) {
+	jv, jerr := parseJSON(j)
+	if jerr != "" {
+		return jsonArg{}, Errorf(CodeInvalidMessage, "%s is not valid JSON: %s", where, jerr)
+	}
+	return jsonArg{jv, j}, nil
+}
+
 func encodeValue(s *Schema, v any, where string) ([]byte, error) {
 	if j, ok := v.(ValueJSON); ok {
-		jv, jerr := parseJSON(j)
-		if jerr != "" {
-			return nil, Errorf(CodeInvalidMessage, "%s is not valid JSON: %s", where, jerr)
+		var err error
+		if v, err = readJSONArg(j, where); err != nil {
+			return nil, err
 		}
-		v = jsonArg{jv, j}
 	}
 	if isMissing(v) {
 		return nil, Errorf(CodeInvalidMessage, "%s is missing (null)", where)
