@@ -170,21 +170,12 @@ func ppgo_send_batch(hid C.pp_producer, data C.uintptr_t, lens *C.size_t, count 
 	tag := tagger(cb, uds, count)
 	// The router runs first, outside every lock; a bad answer ends the
 	// batch before its message.
-	var routes []int32
-	n, routeErr := int(count), error(nil)
-	if r, parts := p.routeNeeded(); r != nil {
-		routes = make([]int32, 0, n)
-		off := C.uintptr_t(0)
-		for i, size := range sizes {
-			part, err := p.routePayload(data+off, size, r, parts)
-			if err != nil {
-				n, routeErr = i, err
-				break
-			}
-			routes = append(routes, part)
-			off += C.uintptr_t(size)
-		}
-	}
+	off := C.uintptr_t(0)
+	routes, n, routeErr := p.routeBatch(int(count), func(i int, r *cRouter, parts int32) (int32, error) {
+		part, err := p.routePayload(data+off, sizes[i], r, parts)
+		off += C.uintptr_t(sizes[i])
+		return part, err
+	})
 	// Payload i follows payload i-1; fill may be asked for the same i twice.
 	at, off := 0, C.uintptr_t(0)
 	fill := func(i int, m *engine.Message) (driver.Tag, error) {
@@ -250,19 +241,9 @@ func ppgo_send_messages(hid C.pp_producer, msgs C.uintptr_t, count C.size_t, fla
 	} else {
 		tag = tagger(cb, (*C.uintptr_t)(ptrOf(uds)), count)
 	}
-	var routes []int32
-	n, routeErr := int(count), error(nil)
-	if r, parts := p.routeNeeded(); r != nil {
-		routes = make([]int32, 0, n)
-		for i := 0; i < n; i++ {
-			part, err := p.routeMessage(messageAt(msgs, i, stride), r, parts)
-			if err != nil {
-				n, routeErr = i, err
-				break
-			}
-			routes = append(routes, part)
-		}
-	}
+	routes, n, routeErr := p.routeBatch(int(count), func(i int, r *cRouter, parts int32) (int32, error) {
+		return p.routeMessage(messageAt(msgs, i, stride), r, parts)
+	})
 	fill := func(i int, m *engine.Message) (driver.Tag, error) {
 		if err := convertMessage(messageAt(msgs, i, stride), m); err != nil {
 			return driver.Tag{}, err

@@ -24,7 +24,8 @@ import (
 
 type cRouter struct{ cb, ud C.uintptr_t }
 
-// routerOf is the producers' routers, by handle.
+// routerSlot holds a producer's router; pp_producer_set_router may swap it
+// while other threads send.
 type routerSlot = atomic.Pointer[cRouter]
 
 //export ppgo_producer_set_router
@@ -54,6 +55,26 @@ func (p *producer) routeNeeded() (*cRouter, int32) {
 		return nil, 0
 	}
 	return r, n
+}
+
+// routeBatch runs the router, when there is one, for the messages of a
+// batch in order, route(i) for message i, until one fails: it returns the
+// partitions (nil without a router), how many messages may be sent, and
+// the router's error that stopped the batch there.
+func (p *producer) routeBatch(count int, route func(i int, r *cRouter, parts int32) (int32, error)) ([]int32, int, error) {
+	r, parts := p.routeNeeded()
+	if r == nil {
+		return nil, count, nil
+	}
+	routes := make([]int32, 0, count)
+	for i := range count {
+		part, err := route(i, r, parts)
+		if err != nil {
+			return routes, i, err
+		}
+		routes = append(routes, part)
+	}
+	return routes, count, nil
 }
 
 // checkRoute checks a router's answer.
