@@ -35,6 +35,7 @@ WASMEXEC      := env -u GOOS -u GOARCH $(GO) run $(WAZERO) run -mount=/:/:ro -en
 
 NODE_PLAT     := $(shell node -p 'process.platform + "-" + process.arch' 2>/dev/null)
 NODE_PREBUILD := bindings/node/prebuilds/$(NODE_PLAT)/libpulsar_producer.$(SOEXT)
+NODE_WASM     := bindings/node/wasm/pulsar_producer.wasm
 
 .PHONY: help demo test lib wasm wasm-test node bench leaks check proto broker-start broker-stop clean
 
@@ -72,11 +73,15 @@ $(WASM): $(shell find core internal wasm/guest wasm/internal -name '*.go' 2>/dev
 wasm-test: ## Run the engine's and the module's tests compiled to wasip1, under wazero
 	GOOS=wasip1 GOARCH=wasm $(GO) test -count=1 $(GOTESTFLAGS) -exec "$(WASMEXEC)" ./core/engine/ ./wasm/guest/
 
-node: $(NODE_PREBUILD) bindings/node/node_modules/.package-lock.json ## Node package: the library copied in, dependencies installed
+node: $(NODE_PREBUILD) $(NODE_WASM) bindings/node/node_modules/.package-lock.json ## Node package: the library and the WASI module copied in, dependencies installed
 
 $(NODE_PREBUILD): $(SO)
 	@mkdir -p $(dir $@)
 	cp $(SO) $@
+
+$(NODE_WASM): $(WASM)
+	@mkdir -p $(dir $@)
+	cp $(WASM) $@
 
 bindings/node/node_modules/.package-lock.json: bindings/node/package-lock.json
 	cd bindings/node && npm ci --no-audit --no-fund
@@ -87,7 +92,7 @@ bench: lib wasm node ## Print benchmark figures: engine, native vs official Go c
 leaks: lib node ## Resident memory stays flat over 10M messages in C, Python and Node (ack-at-once fake broker, no real broker)
 	@tests/leaks/run.sh
 
-check: lib node ## Static checks: gofmt, go vet (native, wasip1, tests), generated files current (docs/OPTIONS.md, the header's result enum), exported symbols = the header, mypy --strict, tsc
+check: lib node ## Static checks: gofmt, go vet (native, wasip1, tests), generated files current (docs/OPTIONS.md, the header's result enum, the Node tables), exported symbols = the header, mypy --strict, tsc
 	@tests/check.sh
 
 proto: ## Regenerate internal/pb from internal/pb/pulsar_api.proto (needs protoc)
@@ -101,7 +106,7 @@ broker-stop: ## Stop the local test broker
 	@tests/broker/broker.sh stop
 
 clean: ## Remove build outputs
-	rm -rf $(BUILD) bindings/node/prebuilds bindings/node/node_modules
+	rm -rf $(BUILD) bindings/node/prebuilds bindings/node/wasm bindings/node/node_modules
 
 # --- Reliability: the fault table against a two-broker cluster, and fuzzing ---
 

@@ -1,9 +1,13 @@
 // The header's result enum and the C result table (results.c) are
-// generated from engine.Codes, so the codes have one source. These tests
-// fail when either is stale; -update rewrites both.
+// generated from engine.Codes, so the codes have one source; so is the
+// Node package's tables.json, the result table and pp_options_json()'s
+// option table for when the native library is not loaded (its WASI
+// backend). These tests fail when any is stale; -update rewrites them.
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -11,11 +15,12 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unsafe"
 
 	"github.com/pulsar-producer/pulsar-producer/core/engine"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated parts of the header and results.c")
+var update = flag.Bool("update", false, "rewrite the generated parts of the header, results.c and bindings/node/lib/tables.json")
 
 // cName is a code's name in C: PP_OK, or PP_ERR_ and its name in upper
 // snake case without an "Error" suffix (LookupError: PP_ERR_LOOKUP).
@@ -102,5 +107,99 @@ func TestHeaderResultsAreCurrent(t *testing.T) {
 	got, err := os.ReadFile("results.c")
 	if err != nil || string(got) != resultsC() {
 		t.Error("capi/results.c is stale: run go test ./capi -run TestHeader -update")
+	}
+}
+
+// nodeTablesPath is the Node package's copy of the tables.
+var nodeTablesPath = filepath.Join("..", "bindings", "node", "lib", "tables.json")
+
+// optionsJSONText is the text pp_options_json() returns (outside a forked
+// child): the static C string ppgo_options_json hands it.
+func optionsJSONText() []byte {
+	p := unsafe.Pointer(ppgo_options_json())
+	n := 0
+	for *(*byte)(unsafe.Add(p, n)) != 0 {
+		n++
+	}
+	return bytes.Clone(unsafe.Slice((*byte)(p), n))
+}
+
+// nodeTables is tables.json: {"results": the rows of pp_result_table() in
+// its order, "options": the array of pp_options_json()}, indented by two
+// spaces, with a final newline.
+func nodeTables() ([]byte, error) {
+	type result struct {
+		Result      int32  `json:"result"`
+		Name        string `json:"name"`
+		Kind        string `json:"kind"`
+		Retriable   bool   `json:"retriable"`
+		Description string `json:"description"`
+	}
+	rows := make([]result, 0, len(engine.Codes))
+	for _, c := range engine.Codes {
+		rows = append(rows, result{int32(c.Code), c.Name, c.Kind.String(), c.Retriable, c.Description})
+	}
+	var compact bytes.Buffer
+	enc := json.NewEncoder(&compact)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
+		Results []result        `json:"results"`
+		Options json.RawMessage `json:"options"`
+	}{rows, optionsJSONText()})
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, bytes.TrimSpace(compact.Bytes()), "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+func TestNodeTablesAreCurrent(t *testing.T) {
+	want, err := nodeTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(nodeTablesPath, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(nodeTablesPath)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s is stale (%v): run go test ./capi -run TestNodeTables -update", nodeTablesPath, err)
+	}
+	// What the Node package reads: every code once, in order, and the
+	// option array as pp_options_json() returns it.
+	var tables struct {
+		Results []struct {
+			Result    int32 `json:"result"`
+			Name      string
+			Retriable *bool
+		} `json:"results"`
+		Options []map[string]any `json:"options"`
+	}
+	if err := json.Unmarshal(got, &tables); err != nil {
+		t.Fatal(err)
+	}
+	var options []map[string]any
+	if err := json.Unmarshal(optionsJSONText(), &options); err != nil {
+		t.Fatal(err)
+	}
+	if len(tables.Results) != len(engine.Codes) || len(tables.Options) != len(engine.OptionTable) || len(options) != len(engine.OptionTable) {
+		t.Fatalf("%d results and %d options; want %d and %d", len(tables.Results), len(tables.Options), len(engine.Codes), len(engine.OptionTable))
+	}
+	for i, r := range tables.Results {
+		if c := engine.Codes[i]; r.Result != int32(c.Code) || r.Name != c.Name || r.Retriable == nil || *r.Retriable != c.Retriable {
+			t.Errorf("row %d: %+v, want code %d %s", i, r, c.Code, c.Name)
+		}
+	}
+	for i, o := range tables.Options {
+		if fmt.Sprint(o) != fmt.Sprint(options[i]) || o["name"] != engine.OptionTable[i].Name {
+			t.Errorf("option %d: %v, want %v", i, o, options[i])
+		}
 	}
 }

@@ -28,7 +28,7 @@ run "go vet" go vet ./...
 run "go vet (wasip1)" env GOOS=wasip1 GOARCH=wasm go vet ./wasm/guest/ ./wasm/internal/...
 run "go vet (tests module)" bash -c 'cd tests && go vet ./...'
 run "docs/OPTIONS.md is generated from the option table" go test -count=1 -run 'TestOptionsDocIsCurrent|TestFieldCommentsMatchTable|TestDefaultsMatchTable' ./core/engine
-run "the header's result enum and capi/results.c come from engine.Codes" go test -count=1 -run TestHeaderResultsAreCurrent ./capi
+run "the header's result enum, capi/results.c and the Node package's tables come from engine.Codes and the option table" go test -count=1 -run 'TestHeaderResultsAreCurrent|TestNodeTablesAreCurrent' ./capi
 run "the shared library exports exactly the header's functions" bash -c 'cd tests && go test -count=1 -run TestExportedSymbolsMatchHeader ./capi'
 
 python_types() {

@@ -24,7 +24,10 @@ cc -std=c99 -Wall -Wextra -Werror -Iinclude examples/c/demo.c -Lbuild/lib -lpuls
 build/demo/c-demo "$URL" "$TOPIC"
 
 echo "== Node (koffi over libpulsar_producer.so)"
-node examples/node/demo.js "$URL" "$TOPIC"
+node examples/node/demo.js "$URL" "$TOPIC" native
+
+echo "== Node (build/wasm/pulsar_producer.wasm under node:wasi, no native code)"
+node examples/node/demo.js "$URL" "$TOPIC" wasi
 
 echo "== Python (ctypes over libpulsar_producer.so)"
 python3 examples/python/demo.py "$URL" "$TOPIC"

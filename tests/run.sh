@@ -76,15 +76,16 @@ wasip1_suite() {
 }
 wasip1_suite
 
-# node_suite: the Node package under node --test (TAP), read back by the
-# official Go client (tests/cmd/ppconsume).
+# node_suite: the Node package under node --test (TAP), on both backends,
+# read back by the official Go client (tests/cmd/ppconsume).
 node_suite() {
   local log=$LOGS/node.log start=$SECONDS
   (make -s node && cd bindings/node && node test/run.js --test-reporter=tap) >"$log" 2>&1
   local status=$? pass fail cancelled
-  pass=$(sed -n 's/^# pass //p' "$log" | tail -1)
-  fail=$(sed -n 's/^# fail //p' "$log" | tail -1)
-  cancelled=$(sed -n 's/^# cancelled //p' "$log" | tail -1)
+  # One summary per backend (native, wasi): the sums.
+  pass=$(awk '/^# pass /{n+=$3} END{print n+0}' "$log")
+  fail=$(awk '/^# fail /{n+=$3} END{print n+0}' "$log")
+  cancelled=$(awk '/^# cancelled /{n+=$3} END{print n+0}' "$log")
   record node "${pass:-0}" "$((${fail:-0} + ${cancelled:-0}))" "$status"
   echo "    ($((SECONDS - start)) s)"
 }
@@ -187,7 +188,9 @@ secure_suite() {
     (cd tests && PP_SECURE_LONG=1 go test -v -count=1 -timeout 10m ./secure) || status=1
     (cd tests && go test -v -count=1 -run TestCSecure ./capi) || status=1
     (cd build && pyenv/bin/pytest -v -p no:cacheprovider ../bindings/python/tests/test_secure.py) || status=1
-    (cd bindings/node && node --test --test-reporter=tap test/secure.test.js) || status=1
+    for backend in native wasi; do
+      (cd bindings/node && PULSAR_PRODUCER_BACKEND=$backend node --test --test-reporter=tap test/secure.test.js) || status=1
+    done
     exit $status
   ) >"$log" 2>&1
   local status=$?

@@ -3,10 +3,14 @@
 // own, engine.AppendOptionsJSON, and the stats records are package abi's).
 // ABI.md defines them.
 //
-// How this works: a message's Value (a Go value, for the producer's schema)
-// cannot cross, so the host encodes it with the engine's own EncodeMessage
-// into the payload (and, for a SEPARATED KEY_VALUE schema, the base64 key)
-// before the message goes over: the module sees only bytes. Metadata is
+// How this works: a message's Value given as JSON text (engine.ValueJSON)
+// crosses as metadata tag 13, and the module encodes it by the producer's
+// schema, as the native engine does. Any other Value (a Go value) cannot
+// cross, so the host encodes it with the engine's own EncodeMessage into
+// the payload (and, for a SEPARATED KEY_VALUE schema, the base64 key)
+// before the message goes over, and the module sees only bytes. So does a
+// JSON value given with a payload or a null value, so that the mistake
+// gets the engine's error, as natively, not the module's. Metadata is
 // appended field by field into a reused buffer, only for messages that
 // have any (a bare payload goes through ppw_send unencoded). Event records
 // are decoded in bulk from the module's memory into engine.Events, with the
@@ -33,6 +37,13 @@ func hasMetadata(m *engine.Message) bool {
 		len(m.ReplicationClusters) > 0 || m.DisableReplication || m.KeyBase64 || m.Routed || m.Value != nil
 }
 
+// crossesAsJSON reports whether m's Value goes to the module as JSON text
+// (tag 13) rather than encoded here.
+func crossesAsJSON(m *engine.Message) bool {
+	_, ok := m.Value.(engine.ValueJSON)
+	return ok && len(m.Payload) == 0 && !m.NullValue
+}
+
 func appendBytesField(b []byte, tag byte, v []byte) []byte {
 	b = append(b, tag)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
@@ -49,7 +60,8 @@ func appendInt64Field(b []byte, tag byte, v int64) []byte {
 	return binary.LittleEndian.AppendUint64(append(b, tag), uint64(v))
 }
 
-// appendMetadata encodes everything of m but its payload.
+// appendMetadata encodes everything of m but its payload; a Value only as
+// JSON text (Send has encoded any other).
 func appendMetadata(b []byte, m *engine.Message) []byte {
 	if m.Key != "" || m.HasKey {
 		b = appendStringField(b, abi.TagKey, m.Key) // the tag says "has a key", even an empty one
@@ -96,6 +108,9 @@ func appendMetadata(b []byte, m *engine.Message) []byte {
 	}
 	if m.Routed {
 		b = binary.LittleEndian.AppendUint32(append(b, abi.TagPartition), uint32(m.Partition))
+	}
+	if j, ok := m.Value.(engine.ValueJSON); ok {
+		b = appendBytesField(b, abi.TagValueJSON, j)
 	}
 	return b
 }

@@ -304,15 +304,17 @@ func (e *Engine) CreateProducer(opts engine.ProducerOptions, now time.Time) (eng
 
 // Send queues msg: a payload-only message is gathered (stage.go) or is one
 // ppw_send call with no encoding; anything else goes through ppw_send_msg
-// with its metadata. A Value is encoded here first, by the producer's
-// schema (codec.go), with the engine's checks and errors; one the schema
-// cannot encode fails even before the producer is ready, where the native
-// engine would first report that it is not.
+// with its metadata. A Value given as JSON text crosses as it is (tag 13)
+// and the module encodes it, as the native engine would; any other Value
+// (a Go value, which cannot cross) is encoded here first, by the
+// producer's schema (codec.go), with the engine's checks and errors; one
+// the schema cannot encode fails even before the producer is ready, where
+// the native engine would first report that it is not.
 func (e *Engine) Send(id engine.ProducerID, msg *engine.Message, token uint64, now time.Time) error {
 	if !e.usable() {
 		return e.callErr()
 	}
-	if msg.Value != nil {
+	if msg.Value != nil && !crossesAsJSON(msg) {
 		m, err := e.encodeFor(id, msg)
 		if err != nil {
 			return err

@@ -79,6 +79,22 @@ func sameEntry(a, b fakebroker.Entry) bool {
 	return proto.Equal(a.Send, b.Send) && proto.Equal(ma, mb) && bytes.Equal(a.Payload, b.Payload)
 }
 
+// checkRefused checks that exactly want of the total messages were refused
+// (alike by both twins: compareTwins checked that) and the rest stored.
+func checkRefused(t *testing.T, outs []outcome, entries []fakebroker.Entry, total, want int) {
+	t.Helper()
+	refused := 0
+	for i, o := range outs {
+		if o.err != "" {
+			refused++
+			t.Logf("message %d refused as natively: %s", i, o.err)
+		}
+	}
+	if refused != want || len(entries) != total-want {
+		t.Fatalf("%d refused and %d stored; want %d refused", refused, len(entries), want)
+	}
+}
+
 // compareTwins runs msgs on both sides and fails on any difference in
 // outcomes or stored entries; it returns the outcomes and entries of the
 // WASI side.
@@ -114,18 +130,22 @@ type account struct {
 
 const accountDef = `{"type":"record","name":"Account","fields":[{"name":"name","type":"string"},{"name":"balance","type":"int"}]}`
 
+// valueCase is a table row of the tests that send schema values on both
+// twins: the messages, and how many of them both must refuse.
+type valueCase struct {
+	name    string
+	schema  *core.Schema
+	msgs    []*core.Message
+	refused int
+}
+
 // TestSchemaValuesAsNative: values of a STRING and of KEY_VALUE schemas,
 // given as Go values, JSON text or alongside a payload or key by mistake,
 // are stored byte for byte as natively (payload, key, its base64 flag), and
 // the refused ones fail with the engine's own code and message.
 func TestSchemaValuesAsNative(t *testing.T) {
 	when := time.UnixMilli(1_800_000_000_123)
-	for _, c := range []struct {
-		name    string
-		schema  *core.Schema
-		msgs    []*core.Message
-		refused int
-	}{
+	for _, c := range []valueCase{
 		{"STRING", &core.Schema{Type: core.SchemaString}, []*core.Message{
 			{Value: "héllo"},
 			{Value: core.ValueJSON(`"from JSON text"`), Key: "k", Properties: map[string]string{"p": "1"}},
@@ -156,16 +176,7 @@ func TestSchemaValuesAsNative(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tw := twins(t, fakebroker.Options{Record: true}, ProducerOptions{Topic: "values", DisableBatching: true, Schema: c.schema})
 			outs, entries := compareTwins(t, tw, c.msgs)
-			refused := 0
-			for i, o := range outs {
-				if o.err != "" {
-					refused++
-					t.Logf("message %d refused as natively: %s", i, o.err)
-				}
-			}
-			if refused != c.refused || len(entries) != len(c.msgs)-c.refused {
-				t.Fatalf("%d refused and %d stored; want %d refused", refused, len(entries), c.refused)
-			}
+			checkRefused(t, outs, entries, len(c.msgs), c.refused)
 			if c.schema.KeyValueEncoding == core.KeyValueSeparated {
 				for i, e := range entries {
 					if !e.Metadata.GetPartitionKeyB64Encoded() || e.Metadata.PartitionKey == nil {

@@ -101,7 +101,17 @@ export interface ClientOptions extends ClientLibraryOptions {
   serviceUrl: string;
   /** A token (as authToken), or a function returning the token. */
   auth?: Auth;
+  /**
+   * What runs the client: 'native' (the C library through koffi), 'wasi'
+   * (the WebAssembly module under node:wasi, no native code) or 'auto'.
+   * Defaults to the PULSAR_PRODUCER_BACKEND environment variable, else
+   * 'auto': native where the library loads (on the main thread), else wasi.
+   */
+  backend?: Backend;
 }
+
+/** The backends a client can run on. */
+export type Backend = 'native' | 'wasi' | 'auto';
 
 export interface CreateProducerOptions extends ProducerLibraryOptions {
   /** Such as "persistent://public/default/my-topic", or just "my-topic". */
@@ -231,6 +241,8 @@ export class Client extends EventEmitter {
   private constructor();
   static create(options: ClientOptions): Promise<Client>;
   readonly serviceUrl: string;
+  /** The backend the client runs on. */
+  readonly backend: 'native' | 'wasi';
   /** True once close() was called. */
   readonly closed: boolean;
   /** Resolves once the producer is registered; rejects with AbortError if options.signal aborts first. */
@@ -300,7 +312,9 @@ export const errors: Readonly<Record<string, new (message?: string) => PulsarErr
 export function resultInfo(code: number): ResultInfo | undefined;
 export function resultTable(): ResultInfo[];
 
-/** This package's version; the loaded library's version and file. */
+/** This package's version; the native library's version and file, or null where it does not load. */
 export const version: string;
-export const libraryVersion: string;
-export const libraryPath: string;
+export const libraryVersion: string | null;
+export const libraryPath: string | null;
+/** The backend a client created without the backend option runs on here. */
+export function defaultBackend(): 'native' | 'wasi';

@@ -1,31 +1,37 @@
 'use strict';
-// pulsar-producer: an Apache Pulsar producer for Node.js over the C ABI of
-// libpulsar_producer (loaded with koffi). See README.md for the API,
-// lib/client.js and lib/producer.js for how sends, completions and the
-// event loop interact.
+// pulsar-producer: an Apache Pulsar producer for Node.js, on one of two
+// backends with the same API (lib/backend.js): the C library
+// libpulsar_producer loaded with koffi ('native'), or the WebAssembly build
+// of the same engine under node:wasi with sockets in JavaScript ('wasi').
+// See README.md for the API, lib/client.js and lib/producer.js for how
+// sends, completions and the event loop interact.
 //
-// The native backend runs on the main thread only. koffi aborts the whole
-// process (exit code 134) when worker.terminate() lands while the worker is
-// inside koffi (loading it, declaring functions or types, decoding), and
-// no koffi release avoids that; so this check runs before koffi is loaded.
-const { isMainThread } = require('node:worker_threads');
-
-if (!isMainThread) {
-  const e = new Error('pulsar-producer cannot be used in a worker thread: its native backend (koffi) aborts the ' +
-    'whole process (exit code 134) when a worker is terminated while inside a native call, so it refuses to ' +
-    'load outside the main thread. Use it from the main thread, and pass messages to it (worker.postMessage).');
-  e.code = 'ERR_PULSAR_PRODUCER_WORKER_THREAD';
-  throw e;
-}
-
-const native = require('./lib/native');
+// Nothing native is loaded here: the native backend loads on first use,
+// and only on the main thread (koffi aborts the whole process when a
+// worker is terminated inside it), so the package loads anywhere, and
+// worker threads use the wasi backend.
 const { PulsarError, errors, Result, resultInfo, resultTable, AbortError } = require('./lib/errors');
 const { MessageId } = require('./lib/message-id');
 const { Client, Producer } = require('./lib/client');
+const { defaultBackend } = require('./lib/backend');
+const { version } = require('./package.json');
+
+/** The loaded native library's version and path, or null where it does not load. */
+function nativeInfo() {
+  try {
+    const { load } = require('./lib/backend');
+    load('native');
+    return require('./lib/native');
+  } catch {
+    return null;
+  }
+}
 
 module.exports = {
-  Client, Producer, MessageId, PulsarError, AbortError, errors, Result, resultInfo, resultTable,
-  version: native.PACKAGE_VERSION, // this package's
-  libraryVersion: native.version, // the loaded library's, "major.minor.patch"
-  libraryPath: native.file,
+  Client, Producer, MessageId, PulsarError, AbortError, errors, Result, resultInfo, resultTable, defaultBackend,
+  version, // this package's
 };
+Object.defineProperties(module.exports, {
+  libraryVersion: { enumerable: true, get: () => nativeInfo()?.version ?? null }, // the native library's, "major.minor.patch"
+  libraryPath: { enumerable: true, get: () => nativeInfo()?.file ?? null },
+});

@@ -2,7 +2,7 @@
 import cjs from './index.js';
 
 export const {
-  Client, Producer, MessageId, PulsarError, AbortError, errors, Result, resultInfo, resultTable,
+  Client, Producer, MessageId, PulsarError, AbortError, errors, Result, resultInfo, resultTable, defaultBackend,
   version, libraryVersion, libraryPath,
 } = cjs;
 export default cjs;

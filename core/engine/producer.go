@@ -332,8 +332,8 @@ func EncodeMessage(schema *Schema, msg *Message) (Message, error) {
 		return m, err
 	}
 	if hasKey {
-		if m.Key != "" || m.HasKey {
-			return m, Errorf(CodeInvalidMessage, "a SEPARATED KEY_VALUE value sets the message key; leave Key empty")
+		if m.Key != "" || m.HasKey || m.KeyBase64 {
+			return m, Errorf(CodeInvalidMessage, "a SEPARATED KEY_VALUE value sets the message key; leave Key empty and KeyBase64 unset")
 		}
 		m.Key, m.HasKey, m.KeyBase64 = key, true, true // an empty key is a key
 	}

@@ -326,6 +326,7 @@ func TestSendEncodesValues(t *testing.T) {
 		want string
 	}{
 		{Message{Value: ValueJSON(`{"key":1,"value":"v"}`), Key: "k"}, "leave Key empty"},
+		{Message{Value: ValueJSON(`{"key":1,"value":"v"}`), KeyBase64: true}, "KeyBase64 unset"},
 		{Message{Value: ValueJSON(`{"key":1,"value":"v"}`), Payload: []byte("p")}, "not both"},
 		{Message{Value: ValueJSON(`{"key":1}`)}, "needs both"},
 	} {

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # tests/leaks/run.sh - `make leaks`: resident memory stays flat over 10
-# million messages in C, Python and Node (issue 13).
+# million messages in C, Python and Node (both backends of the Node package).
 #
 # How it works: builds the ack-at-once fake broker (tests/cmd/ppfakebroker)
 # and the C program, starts the broker as a process of its own, and runs
-# leak.c, leak.py and leak.js against it one after the other, each
-# publishing N (default 10,000,000) messages of 100 bytes, batched by 1000,
-# with blockIfQueueFull and maxPendingMessages 10000, and printing its own
-# VmRSS after every N/10 messages (the programs' headers say how). The
-# fake broker makes the run fast and needs no real broker: what is measured
-# is the client's memory, not delivery (the other suites prove delivery).
+# leak.c, leak.py and leak.js (on each Node backend) against it one after
+# the other, each publishing N (default 10,000,000) messages of 100 bytes,
+# batched by 1000, with blockIfQueueFull and maxPendingMessages 10000,
+# and printing its own VmRSS after every N/10 messages (the programs'
+# headers say how). The fake broker makes the run fast and needs no real
+# broker: what is measured is the client's memory, not delivery (the other
+# suites prove delivery).
 # One line per language:
 #   ok - leaks c: RSS 1M 32.6, 2M 30.9, 5M 36.1, 10M 37.1 MiB; 10M-2M +6.2 MiB (bound 23.1); ...
 # and one for the broker's count of what it received. A language fails if
@@ -33,7 +34,8 @@
 #
 # `run.sh --retain K` makes every program keep a copy of every K-th payload
 # (a leak put in on purpose): the bound must then trip, and the run fail.
-# Usage: tests/leaks/run.sh [--retain K] [c] [python] [node]   (default: all three)
+# Usage: tests/leaks/run.sh [--retain K] [c] [python] [node] [node-wasi]   (default: all four;
+# node-wasi is the Node package on its wasi backend)
 # Environment: PP_LEAKS_N (messages per language, a multiple of 10000),
 # PP_LEAKS_TIMEOUT (seconds per language). Needs `make lib node`.
 set -uo pipefail
@@ -49,11 +51,11 @@ langs=()
 while [ $# -gt 0 ]; do
   case $1 in
     --retain) retain=(--retain "$2"); shift 2 ;;
-    c | python | node) langs+=("$1"); shift ;;
-    *) echo "usage: $0 [--retain K] [c] [python] [node]" >&2; exit 2 ;;
+    c | python | node | node-wasi) langs+=("$1"); shift ;;
+    *) echo "usage: $0 [--retain K] [c] [python] [node] [node-wasi]" >&2; exit 2 ;;
   esac
 done
-[ ${#langs[@]} -gt 0 ] || langs=(c python node)
+[ ${#langs[@]} -gt 0 ] || langs=(c python node node-wasi)
 if [ $((N % 10000)) != 0 ] || [ "$N" -lt 10000 ]; then
   echo "leaks: PP_LEAKS_N must be a multiple of 10000, got $N" >&2
   exit 2
@@ -87,7 +89,8 @@ for lang in "${langs[@]}"; do
   case $lang in
     c) cmd=("$OUT/leak-c" "$URL" "$topic" "$N" "${retain[@]}") ;;
     python) cmd=("$PYTHON" tests/leaks/leak.py "$URL" "$topic" "$N" "${retain[@]}") ;;
-    node) cmd=(node tests/leaks/leak.js "$URL" "$topic" "$N" "${retain[@]}") ;;
+    node) cmd=(env PULSAR_PRODUCER_BACKEND=native node tests/leaks/leak.js "$URL" "$topic" "$N" "${retain[@]}") ;;
+    node-wasi) cmd=(env PULSAR_PRODUCER_BACKEND=wasi node tests/leaks/leak.js "$URL" "$topic" "$N" "${retain[@]}") ;;
   esac
   log=$OUT/$lang.log
   timeout -k 5 "$TIMEOUT" "${cmd[@]}" >"$log" 2>&1

@@ -1,5 +1,6 @@
 // What enters the module besides payloads: option JSON and per-message
-// metadata.
+// metadata, which may carry the message's value as JSON text for the
+// engine to encode by the producer's schema.
 //
 // Options are the engine's JSON, read by engine.ParseOptionsJSON, which checks them
 // as the engine does and also refuses a misplaced option (ppw_client_new
@@ -18,7 +19,7 @@ import (
 )
 
 var tagNames = [...]string{"", "key", "orderingKey", "property", "eventTime", "deliverAt",
-	"deliverAfter", "sequenceId", "nullValue", "replicationCluster", "disableReplication", "keyBase64", "partition"}
+	"deliverAfter", "sequenceId", "nullValue", "replicationCluster", "disableReplication", "keyBase64", "partition", "valueJson"}
 
 // metaReader reads the metadata encoding; the first problem sticks.
 type metaReader struct {
@@ -132,7 +133,30 @@ func decodeMetadata(b []byte, m *engine.Message) error {
 			// The host ran a custom router; the engine checks the
 			// partition against the topic's count.
 			m.Routed, m.Partition = true, r.int32("partition")
+		case abi.TagValueJSON:
+			// Not copied: the engine encodes it during the send, into
+			// a payload of its own.
+			if v := r.bytes("value JSON"); r.err == nil {
+				m.Value = engine.ValueJSON(v)
+			}
 		}
 	}
 	return r.err
+}
+
+// checkValueJSON refuses a message whose value JSON (tag 13) contradicts
+// its payload or null value, as the C ABI refuses value_json with either:
+// the engine's own check, at the send, would name Go fields. What the JSON
+// holds is the engine's to check, by the producer's schema, at the send.
+func checkValueJSON(m *engine.Message) error {
+	if m.Value == nil {
+		return nil
+	}
+	switch {
+	case len(m.Payload) > 0:
+		return engine.Errorf(engine.CodeInvalidMessage, "set the value JSON or a payload, not both")
+	case m.NullValue:
+		return engine.Errorf(engine.CodeInvalidMessage, "set the value JSON or a null value, not both")
+	}
+	return nil
 }

@@ -76,6 +76,9 @@ func encodeMetadata(m *engine.Message) []byte {
 		b = append(b, abi.TagPartition)
 		b = binary.LittleEndian.AppendUint32(b, uint32(m.Partition))
 	}
+	if v, ok := m.Value.(engine.ValueJSON); ok {
+		str(abi.TagValueJSON, v)
+	}
 	return b
 }
 
@@ -89,9 +92,12 @@ func FuzzDecodeMetadata(f *testing.F) {
 		{EventTime: time.UnixMilli(1700000000000), DeliverAfter: 5 * time.Second, SequenceID: &seq},
 		{DeliverAt: time.UnixMilli(1800000000000), NullValue: true, ReplicationClusters: []string{"c1", "c2"}, DisableReplication: true},
 		{Key: "AAE=", HasKey: true, KeyBase64: true, Routed: true, Partition: 3},
+		{Value: engine.ValueJSON(`{"key":"k","value":[1,2]}`), Properties: map[string]string{"p": "v"}},
+		{Value: engine.ValueJSON{}}, // empty: still a value, which the engine refuses
 	} {
 		f.Add(encodeMetadata(&m))
 	}
+	f.Add([]byte{abi.TagValueJSON, 0xff, 0xff, 0xff, 0xff, '1'})                       // a value claiming 4 GiB
 	f.Add([]byte{abi.TagKey, 0xff, 0xff, 0xff, 0xff, 'k'})                             // a key claiming 4 GiB
 	f.Add([]byte{abi.TagProperty, 1, 0, 0, 0, 'a', 0xf0, 0xff, 0xff, 0xff})            // a value claiming almost 4 GiB
 	f.Add([]byte{abi.TagSequenceID, 1, 2, 3})                                          // cut short

@@ -22,6 +22,7 @@ package main
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -322,6 +323,9 @@ func ppSendMsg(producer uint64, payloadPtr, payloadLen, metaPtr, metaLen uint32,
 	if err := decodeMetadata(meta, &m); err != nil {
 		return fail(err)
 	}
+	if err := checkValueJSON(&m); err != nil {
+		return fail(err)
+	}
 	return fail(eng.Send(engine.ProducerID(producer), &m, token, timeOf(nowNs)))
 }
 
@@ -384,7 +388,7 @@ func ppConnFailed(conn uint64, causePtr, causeLen uint32, nowNs int64) (code int
 	if cause == "" {
 		cause = "connect failed"
 	}
-	eng.ConnFailed(engine.ConnID(conn), errors.New(cause), timeOf(nowNs))
+	eng.ConnFailed(engine.ConnID(conn), causeError(cause), timeOf(nowNs))
 	return 0
 }
 
@@ -400,7 +404,7 @@ func ppConnClosed(conn uint64, causePtr, causeLen uint32, nowNs int64) (code int
 	}
 	var c error // empty: an orderly close by the peer
 	if cause != "" {
-		c = errors.New(cause)
+		c = causeError(cause)
 	}
 	if heldOut != nil && heldConn == engine.ConnID(conn) {
 		heldOut = nil
@@ -451,4 +455,20 @@ func ppDeadline() (ns int64) {
 		return d.UnixNano()
 	}
 	return -1
+}
+
+// causeError is the error a host's cause text stands for. A text that
+// starts with a code's name and ": " (as errors read, "AuthenticationError:
+// the token file is missing") carries that code, so that a failure the host
+// knows the code of (credentials it could not get) reaches the producers
+// with it; any other text is a plain error (the engine's ConnectError).
+func causeError(cause string) error {
+	if name, text, ok := strings.Cut(cause, ": "); ok {
+		for _, info := range engine.Codes {
+			if info.Name == name && info.Code != engine.CodeOK {
+				return engine.Errorf(info.Code, "%s", text)
+			}
+		}
+	}
+	return errors.New(cause)
 }

@@ -1,12 +1,13 @@
 // Byte-exact checks of what ABI.md promises about the records the module
 // writes and reads for chunked messages and routed messages: a chunked
 // message's Receipt record (flags byte, extra_len, the first chunk's ID
-// after the tokens) and metadata tags 11 and 12. Like the fuzz target, it
+// after the tokens) and metadata tags 11, 12 and 13. Like the fuzz target, it
 // has no build constraint: it runs natively and under wasip1.
 package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"strings"
 	"testing"
 
@@ -76,11 +77,74 @@ func TestRoutedAndBase64KeyMetadata(t *testing.T) {
 		{[]byte{abi.TagPartition, 1, 2}, "partition at byte 1 needs 4 bytes"},
 		{[]byte{abi.TagKeyBase64, abi.TagKeyBase64}, "field keyBase64 repeated at byte 1"},
 		{[]byte{abi.TagPartition, 1, 0, 0, 0, abi.TagPartition, 2, 0, 0, 0}, "field partition repeated at byte 5"},
-		{[]byte{abi.TagPartition + 1}, "unknown field tag 13"},
+		{[]byte{abi.TagValueJSON + 1}, "unknown field tag 14"},
 	} {
 		err := decodeMetadata(bad.b, &engine.Message{})
 		if engine.CodeOf(err) != engine.CodeInvalidArgument || !strings.Contains(err.Error(), bad.frag) {
 			t.Errorf("% x: %v, want InvalidArgument mentioning %q", bad.b, err, bad.frag)
+		}
+	}
+}
+
+// TestValueJSONMetadata: tag 13 sets the message's value as JSON text,
+// kept for the engine to encode; with a payload or a null value it is
+// refused with InvalidMessage, and a cut or repeated one with
+// InvalidArgument.
+func TestValueJSONMetadata(t *testing.T) {
+	b := append([]byte{abi.TagValueJSON, 7, 0, 0, 0}, `{"a":1}`...)
+	m := engine.Message{}
+	if err := decodeMetadata(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := m.Value.(engine.ValueJSON); !ok || string(v) != `{"a":1}` || m.Payload != nil || m.HasKey {
+		t.Fatalf("decoded %+v", m)
+	}
+	if err := checkValueJSON(&m); err != nil {
+		t.Fatalf("a value JSON alone: %v", err)
+	}
+	empty := engine.Message{}
+	if err := decodeMetadata([]byte{abi.TagValueJSON, 0, 0, 0, 0}, &empty); err != nil || empty.Value == nil {
+		t.Fatalf("an empty value JSON is still a value (the engine says it is not JSON): %+v, %v", empty, err)
+	}
+	for _, c := range []struct {
+		m    engine.Message
+		frag string
+	}{
+		{engine.Message{Value: m.Value, Payload: []byte("p")}, "set the value JSON or a payload, not both"},
+		{engine.Message{Value: m.Value, NullValue: true}, "set the value JSON or a null value, not both"},
+	} {
+		if err := checkValueJSON(&c.m); engine.CodeOf(err) != engine.CodeInvalidMessage || !strings.Contains(err.Error(), c.frag) {
+			t.Errorf("%+v: %v, want InvalidMessage mentioning %q", c.m, err, c.frag)
+		}
+	}
+	for _, bad := range []struct {
+		b    []byte
+		frag string
+	}{
+		{[]byte{abi.TagValueJSON, 9, 0, 0, 0, '1'}, "value JSON at byte 5 needs 9 bytes"},
+		{[]byte{abi.TagValueJSON, 1, 0}, "value JSON length at byte 1"},
+		{[]byte{abi.TagValueJSON, 1, 0, 0, 0, '1', abi.TagValueJSON, 1, 0, 0, 0, '2'}, "field valueJson repeated at byte 6"},
+	} {
+		err := decodeMetadata(bad.b, &engine.Message{})
+		if engine.CodeOf(err) != engine.CodeInvalidArgument || !strings.Contains(err.Error(), bad.frag) {
+			t.Errorf("% x: %v, want InvalidArgument mentioning %q", bad.b, err, bad.frag)
+		}
+	}
+}
+
+// TestCauseTextCarriesItsCode: a host's cause text that starts with a code's
+// name carries that code to the engine (a credentials failure stays an
+// AuthenticationError); other texts are plain errors, which the engine
+// reports as ConnectError.
+func TestCauseTextCarriesItsCode(t *testing.T) {
+	var ee *engine.Error
+	if err := causeError("AuthenticationError: the token file is missing"); !errors.As(err, &ee) ||
+		ee.Code != engine.CodeAuthenticationError || ee.Msg != "the token file is missing" {
+		t.Fatalf("got %#v", err)
+	}
+	for _, plain := range []string{"connection refused", "NoSuchCode: x", "Ok: x", "AuthenticationError:x"} {
+		if err := causeError(plain); errors.As(err, &ee) || err.Error() != plain {
+			t.Fatalf("%q: got %#v", plain, err)
 		}
 	}
 }

@@ -5,6 +5,7 @@
 //
 //   node bench/bench.js [--n 1000000] [--size 100] [--window 10000]
 //                       [--producers 50] [--url pulsar://127.0.0.1:6650] [--no-go]
+//                       [--backends native,wasi]
 //
 // Node: one producer (batchingMaxMessages 1000, batchingMaxPublishDelay 10,
 // blockIfQueueFull, as tests/cmd/ppgobench on the Go side), a 20,000-message
@@ -12,21 +13,28 @@
 // promises unsettled, timed until all settled; cpu-s/Mmsg is the process's
 // CPU time per million messages (less disturbed by other load than msgs/s).
 // Then the ratio to Go, and the same n sends spread round-robin over
-// --producers producers of one client (0 skips it). Exits non-zero if any
-// message failed.
+// --producers producers of one client (0 skips it; native backend only).
+// Each backend's figure is taken in a process of its own (so that its peak
+// RSS is its own), the wasi backend's next to the native one's as a ratio,
+// with the resident memory each more client costs (the wasi backend gives
+// every client a module instance of its own).
+// Exits non-zero if any message failed.
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const pp = require('..');
 
 function args() {
-  const a = { n: 1000000, size: 100, window: 10000, producers: 50, url: 'pulsar://127.0.0.1:6650', go: true };
+  const a = { n: 1000000, size: 100, window: 10000, producers: 50, url: 'pulsar://127.0.0.1:6650', go: true,
+    backends: 'native,wasi', child: null };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--no-go') a.go = false;
     else if (['--n', '--size', '--window', '--producers'].includes(k)) a[k.slice(2)] = Number(argv[++i]);
     else if (k === '--url') a.url = argv[++i];
+    else if (k === '--backends') a.backends = argv[++i];
+    else if (k === '--child') a.child = argv[++i];
     else throw new Error(`unknown argument ${k}`);
   }
   return a;
@@ -49,8 +57,8 @@ async function publish(producers, n, payload, window) {
   if (failed > 0) throw new Error(`${failed} of ${n} sends failed; first: ${firstError}`);
 }
 
-async function nodeFigure(a, count) {
-  const client = await pp.Client.create({ serviceUrl: a.url });
+async function nodeFigure(a, count, backend) {
+  const client = await pp.Client.create({ serviceUrl: a.url, backend });
   const topic = `persistent://public/default/node-bench-${process.pid}-${Date.now()}`;
   const producers = await Promise.all(Array.from({ length: count }, (_, i) => client.createProducer({
     topic: count === 1 ? topic : `${topic}-${i}`,
@@ -66,7 +74,33 @@ async function nodeFigure(a, count) {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   await client.close();
-  return { secs, rate: a.n / secs, cpuPerM: (cpu.user + cpu.system) / 1e6 / (a.n / 1e6) };
+  return { secs, rate: a.n / secs, cpuPerM: (cpu.user + cpu.system) / 1e6 / (a.n / 1e6), rssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+/** The resident memory one more client costs: ten clients with a producer each, one message sent, in MiB per client. */
+async function clientCost(a, backend) {
+  const before = process.memoryUsage().rss;
+  const clients = [];
+  for (let i = 0; i < 10; i++) {
+    const c = await pp.Client.create({ serviceUrl: a.url, backend });
+    await (await c.createProducer({ topic: `persistent://public/default/node-bench-rss-${process.pid}-${i}` })).send('x');
+    clients.push(c);
+  }
+  const perClient = (process.memoryUsage().rss - before) / 1048576 / 10;
+  await Promise.all(clients.map((c) => c.close()));
+  return perClient;
+}
+
+/** A backend's figure, from a child process running only it: { secs, rate, cpuPerM, rssMiB, clientMiB }. */
+function backendFigure(a, backend) {
+  const argv = [__filename, '--child', backend, '--n', String(a.n), '--size', String(a.size), '--window', String(a.window), '--url', a.url];
+  let out;
+  try {
+    out = execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  } catch (e) {
+    throw new Error(`the ${backend} backend's run failed with status ${e.status}`);
+  }
+  return JSON.parse(out);
 }
 
 function goFigure(a) {
@@ -89,17 +123,31 @@ function load() {
 
 async function main() {
   const a = args();
+  if (a.child !== null) {
+    const clientMiB = await clientCost(a, a.child);
+    console.log(JSON.stringify({ ...await nodeFigure(a, 1, a.child), clientMiB }));
+    return;
+  }
   const before = load();
-  const node = await nodeFigure(a, 1);
-  console.log(`node-send: ${a.n} msgs x ${a.size} B in ${node.secs.toFixed(2)} s = ${Math.round(node.rate)} msgs/s, ` +
-    `${node.cpuPerM.toFixed(2)} cpu-s/Mmsg (window ${a.window})`);
+  const figures = {};
+  for (const backend of a.backends.split(',')) {
+    const f = figures[backend] = backendFigure(a, backend);
+    console.log(`node-send (${backend} backend): ${a.n} msgs x ${a.size} B in ${f.secs.toFixed(2)} s = ${Math.round(f.rate)} msgs/s, ` +
+      `${f.cpuPerM.toFixed(2)} cpu-s/Mmsg, peak RSS ${f.rssMiB.toFixed(0)} MiB (window ${a.window}); ` +
+      `${f.clientMiB.toFixed(1)} MiB of RSS per client (10 clients, a producer each)`);
+  }
+  if (figures.native && figures.wasi) {
+    console.log(`ratio node wasi/native backend: ${(figures.wasi.rate / figures.native.rate).toFixed(2)} msgs/s, ` +
+      `${(figures.wasi.cpuPerM / figures.native.cpuPerM).toFixed(2)}x the CPU per message, ` +
+      `${(figures.wasi.rssMiB / figures.native.rssMiB).toFixed(2)}x the peak RSS`);
+  }
   if (a.go) {
     const go = goFigure(a);
     console.log(go.line);
-    console.log(`ratio node/native-go: ${(node.rate / go.rate).toFixed(2)}`);
+    for (const [backend, f] of Object.entries(figures)) console.log(`ratio node (${backend} backend)/native-go: ${(f.rate / go.rate).toFixed(2)}`);
   }
-  if (a.producers > 0) {
-    const many = await nodeFigure(a, a.producers);
+  if (a.producers > 0 && figures.native) {
+    const many = await nodeFigure(a, a.producers, 'native');
     console.log(`node-send-${a.producers}-producers: ${a.n} msgs x ${a.size} B over ${a.producers} producers of one client ` +
       `in ${many.secs.toFixed(2)} s = ${Math.round(many.rate)} msgs/s, ${many.cpuPerM.toFixed(2)} cpu-s/Mmsg`);
   }

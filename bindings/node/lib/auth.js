@@ -19,25 +19,11 @@
 // finds no function and fails, instead of jumping into freed code.
 const native = require('./native');
 const { makeError, codes } = require('./errors');
-const { typeName } = require('./options');
+const { checkedToken } = require('./token');
 
 const { koffi } = native;
 const suppliers = new Map(); // client handle -> { fn, failed(error) }
 let callback = null; // the registered pp_token_cb, made on first use
-
-const OTHER_WAYS = ['authToken', 'authTokenFile', 'authOAuth2'];
-
-/** Checks the auth option against the other credentials: returns 'token' (a string), 'function', or null. */
-function authKind(options) {
-  const v = options.auth;
-  if (v === undefined) return null;
-  const other = OTHER_WAYS.find((k) => options[k] !== undefined);
-  if (other) throw makeError(codes.InvalidConfiguration, `set only one way to authenticate, not auth and ${other}`);
-  if (typeof v === 'function') return 'function';
-  if (typeof v !== 'string') throw makeError(codes.InvalidConfiguration, `option "auth" must be a token string or a function returning one, got ${typeName(v)}`);
-  if (v.trim() === '') throw makeError(codes.InvalidConfiguration, 'option "auth" is an empty token');
-  return 'token';
-}
 
 /** The token for buf (size bytes) of the library, with its length at lenPtr: a pp_result. */
 function supply(ud, buf, size, lenPtr) {
@@ -45,12 +31,7 @@ function supply(ud, buf, size, lenPtr) {
   if (s === undefined) return codes.AuthenticationError; // the client was stopped
   let token;
   try {
-    token = s.fn();
-    if (token !== null && typeof token === 'object' && typeof token.then === 'function') {
-      token.then(undefined, () => {}); // its outcome is not awaited
-      throw new TypeError('it returned a Promise, but the token is needed at once: return a string (such as a token refreshed ahead of time)');
-    }
-    if (typeof token !== 'string' || token.trim() === '') throw new TypeError(`it returned ${typeof token === 'string' ? 'an empty string' : typeName(token)}, not a token`);
+    token = checkedToken(s.fn());
   } catch (e) {
     s.failed(e);
     return codes.AuthenticationError;
@@ -82,4 +63,4 @@ function remove(h) {
   suppliers.delete(h);
 }
 
-module.exports = { authKind, install, remove };
+module.exports = { install, remove };

@@ -1,8 +1,8 @@
 'use strict';
-// batch.js: sends gathered in native memory for one library call (a
-// handover: up to MAX_MESSAGES messages or MAX_BYTES bytes, the algorithm
-// shared with the Python binding and the WASI host), and the checking of
-// per-message options. Payloads lie back to back in a data arena, their
+// batch.js: the native backend's Batch: sends gathered in native memory for
+// one library call (a handover: up to MAX_MESSAGES messages or MAX_BYTES
+// bytes, the algorithm shared with the Python binding and the WASI host;
+// message.js checks each send's options). Payloads lie back to back in a data arena, their
 // lengths and tokens (user_data) in arrays: what pp_send_batch reads. The
 // first message with options (or a null value) makes the batch
 // "structured": every message then also gets a pp_message (those before
@@ -10,91 +10,12 @@
 // koffi.alloc() memory, so a call can read a batch on a libuv thread while
 // JavaScript fills the next.
 const native = require('./native');
-const { makeError, codes, invalid } = require('./errors');
-const { int64, typeName } = require('./options');
+const { MAX_MESSAGES, MAX_BYTES } = require('./message');
 
 const M = native.layout.message;
 const P = native.layout.property;
-const MAX_MESSAGES = 1000;
-const MAX_BYTES = 128 * 1024;
 const DATA_SIZE = MAX_BYTES + 8192;
 const TWO32 = 4294967296;
-const MAX_DELAY_MS = 9223372036854; // the longest delay the library takes (a Go duration)
-
-/** Bytes of a payload-like value: Uint8Array as is, other views and ArrayBuffers wrapped; else null. */
-function asBytes(v) {
-  if (v instanceof Uint8Array) return v;
-  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  return null;
-}
-
-/** A 64-bit field: a number or bigint (or a Date for times) from 0 to max (default 2^63-1). */
-function int64Field(v, name, dates, max = Infinity) {
-  const t = dates && v instanceof Date ? v.getTime() : v;
-  if (typeof t !== 'number' && typeof t !== 'bigint') {
-    throw invalid(`${name} must be ${dates ? 'a Date, ' : ''}a number or a bigint, got ${typeName(v)}`);
-  }
-  const range = `from 0 to ${max === Infinity ? '2^63-1' : max}`;
-  return int64(t, (why) => makeError(codes.InvalidMessage, `${name} ${why}: ${String(t)} (${range})`), 0, max);
-}
-
-function str(v, name) {
-  if (typeof v !== 'string') throw invalid(`${name} must be a string, got ${typeName(v)}`);
-  return [v, Buffer.byteLength(v)];
-}
-
-/** Checks and measures the per-message options of a send; null for none (unless always). */
-function prepare(opts, always = false) {
-  if (typeof opts !== 'object' || opts === null) throw invalid(`send options must be an object, got ${typeName(opts)}`);
-  const o = { bytes: 16, key: null, orderingKey: null, props: null, clusters: null, event_time_ms: 0, deliver_at_ms: 0,
-    deliver_after_ms: 0, sequence_id: -1, disableReplication: false, valueJson: null, partition: -1 };
-  let used = false;
-  for (const name of Object.keys(opts)) {
-    const v = opts[name];
-    if (v === undefined) continue;
-    used = true;
-    switch (name) {
-      case 'key': // '' is an empty key (Java semantics), undefined none
-        o.key = str(v, 'key');
-        o.bytes += o.key[1];
-        break;
-      case 'orderingKey':
-        o.orderingKey = typeof v === 'string' ? Buffer.from(v) : asBytes(v);
-        if (o.orderingKey === null) throw invalid(`orderingKey must be a string or bytes, got ${typeName(v)}`);
-        o.bytes += o.orderingKey.length;
-        break;
-      case 'properties':
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(`properties must be an object of strings, got ${typeName(v)}`);
-        o.props = Object.entries(v).map(([k, s]) => [str(k, 'a property name'), str(s, `property ${JSON.stringify(k)}`)]);
-        o.bytes += 8 + o.props.length * P.size + o.props.reduce((n, [k, s]) => n + k[1] + s[1], 0);
-        break;
-      case 'replicationClusters':
-        if (!Array.isArray(v)) throw invalid(`replicationClusters must be an array of strings, got ${typeName(v)}`);
-        o.clusters = v.map((c, i) => {
-          const s = str(c, `replicationClusters[${i}]`);
-          if (c.includes('\0')) throw invalid(`replicationClusters[${i}] must not contain a NUL character`);
-          return s;
-        });
-        o.bytes += 8 + o.clusters.reduce((n, c) => n + 9 + c[1], 0);
-        break;
-      case 'eventTime': o.event_time_ms = int64Field(v, name, true); break;
-      case 'deliverAt': o.deliver_at_ms = int64Field(v, name, true); break;
-      case 'deliverAfter': o.deliver_after_ms = int64Field(v, name, false, MAX_DELAY_MS); break;
-      case 'sequenceId': o.sequence_id = int64Field(v, name, false); break;
-      case 'disableReplication':
-        if (typeof v !== 'boolean') throw invalid(`disableReplication must be a boolean, got ${typeName(v)}`);
-        o.disableReplication = v;
-        break;
-      default:
-        throw invalid(`unknown send option ${JSON.stringify(name)}`);
-    }
-  }
-  if (opts.deliverAt !== undefined && opts.deliverAfter !== undefined) {
-    throw makeError(codes.InvalidMessage, 'set deliverAt or deliverAfter, not both');
-  }
-  return used || always ? o : null;
-}
 
 /** Stores a 64-bit value (a number or bigint) at byte offset at (8-aligned) of an arena. */
 function set64(arena, at, v) {
@@ -268,4 +189,4 @@ class Batch {
   }
 }
 
-module.exports = { Batch, prepare, asBytes, MAX_MESSAGES, MAX_BYTES };
+module.exports = { Batch };

@@ -1,14 +1,19 @@
 'use strict';
 // client.js: Client (a connection pool to one cluster, whose producers share
 // its memory limit and its completion queue) and Producer.create (a
-// producer with a client of its own).
+// producer with a client of its own). A client runs on a backend
+// (backend.js): its library calls go through the backend's `fn`, named as
+// the C ABI's; the native backend passes them to the library, the wasi
+// backend to the module's host (wasi/backend.js).
 //
 // Completions: the library keeps the client's event fd (a pipe it owns)
 // readable while completions or log records wait. A libuv poll handle on
-// the Node event loop (koffi.node.poll) watches it without reading it; when
-// it fires, the client stops watching, takes up to CAPACITY completions with
-// one pp_drain .async() call that does not wait, settles their promises, and
-// drains again at once if the array came back full, else watches again. The
+// the Node event loop (koffi.node.poll) watches it without reading it (the
+// wasi backend's watch handle fires a turn after its host queued some);
+// when it fires, the client stops watching, takes up to CAPACITY
+// completions with one pp_drain .async() call that does not wait, settles
+// their promises, and drains again at once if the array came back full,
+// else watches again. The
 // handle holds the event loop only while messages are unsettled or the
 // client is closing; a busy client is also held in `active`, and an idle one
 // dropped without close() is stopped when collected.
@@ -19,54 +24,70 @@
 // creation fails; an AbortSignal or close() cancels it with pp_stop.
 //
 // Credentials: an `auth` function becomes the client's token supplier
-// (auth.js) before any producer starts; its exceptions are logged and named
-// in the error of a creation that fails to authenticate.
+// (auth.js; the wasi host calls it itself) before any producer starts; its
+// exceptions are logged and named in the error of a creation that fails to
+// authenticate.
 const EventEmitter = require('node:events');
-const native = require('./native');
 const { makeError, codes, invalid, AbortError } = require('./errors');
 const { optionsJson, scopeOf, typeName } = require('./options');
 const { MessageId, ID_DUPLICATE, ID_CHUNKED } = require('./message-id');
 const { Producer, secret, call, text, timeoutOf, ERRLEN } = require('./producer');
-const auth = require('./auth');
 const hooks = require('./hooks');
+const backends = require('./backend');
 const { schemaShape } = require('./schema');
 
-const fn = native.fn;
 const CAPACITY = 4096;
 const WAIT_SLICE_MS = 250;
-const LOG_CAPACITY = 256;
 const LOG_EVERY_MS = 1000;
-const LEVELS = ['debug', 'info', 'warn', 'error']; // PP_LOG_*
 const TWO32 = 4294967296;
 
-// Word (32-bit) offsets in a pp_completion row.
-const C = native.layout.completion;
-const MI = native.layout.messageId;
-const W = Object.fromEntries(Object.entries({ producer: C.producer, ud: C.user_data, result: C.result, ledger: C.id + MI.ledger_id,
-  entry: C.id + MI.entry_id, part: C.id + MI.partition, bindex: C.id + MI.batch_index, bsize: C.id + MI.batch_size,
-  flags: C.id + MI.flags, firstLedger: C.id + MI.first_chunk_ledger_id, firstEntry: C.id + MI.first_chunk_entry_id,
-  row: C.size }).map(([k, v]) => [k, v >> 2]));
+/** Word (32-bit) offsets in a pp_completion row of a backend's layout. */
+function rowWords(layout) {
+  const [C, MI] = [layout.completion, layout.messageId];
+  return Object.fromEntries(Object.entries({ producer: C.producer, ud: C.user_data, result: C.result, ledger: C.id + MI.ledger_id,
+    entry: C.id + MI.entry_id, part: C.id + MI.partition, bindex: C.id + MI.batch_index, bsize: C.id + MI.batch_size,
+    flags: C.id + MI.flags, firstLedger: C.id + MI.first_chunk_ledger_id, firstEntry: C.id + MI.first_chunk_entry_id,
+    error: C.error, row: C.size }).map(([k, v]) => [k, v >> 2]));
+}
 
 const active = new Set(); // clients with work in flight
-const registry = new FinalizationRegistry(({ h, poll }) => {
+const registry = new FinalizationRegistry(({ b, h, poll }) => {
   poll.close();
-  auth.remove(h);
-  native.asyncCall(fn.clientStop, [h, 0, null, 0], () => {});
+  b.removeAuth(h);
+  b.asyncCall(b.fn.clientStop, [h, 0, null, 0], () => {});
 });
 
-// Producer options of this package's own, not the library's.
+// Options of this package's own, not the library's.
 const PRODUCER_OWN = ['topic', 'signal', 'router', 'interceptors'];
+const CLIENT_OWN = ['serviceUrl', 'auth', 'backend'];
+
+const OTHER_WAYS = ['authToken', 'authTokenFile', 'authOAuth2'];
+
+/** Checks the auth option against the other credentials: returns 'token' (a string), 'function', or null. */
+function authKind(options) {
+  const v = options.auth;
+  if (v === undefined) return null;
+  const other = OTHER_WAYS.find((k) => options[k] !== undefined);
+  if (other) throw makeError(codes.InvalidConfiguration, `set only one way to authenticate, not auth and ${other}`);
+  if (typeof v === 'function') return 'function';
+  if (typeof v !== 'string') throw makeError(codes.InvalidConfiguration, `option "auth" must be a token string or a function returning one, got ${typeName(v)}`);
+  if (v.trim() === '') throw makeError(codes.InvalidConfiguration, 'option "auth" is an empty token');
+  return 'token';
+}
 
 /** The library options of a client as JSON; a token string in `auth` is the authToken option. */
 function clientJson(options, where, other) {
-  const kind = auth.authKind(options);
+  const kind = authKind(options);
   const given = kind === 'token' ? { ...options, authToken: options.auth } : options;
-  return optionsJson(given, 'client', ['serviceUrl', 'auth'], where, other);
+  return optionsJson(given, 'client', CLIENT_OWN, where, other);
 }
 
 function need(v, name, code, where) {
   if (typeof v !== 'string' || v === '') throw makeError(code, `${name} is required and must be a non-empty string (${where})`);
-  return Buffer.from(v); // passed with its exact length: the library refuses a NUL in it
+  const b = Buffer.from(v); // passed with its exact length
+  const nul = b.indexOf(0);
+  if (nul >= 0) throw makeError(code, `${name} ${JSON.stringify(v)} contains a NUL character at byte ${nul}`);
+  return b;
 }
 
 function optionsObject(o, where, what) {
@@ -97,59 +118,62 @@ class Client extends EventEmitter {
 
   static _start(options, where, json) {
     const url = need(options.serviceUrl, 'serviceUrl', codes.InvalidUrl, where);
+    const b = backends.choose(options.backend, where);
     const out = new BigUint64Array(1);
     const err = Buffer.alloc(ERRLEN);
-    const rc = fn.clientStart(url, url.length, json, out, err, ERRLEN);
+    const rc = b.fn.clientStart(url, url.length, json, out, err, ERRLEN);
     if (rc !== codes.Ok) throw makeError(rc, text(err));
-    const client = new Client(key, Number(out[0]), options.serviceUrl);
+    const client = new Client(key, b, Number(out[0]), options.serviceUrl);
     if (typeof options.auth === 'function') {
       const weak = new WeakRef(client);
       try {
-        auth.install(client._h, options.auth, (e) => weak.deref()?._authFailed(e));
+        b.installAuth(client._h, options.auth, (e) => weak.deref()?._authFailed(e));
       } catch (e) {
         registry.unregister(client);
         client._poll.close();
-        fn.clientStop(client._h, 0, null, 0);
+        b.fn.clientStop(client._h, 0, null, 0);
         throw e;
       }
     }
     return client;
   }
 
-  constructor(k, h, serviceUrl) {
+  constructor(k, b, h, serviceUrl) {
     if (k !== key) throw new TypeError('use Client.create() to create a Client');
     super();
+    this._b = b; // the backend (backend.js)
+    this._W = rowWords(b.layout);
     this._h = h;
     this._serviceUrl = serviceUrl;
     this._producers = new Map(); // handle -> Producer, until its last completion was taken
     this._creating = new Set(); // cancel functions of creations in progress
     this._roomWaiters = new Set(); // producers whose next message waits for room
     this._unsettled = 0; // messages accepted by the library whose completion was not taken
-    this._rows = Buffer.allocUnsafeSlow(CAPACITY * C.size);
+    this._rows = Buffer.allocUnsafeSlow(CAPACITY * this._W.row * 4);
     [this._u32, this._i32] = [Uint32Array, Int32Array].map((T) => new T(this._rows.buffer, this._rows.byteOffset, this._rows.length >> 2));
     this._count = new BigUint64Array(1);
-    this._logRows = Buffer.alloc(LOG_CAPACITY * native.logRecordSize);
     this._logsAt = Date.now();
     this._draining = false;
     this._finished = false; // pp_drain said the closed client has no completion left
     this._closing = this._ref = false;
     this._closePromise = this._lastStats = this._onFinished = null;
+    this._failure = null; // what ended the client, if it failed (the WASI module trapped)
     this._authError = null; // the last exception of the auth function
     this._authFailures = 0; // how many times it threw
-    const fd = [0];
-    const rc = fn.eventFd(h, fd);
-    if (rc !== codes.Ok) {
-      fn.clientStop(h, 0, null, 0);
-      throw makeError(rc, 'cannot get the event fd of the client');
-    }
     this._onReadable = onReadable(new WeakRef(this));
     this._onDrained = (err, rc) => this._drained(err, rc);
-    this._poll = native.koffi.node.poll(fd[0], { readable: true }, this._onReadable);
+    this._poll = b.watch(h, this._onReadable);
+    if (this._poll === null) {
+      b.fn.clientStop(h, 0, null, 0);
+      throw makeError(codes.UnknownError, 'cannot watch the completions of the client');
+    }
     this._poll.unref();
-    registry.register(this, { h, poll: this._poll }, this);
+    registry.register(this, { b, h, poll: this._poll }, this);
   }
 
   get serviceUrl() { return this._serviceUrl; }
+  /** The backend the client runs on: 'native' or 'wasi'. */
+  get backend() { return this._b.name; }
   get closed() { return this._closing; }
 
   /** Creates a producer ({ topic, signal?, ...options }); resolves once it is registered. */
@@ -165,7 +189,9 @@ class Client extends EventEmitter {
     const userHooks = { router: hooks.checkRouter(options.router), interceptors: hooks.checkInterceptors(options.interceptors) };
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid(`signal must be an AbortSignal, got ${typeName(signal)}`);
     if (signal && signal.aborted) throw abortError(signal);
+    if (this._failure) throw this._failure;
     if (this._closing) throw makeError(codes.AlreadyClosed, 'the client is closed');
+    const { fn } = this._b;
     const out = new BigUint64Array(1);
     const err = Buffer.alloc(ERRLEN);
     const authFailures = this._authFailures;
@@ -176,19 +202,19 @@ class Client extends EventEmitter {
     const cancel = (e) => {
       if (cancelled !== null) return;
       cancelled = e;
-      native.asyncCall(fn.stop, [h, 0, null, 0], () => {});
+      this._b.asyncCall(fn.stop, [h, 0, null, 0], () => {});
     };
     const onAbort = () => cancel(abortError(signal));
     if (signal) signal.addEventListener('abort', onAbort, { once: true });
     this._creating.add(cancel);
     try {
       for (;;) {
-        rc = await call(fn.producerWait, h, WAIT_SLICE_MS, err, ERRLEN);
+        rc = await call(this._b, fn.producerWait, h, WAIT_SLICE_MS, err, ERRLEN);
         if (cancelled !== null) throw cancelled;
         if (rc === codes.Ok) break;
         if (rc === codes.ProducerNotInitialized) continue; // still being created
         cancelled = this._creationError(rc, text(err), authFailures);
-        await call(fn.stop, h, 0, null, 0);
+        await call(this._b, fn.stop, h, 0, null, 0);
         throw cancelled;
       }
     } finally {
@@ -225,7 +251,7 @@ class Client extends EventEmitter {
   /** Counters of the client: sums over its producers, and its connections. */
   stats() {
     if (this._lastStats) return { ...this._lastStats };
-    const { rc, stats } = native.stats(fn.clientStats, this._h);
+    const { rc, stats } = this._b.clientStats(this._h);
     if (rc !== codes.Ok) throw makeError(rc, 'cannot read the stats of the client');
     return stats;
   }
@@ -250,8 +276,9 @@ class Client extends EventEmitter {
     for (const cancel of this._creating) cancel(makeError(codes.AlreadyClosed, 'the client was closed while the producer was being created'));
     const closed = await Promise.allSettled([...this._producers.values()].map((p) => p._close(deadline)));
     const err = Buffer.alloc(ERRLEN);
-    const rc = await call(fn.clientClose, this._h, Math.max(0, Math.min(deadline - Date.now(), 0x7fffffff)), err, ERRLEN);
-    this._lastStats = native.stats(fn.clientStats, this._h).stats;
+    const { fn } = this._b;
+    const rc = await call(this._b, fn.clientClose, this._h, Math.max(0, Math.min(deadline - Date.now(), 0x7fffffff)), err, ERRLEN);
+    this._lastStats = this._b.clientStats(this._h).stats;
     this._update();
     if (!this._finished) {
       await new Promise((resolve) => {
@@ -261,8 +288,8 @@ class Client extends EventEmitter {
     }
     this._poll.close(); // before the library closes the fd
     registry.unregister(this);
-    await call(fn.clientStop, this._h, 0, null, 0);
-    auth.remove(this._h);
+    await call(this._b, fn.clientStop, this._h, 0, null, 0);
+    this._b.removeAuth(this._h);
     const failed = closed.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
     if (rc !== codes.Ok && rc !== codes.AlreadyClosed) throw makeError(rc, text(err));
@@ -289,7 +316,7 @@ class Client extends EventEmitter {
     if (this._draining || this._finished) return;
     this._draining = true;
     this._poll.stop();
-    native.asyncCall(fn.drain, [this._h, this._rows, CAPACITY, 0, this._count], this._onDrained);
+    this._b.asyncCall(this._b.fn.drain, [this._h, this._rows, CAPACITY, 0, this._count], this._onDrained);
   }
 
   _drained(err, rc) {
@@ -302,7 +329,10 @@ class Client extends EventEmitter {
       // AlreadyClosed: the client is closed and every completion was taken.
       this._finished = true;
       this._update();
-      for (const p of this._producers.values()) p._abandon(err ? makeError(codes.UnknownError, `pp_drain failed: ${err.message}`) : makeError(rc, 'the client was stopped'));
+      const why = err ? `pp_drain failed: ${err.message}` : this._b.drainError(this._h) || 'the client was stopped';
+      this._failure = rc === codes.AlreadyClosed && !err ? null : makeError(err ? codes.UnknownError : rc, why);
+      for (const p of this._producers.values()) p._abandon(this._failure || makeError(rc, why));
+      for (const r of this._takeLogs() || []) this._log(r); // the last records, such as why the client failed
       if (this._onFinished) this._onFinished();
       return;
     }
@@ -311,7 +341,7 @@ class Client extends EventEmitter {
     this._update();
     const logs = n === 0 || Date.now() - this._logsAt >= LOG_EVERY_MS ? this._takeLogs() : null;
     if (n === CAPACITY) this._drain();
-    else this._poll.start({ readable: true }, this._onReadable);
+    else this._poll.start();
     if (logs) for (const r of logs) this._log(r);
   }
 
@@ -319,6 +349,7 @@ class Client extends EventEmitter {
   _settle(n) {
     const u32 = this._u32;
     const i32 = this._i32;
+    const W = this._W;
     let lastH = -1;
     let p;
     for (let i = 0, w = 0; i < n; i++, w += W.row) {
@@ -340,7 +371,7 @@ class Client extends EventEmitter {
           i32[w + W.entry + 1] * TWO32 + u32[w + W.entry], part, i32[w + W.bindex], i32[w + W.bsize],
           (flags & ID_DUPLICATE) !== 0, first));
       } else {
-        p._pending.reject(token, makeError(rc, native.readCString(this._rows, w * 4 + C.error) || undefined));
+        p._pending.reject(token, makeError(rc, this._b.errorText(this._h, this._rows, (w + W.error) * 4) || undefined));
       }
       p._unsettled--;
     }
@@ -350,12 +381,7 @@ class Client extends EventEmitter {
 
   _takeLogs() {
     this._logsAt = Date.now();
-    const count = [0];
-    if (fn.logs(this._h, this._logRows, LOG_CAPACITY, count) !== codes.Ok || Number(count[0]) === 0) return null;
-    return native.logRecords(this._logRows, Number(count[0])).map((r) => ({
-      level: LEVELS[r.level] || String(r.level), time: new Date(Number(r.time_ms)), message: r.message, topic: r.topic,
-      producerName: r.producer_name, broker: r.broker, connection: Number(r.connection),
-    }));
+    return this._b.takeLogs(this._h);
   }
 
   /** Emits a log record as 'log'; with no listener, writes it to stderr. */
@@ -371,7 +397,7 @@ Producer.create = async function create(options) {
   optionsObject(options, 'Producer.create', 'serviceUrl and topic');
   need(options.topic, 'topic', codes.InvalidTopicName, 'Producer.create');
   const split = { client: {}, producer: {} };
-  for (const [k, v] of Object.entries(options)) split[scopeOf(k) === 'client' || k === 'auth' ? 'client' : 'producer'][k] = v;
+  for (const [k, v] of Object.entries(options)) split[scopeOf(k) === 'client' || CLIENT_OWN.includes(k) ? 'client' : 'producer'][k] = v;
   const producerJson = optionsJson(split.producer, 'producer', ['serviceUrl', ...PRODUCER_OWN], 'Producer.create');
   const client = Client._start(options, 'Producer.create', clientJson(split.client, 'Producer.create'));
   try {

@@ -1,13 +1,12 @@
 'use strict';
-// errors.js: the package's errors, generated when it loads from the
-// library's result table (pp_result_table), so that codes and names never
-// drift from the C library's. Every failure is a PulsarError with the
+// errors.js: the package's errors, made when it loads from the result
+// table (tables.json, generated from the engine's codes: the rows of the C
+// library's pp_result_table, which unit.test.js compares), so that codes
+// and names never drift from the library's or the WASI module's. Every failure is a PulsarError with the
 // numeric `code` (a pp_result), a stable `name` ("AlreadyClosed"), `kind`
 // (usage, broker, network) and `retriable`; each result has its subclass
 // in `errors`. Codes the package raises itself are looked up by name.
-const native = require('./native');
-
-const table = native.resultTable();
+const table = require('./tables.json').results;
 const byCode = new Map(table.map((r) => [r.result, r]));
 
 /** Result codes by name: Result.AlreadyClosed. */

@@ -3,10 +3,10 @@
 // (pp_options_json: names, scopes, types, ranges) before anything is
 // started, so that errors name the option as Node spells it, and writes
 // them as the JSON the library reads (bigints as exact integers).
-const native = require('./native');
 const { makeError, codes } = require('./errors');
 
-const table = new Map(native.optionTable().map((o) => [o.name, o]));
+// The option table as pp_options_json() gives it, generated (capi/gen_test.go).
+const table = new Map(require('./tables.json').options.map((o) => [o.name, o]));
 // Options of this package's own (not the library's), with their scopes.
 const OWN = { auth: 'client', router: 'producer', interceptors: 'producer' };
 const INT64_MIN = -(2n ** 63n);

@@ -2,8 +2,9 @@
 // producer.js: Producer, the promise API over one producer of a Client.
 //
 // send() checks its arguments, gives the message a token (its user_data)
-// and writes it into the staging Batch (batch.js); its promise waits in
-// `_pending`. Batches are handed over in one .async() call each, one call
+// and writes it into the staging Batch (the backend's: batch.js for the
+// library, wasi/batch.js for the module); its promise waits in `_pending`.
+// Batches are handed over in one call each (native: .async()), one call
 // per producer at a time (so in send order), with PP_SEND_NONBLOCK: no
 // thread waits for room. With blockIfQueueFull, a message refused for want
 // of room stays first in line, its promise pending, until the client has
@@ -15,15 +16,13 @@
 // interceptors (hooks.js), the value turned into pp_message.value_json for
 // the schema (schema.js), and the router's partition, all before staging.
 // Plain sends skip it, so they cost what they did.
-const native = require('./native');
 const { makeError, codes, invalid } = require('./errors');
-const { Batch, prepare, asBytes } = require('./batch');
+const { prepare, asBytes } = require('./message');
 const { typeName } = require('./options');
 const { Pending } = require('./pending');
 const hooks = require('./hooks');
 const { valueJson } = require('./schema');
 
-const fn = native.fn;
 const ERRLEN = 1024;
 const NONBLOCK = 1; // PP_SEND_NONBLOCK
 const POOL_MAX = 8; // idle batches kept per producer (about 150 KB each)
@@ -35,10 +34,10 @@ const EMPTY = new Uint8Array(0);
 const PER_MESSAGE = new Set([codes.InvalidMessage, codes.InvalidArgument, codes.MessageTooBig,
   codes.ProducerQueueIsFull, codes.MemoryBufferIsFull]);
 
-/** Calls a library function with .async() on a libuv thread; resolves with its result. */
-function call(f, ...args) {
+/** Calls a library function of backend b off the caller's turn (native: on a libuv thread); resolves with its result. */
+function call(b, f, ...args) {
   return new Promise((resolve, reject) => {
-    native.asyncCall(f, args, (err, rc) => (err ? reject(err) : resolve(rc)));
+    b.asyncCall(f, args, (err, rc) => (err ? reject(err) : resolve(rc)));
   });
 }
 
@@ -79,7 +78,7 @@ class Producer {
   /** Use client.createProducer() or Producer.create(). */
   constructor(key, client, h, topic, name, partitions, block, { shape, router, interceptors }) {
     if (key !== secret) throw new TypeError('use client.createProducer() or Producer.create() to create a Producer');
-    Object.assign(this, { _client: client, _h: h, _topic: topic, _name: name, _partitions: partitions, _block: block });
+    Object.assign(this, { _client: client, _b: client._b, _h: h, _topic: topic, _name: name, _partitions: partitions, _block: block });
     // The schema's types (null: BYTES), the router, the interceptors (null: none).
     Object.assign(this, { _shape: shape, _router: router, _interceptors: interceptors });
     this._hooked = router !== undefined || interceptors !== null; // sends go through _sendMessage
@@ -220,7 +219,7 @@ class Producer {
   _livePartitions() {
     if (this._partitions > 0 && !this._readingPartitions && !this._stopped && Date.now() - this._partitionsAt >= PARTITIONS_EVERY_MS) {
       this._readingPartitions = true;
-      native.asyncCall(fn.partitions, [this._h, this._partitionsOut], (err, rc) => {
+      this._b.asyncCall(this._b.fn.partitions, [this._h, this._partitionsOut], (err, rc) => {
         this._readingPartitions = false;
         this._partitionsAt = Date.now();
         if (!err && rc === codes.Ok && this._partitionsOut[0] > this._partitions) this._partitions = this._partitionsOut[0];
@@ -234,10 +233,10 @@ class Producer {
     const token = this._pending.next; // add() below hands out this one
     let b;
     try { // memory for a large message may be refused: then that message fails, and nothing is staged
-      b = this._staging || (this._staging = this._pool.pop() || new Batch());
+      b = this._staging || (this._staging = this._pool.pop() || new this._b.Batch());
       if (!b.add(payload, opts, token)) {
         this._seal();
-        (b = this._staging = this._pool.pop() || new Batch()).add(payload, opts, token);
+        (b = this._staging = this._pool.pop() || new this._b.Batch()).add(payload, opts, token);
       }
     } catch (e) {
       reject(makeError(codes.MemoryBufferIsFull, `cannot stage a message of ${payload === null ? 0 : payload.length} bytes: ${e.message}`));
@@ -264,7 +263,7 @@ class Producer {
     this._submit();
     if (await this._wait(() => this._handedUpTo >= upTo || this._stopped, timeoutMs) && !this._stopped) {
       const err = Buffer.alloc(ERRLEN);
-      const rc = await call(fn.flush, this._h, 0, err, ERRLEN);
+      const rc = await call(this._b, this._b.fn.flush, this._h, 0, err, ERRLEN);
       if (rc !== codes.Ok && rc !== codes.Timeout) throw makeError(rc, text(err));
     }
     if (!(await this._wait(() => this._pending.min() > upTo, Math.max(0, deadline - Date.now())))) {
@@ -290,7 +289,7 @@ class Producer {
   /** Counters of the producer (pp_producer_stats); after close(), the last ones. */
   stats() {
     if (this._lastStats) return { ...this._lastStats };
-    const { rc, stats } = native.stats(fn.producerStats, this._h);
+    const { rc, stats } = this._b.producerStats(this._h);
     if (rc !== codes.Ok) throw makeError(rc, `cannot read the stats of the producer for ${this._topic}`);
     return stats;
   }
@@ -313,15 +312,15 @@ class Producer {
     }
     await this._wait(() => !this._calling); // no call reads the batches any more
     if (this._unsettled > 0) { // wait here, not in pp_close: no thread (nor process.exit) waits on the broker
-      await call(fn.flush, this._h, 0, null, 0);
+      await call(this._b, this._b.fn.flush, this._h, 0, null, 0);
       await this._wait(() => this._unsettled === 0, left());
     }
     const err = Buffer.alloc(ERRLEN);
-    const rc = await call(fn.close, this._h, left(), err, ERRLEN);
+    const rc = await call(this._b, this._b.fn.close, this._h, left(), err, ERRLEN);
     const closeErr = rc === codes.Ok || rc === codes.AlreadyClosed ? null : makeError(rc, text(err));
-    this._lastStats = native.stats(fn.producerStats, this._h).stats;
+    this._lastStats = this._b.producerStats(this._h).stats;
     await this._wait(() => this._unsettled === 0); // every completion was taken
-    await call(fn.stop, this._h, 0, null, 0);
+    await call(this._b, this._b.fn.stop, this._h, 0, null, 0);
     this._stopped = true;
     this._client._producers.delete(this._h);
     for (const b of [...this._pool, ...this._queue, this._staging]) if (b) b.free();

@@ -2,9 +2,10 @@
 // lifecycle.test.js: how producers end with the process, each in a child
 // process: exiting by itself once producers are closed or idle, staying
 // until in-flight sends settle, process.exit() with sends, a flush, a close
-// or a creation in flight (no crash, no hang), worker threads refused
-// before koffi loads (workers terminated again and again while the main
-// thread publishes), and clients collected without close().
+// or a creation in flight (no crash, no hang), worker threads publishing
+// on the wasi backend and refusing the native one before koffi loads
+// (workers terminated again and again while the main thread publishes),
+// and clients collected without close().
 const { test, before } = require('node:test');
 const assert = require('node:assert/strict');
 const { uniqueTopic, consume, requireBroker, runChild, assertSameId } = require('./helpers');
@@ -133,65 +134,89 @@ test('an uncaught exception with sends in flight ends the process normally', T, 
   assert.ok(r.afterEnd < 3000, `exit took ${r.afterEnd} ms`);
 });
 
-test('the package refuses worker threads clearly; terminating workers never aborts the process', T, async () => {
+// The worker test chooses backends itself (its main thread publishes on the
+// default, native here): once is enough, in the wasi pass of test/run.js.
+const WORKERS = { ...T, skip: process.env.PULSAR_PRODUCER_BACKEND === 'native' ? 'runs in the wasi pass of test/run.js' : false };
+
+test('worker threads publish on the wasi backend, refuse the native one clearly, and survive terminate()', WORKERS, async () => {
   // koffi aborts the process (exit 134) when worker.terminate() lands while
-  // a worker is inside koffi: the package checks isMainThread before it
-  // loads koffi. Workers that require it get the error; workers that do
-  // other work are terminated while the main thread publishes.
+  // a worker is inside koffi, so the native backend refuses workers before
+  // koffi loads, and the default there is the wasi backend, which has no
+  // native code. Workers publishing on it are terminated at varying moments
+  // (mid-creation, mid-send, mid-close) while the main thread publishes too.
   const topic = uniqueTopic('workers');
   const r = await child(`
     const { Worker } = require('node:worker_threads');
-    // Without the check, a terminate() 0-50 ms after "start" lands inside
-    // koffi's loading and aborts the process.
-    const uses = \`
-      const { parentPort } = require('node:worker_threads');
-      parentPort.postMessage('start');
-      try { require(process.cwd()); parentPort.postMessage({ loaded: true }); }
-      catch (e) { parentPort.postMessage({ code: e.code, message: e.message,
-        koffi: Object.keys(require.cache).some((k) => k.includes('koffi')) }); }
-      setInterval(() => {}, 1000);
+    const worker = \`
+      const { parentPort, workerData } = require('node:worker_threads');
+      const pp = require(process.cwd());
+      (async () => {
+        if (workerData.native) {
+          try { await pp.Client.create({ serviceUrl: workerData.url, backend: 'native' }); parentPort.postMessage({ loaded: true }); }
+          catch (e) { parentPort.postMessage({ code: e.code, message: e.message,
+            koffi: Object.keys(require.cache).some((k) => k.includes('koffi')) }); }
+          return;
+        }
+        parentPort.postMessage('start');
+        const p = await pp.Producer.create({ serviceUrl: workerData.url, topic: workerData.topic, batchingMaxPublishDelay: 2 });
+        parentPort.postMessage({ backend: p.client.backend });
+        const ids = [];
+        for (let i = 0; i < workerData.rounds; i++) {
+          const got = await Promise.all(Array.from({ length: 50 }, (_, j) => p.send(workerData.tag + '-' + i + '-' + j)));
+          ids.push(...got.map((id) => ({ ledgerId: id.ledgerId, entryId: id.entryId, partition: id.partition, batchIndex: id.batchIndex, batchSize: id.batchSize })));
+        }
+        await p.close();
+        parentPort.postMessage({ done: ids.length, tag: workerData.tag, ids });
+      })().catch((e) => parentPort.postMessage({ error: String(e) }));
     \`;
-    const busy = \`
-      const { parentPort } = require('node:worker_threads');
-      const crypto = require('node:crypto'); const fs = require('node:fs');
-      parentPort.postMessage('start');
-      setInterval(() => { crypto.createHash('sha256').update(fs.readFileSync(__filename)).digest(); }, 0);
-      for (let i = 0; i < 1e5; i++) crypto.randomBytes(16);
-    \`;
-    const once = (code, wait) => new Promise((resolve) => {
-      const w = new Worker(code, { eval: true });
-      let reply = null;
-      w.on('message', (m) => { if (m === 'start') setTimeout(() => w.terminate(), wait); else reply = m; });
-      w.on('error', (e) => { reply = { error: String(e) }; });
-      w.on('exit', () => resolve(reply));
+    const once = (data, wait) => new Promise((resolve) => {
+      const w = new Worker(worker, { eval: true, workerData: { url, topic, ...data } });
+      const replies = [];
+      w.on('message', (m) => { if (m === 'start' && wait !== null) setTimeout(() => w.terminate(), wait); else if (m !== 'start') replies.push(m); });
+      w.on('error', (e) => replies.push({ error: String(e) }));
+      w.on('exit', () => resolve(replies));
     });
     (async () => {
       const p = await create({ batchingMaxPublishDelay: 5 });
       let sent = 0, done = false, terminated = 0;
       const publishing = (async () => { while (!done) { await Promise.all(Array.from({ length: 200 }, () => p.send('m' + sent++))); } })();
+      const refusals = [];
+      for (let i = 0; i < 4; i++) refusals.push(...await once({ native: true }, null));
       const replies = [];
-      for (let i = 0; i < 25; i++) {
-        replies.push(await once(uses, i % 4 === 3 ? 200 : i * 2));
-        await once(busy, (i % 7) * 10);
-        terminated += 2;
+      for (let i = 0; i < 24; i++) {
+        replies.push(...await once({ tag: 'w' + i, rounds: 1000 }, [0, 20, 60, 150, 300, 600][i % 6]));
+        terminated++;
       }
+      const finished = await once({ tag: 'last', rounds: 4, topic: topic + '-last' }, null);
       done = true;
       await publishing;
       await p.close();
-      console.log('REPLIES ' + JSON.stringify(replies.filter((x) => x)));
+      console.log('REFUSALS ' + JSON.stringify(refusals));
+      console.log('REPLIES ' + JSON.stringify(replies));
+      console.log('FINISHED ' + JSON.stringify(finished));
       console.log('TERMINATED ' + terminated + ' SENT ' + sent + ' END ' + Date.now());
     })();
-  `, topic, { timeoutMs: 90000 });
+  `, topic, { timeoutMs: 100000, env: { PULSAR_PRODUCER_BACKEND: '' } }); // workers get the default
   assertClean(r);
   const m = /TERMINATED (\d+) SENT (\d+)/.exec(r.stdout);
-  assert.ok(m && Number(m[1]) >= 50 && Number(m[2]) > 0, r.stdout);
-  const replies = JSON.parse(/REPLIES (.*)/.exec(r.stdout)[1]);
-  assert.ok(replies.length >= 6, `${replies.length} workers answered`);
-  for (const x of replies) {
+  assert.ok(m && Number(m[1]) >= 20 && Number(m[2]) > 0, r.stdout);
+  const refusals = JSON.parse(/REFUSALS (.*)/.exec(r.stdout)[1]);
+  assert.equal(refusals.length, 4, JSON.stringify(refusals));
+  for (const x of refusals) {
     assert.equal(x.code, 'ERR_PULSAR_PRODUCER_WORKER_THREAD', JSON.stringify(x));
-    assert.match(x.message, /cannot be used in a worker thread: its native backend \(koffi\) aborts the whole process/);
+    assert.match(x.message, /native backend cannot be used in a worker thread: koffi aborts the whole process/);
     assert.equal(x.koffi, false, 'koffi was not loaded in the worker');
   }
+  const replies = JSON.parse(/REPLIES (.*)/.exec(r.stdout)[1]);
+  assert.deepEqual(replies.filter((x) => x.error), [], 'no worker failed before it was terminated');
+  assert.ok(replies.filter((x) => x.backend === 'wasi').length >= 10, `${replies.length} replies: workers got producers on the wasi backend`);
+  const finished = JSON.parse(/FINISHED (.*)/.exec(r.stdout)[1]);
+  assert.equal(finished.length, 2, JSON.stringify(finished));
+  assert.deepEqual([finished[0], finished[1].done, finished[1].tag], [{ backend: 'wasi' }, 200, 'last']);
+  // What the last worker published is stored, read back by the official Go client.
+  const got = await consume(`${topic}-last`, 200);
+  assert.deepEqual(got.map((x) => x.payload.toString()), Array.from({ length: 200 }, (_, k) => `last-${Math.floor(k / 50)}-${k % 50}`));
+  got.forEach((x, k) => assertSameId(finished[1].ids[k], x, `message ${k}`));
 });
 
 test('process.exit() while a producer is being created returns at once', T, async () => {

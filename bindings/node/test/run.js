@@ -5,7 +5,8 @@
 // the official Python client into build/pyenv if it is not there yet (as
 // tests/run.sh's Python suite does; tests reading with it are skipped if
 // that fails), then runs `node --test` over test/*.test.js with PPCONSUME
-// pointing at the consumer, and exits with the test runner's status. The
+// pointing at the consumer, once per backend, and exits with the first
+// failing run's status (0 if none failed). The
 // broker must be running (tests/broker/broker.sh start).
 const fs = require('node:fs');
 const os = require('node:os');
@@ -26,6 +27,10 @@ function ensurePythonClient() {
     console.error(`run.js: cannot install the official Python client into ${pyenv}: ${e.message}; tests reading with it are skipped`);
   }
 }
+// The suite runs once per backend (PP_NODE_BACKENDS, default both), each
+// time with PULSAR_PRODUCER_BACKEND set, so every client a test creates
+// without naming a backend runs on that one.
+const backends = (process.env.PP_NODE_BACKENDS || 'native,wasi').split(',');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pp-node-test-'));
 let status = 1;
 try {
@@ -34,11 +39,15 @@ try {
   ensurePythonClient();
   const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort()
     .map((f) => path.join(__dirname, f));
-  const r = spawnSync(process.execPath, ['--test', ...process.argv.slice(2), ...files], {
-    stdio: 'inherit',
-    env: { ...process.env, PPCONSUME: bin },
-  });
-  status = r.status === null ? 1 : r.status;
+  status = 0;
+  for (const backend of backends) {
+    console.log(`# backend: ${backend}`);
+    const r = spawnSync(process.execPath, ['--test', ...process.argv.slice(2), ...files], {
+      stdio: 'inherit',
+      env: { ...process.env, PPCONSUME: bin, PULSAR_PRODUCER_BACKEND: backend },
+    });
+    if (r.status !== 0) status = r.status === null ? 1 : r.status;
+  }
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -12,11 +12,18 @@ const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const pp = require('..');
-const { nativeString } = require('../lib/message-id');
+const { nativeString, nativeSerialize } = require('../lib/message-id');
 const native = require('../lib/native');
 const { runChild, rejectsWith, PACKAGE_DIR } = require('./helpers');
 
 const URL = 'pulsar://127.0.0.1:1'; // nothing is contacted in these tests
+
+/** The package's source files under lib/, by path relative to it. */
+function libSources() {
+  const dir = path.join(PACKAGE_DIR, 'lib');
+  return fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.js'))
+    .map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]);
+}
 
 test('exports and versions', () => {
   assert.equal(pp.version, require('../package.json').version);
@@ -25,6 +32,12 @@ test('exports and versions', () => {
   assert.ok(fs.existsSync(pp.libraryPath), pp.libraryPath);
   assert.equal(typeof pp.Producer.create, 'function');
   assert.equal(typeof pp.Client.create, 'function');
+});
+
+test('the package\'s tables (lib/tables.json) are the native library\'s result and option tables', () => {
+  const tables = require('../lib/tables.json');
+  assert.deepEqual(tables.results, native.resultTable().map((r) => ({ ...r })));
+  assert.deepEqual(tables.options, native.optionTable());
 });
 
 test('result codes and error classes come from the library table, by name', () => {
@@ -49,8 +62,7 @@ test('result codes and error classes come from the library table, by name', () =
   assert.equal(new pp.PulsarError(9999, 'x').name, 'Unknown');
   assert.equal(pp.resultInfo(9999), undefined);
   // No result number is written in the package: codes are looked up by name.
-  for (const f of fs.readdirSync(path.join(PACKAGE_DIR, 'lib'))) {
-    const src = fs.readFileSync(path.join(PACKAGE_DIR, 'lib', f), 'utf8');
+  for (const [f, src] of libSources()) {
     assert.doesNotMatch(src, /(rc|code|result) ?[!=]==? ?\d/, `${f} compares a result with a number`);
   }
 });
@@ -61,6 +73,13 @@ test('MessageId formats like pp_message_id_str and round-trips as MessageIdData'
     const back = pp.MessageId.deserialize(id.serialize());
     assert.deepEqual({ ...back }, { ...id });
     assert.ok(back.equals(id));
+  }
+  // The bytes are the library's, written and read here without it (the wasi backend has no library).
+  const first = new pp.MessageId(2 ** 53 - 1, 0, 7);
+  for (const id of [new pp.MessageId(0, 0), new pp.MessageId(-1, -1), new pp.MessageId(1, 2, 0, 0, 1), new pp.MessageId(9, 9, 2147483647, 65535, 65536),
+    new pp.MessageId(2 ** 53 - 1, 2 ** 40, -1, 3, 4), new pp.MessageId(5, 6, 7, -1, 0, false, first)]) {
+    assert.deepEqual(id.serialize(), nativeSerialize(id), `${id}`);
+    assert.ok(pp.MessageId.deserialize(nativeSerialize(id)).equals(id), `${id}`);
   }
   assert.equal(String(new pp.MessageId(123456789012, 98765, 3, 999, 1000)), '123456789012:98765:3:999');
   assert.deepEqual(new pp.MessageId(1, 2).serialize(), Buffer.from([0x08, 0x01, 0x10, 0x02]));
@@ -106,7 +125,12 @@ test('the struct layouts the package reads and writes in raw memory are the C he
     }
     assert.fail(`compiling the layout probe: ${e.stderr}`);
   }
-  assert.deepEqual(native.layout, JSON.parse(execFileSync(bin, { encoding: 'utf8' })));
+  const header = JSON.parse(execFileSync(bin, { encoding: 'utf8' }));
+  assert.deepEqual(native.layout, header);
+  // The WASI backend writes completion rows in the same layout, so one loop settles both backends' sends.
+  const wasiLayout = require('../lib/wasi/backend').layout;
+  assert.deepEqual(wasiLayout.completion, header.completion);
+  assert.deepEqual(wasiLayout.messageId, header.messageId);
 });
 
 test('a deduplicated resend\'s ID (-1:-1) is flagged isDuplicate (PP_ID_DUPLICATE)', () => {
@@ -217,10 +241,18 @@ test('an aborted signal refuses creation at once', async () => {
 });
 
 test('the package polls on no timer', () => {
-  const src = fs.readdirSync(path.join(PACKAGE_DIR, 'lib')).map((f) => fs.readFileSync(path.join(PACKAGE_DIR, 'lib', f), 'utf8')).join('\n');
-  assert.doesNotMatch(src, /setInterval|setImmediate|\bsleep\b/);
+  const src = Object.fromEntries(libSources());
+  const shared = Object.entries(src).filter(([f]) => !f.startsWith('wasi')).map(([, s]) => s).join('\n');
+  assert.doesNotMatch(shared, /setInterval|setImmediate|\bsleep\b/);
   // The one timer is the deadline of a flush or close wait.
-  assert.equal(src.match(/setTimeout\(/g).length, 1);
+  assert.equal(shared.match(/setTimeout\(/g).length, 1);
+  // The WASI host's timers are deadlines too: the module's next timer, a connect's limit, a creation or close wait.
+  // Its one interval never fires (2^30 ms): a handle that holds the event loop while messages are in flight.
+  const wasi = Object.entries(src).filter(([f]) => f.startsWith('wasi')).map(([, s]) => s).join('\n');
+  assert.equal(wasi.match(/setTimeout\(/g).length, 3);
+  assert.deepEqual(wasi.match(/setInterval\([^;]*/g), ['setInterval(() => {}, 2 ** 30)']);
+  assert.deepEqual(wasi.match(/setImmediate\([^;]*/g), ['setImmediate(fire)']); // completions are handed to the client a turn later
+  assert.doesNotMatch(wasi, /\bsleep\b/);
 });
 
 test('ESM import by package name', async () => {
@@ -231,11 +263,56 @@ test('ESM import by package name', async () => {
   });
 });
 
-test('a missing library is a clear error', async () => {
-  const r = await runChild("require('.')", { env: { PULSAR_PRODUCER_LIB: '/nonexistent/libpulsar_producer.so' } });
-  assert.notEqual(r.code, 0);
+// Asks for the native backend in a child: prints its error and exits 1 if it cannot be had.
+const NATIVE_CHILD = "require('.').Client.create({ serviceUrl: 'pulsar://127.0.0.1:1', backend: 'native' })" +
+  '.then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })';
+
+test('a missing library is a clear error for the native backend; by default the package runs on WASI then', async () => {
+  const env = { PULSAR_PRODUCER_LIB: '/nonexistent/libpulsar_producer.so', PULSAR_PRODUCER_BACKEND: '' };
+  const r = await runChild(NATIVE_CHILD, { env });
+  assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /cannot find libpulsar_producer\.so/);
   assert.match(r.stderr, /\/nonexistent\/libpulsar_producer\.so \(PULSAR_PRODUCER_LIB\)/);
+  const auto = await runChild("const pp = require('.'); pp.Client.create({ serviceUrl: 'pulsar://127.0.0.1:1' })" +
+    '.then((c) => { console.log(pp.defaultBackend(), c.backend, pp.libraryPath); return c.close(); })', { env });
+  assert.equal(auto.code, 0, auto.stderr);
+  assert.equal(auto.stdout.trim(), 'wasi wasi null');
+  assert.equal(auto.stderr, '', 'no warning is printed');
+});
+
+test('the backend option and PULSAR_PRODUCER_BACKEND choose the backend; other names are refused', async () => {
+  for (const b of ['native', 'wasi']) {
+    const c = await pp.Client.create({ serviceUrl: URL, backend: b });
+    assert.equal(c.backend, b);
+    await c.close();
+  }
+  await rejectsWith(pp.Client.create({ serviceUrl: URL, backend: 'wasm' }), 'InvalidConfiguration',
+    /option "backend" must be one of native, wasi \(or auto\), got "wasm"/);
+  await rejectsWith(pp.Producer.create({ serviceUrl: URL, topic: 't', backend: 7 }), 'InvalidConfiguration', /option "backend" must be one of/);
+  for (const b of ['native', 'wasi']) {
+    const r = await runChild("const pp = require('.'); pp.Client.create({ serviceUrl: 'pulsar://127.0.0.1:1' })" +
+      '.then((c) => { console.log(c.backend); return c.close(); })', { env: { PULSAR_PRODUCER_BACKEND: b } });
+    assert.equal(r.stdout.trim(), b, r.stderr);
+  }
+  const bad = await runChild(NATIVE_CHILD.replace(", backend: 'native'", ''), { env: { PULSAR_PRODUCER_BACKEND: 'fast' } });
+  assert.match(bad.stderr, /PULSAR_PRODUCER_BACKEND must be one of native, wasi \(or auto\), got "fast"/);
+});
+
+test('a missing or corrupt WebAssembly module is a clear error at create time', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pp-wasm-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const cases = [
+    ['/nonexistent/pulsar_producer.wasm', /cannot find pulsar_producer\.wasm; looked in:\n {2}\/nonexistent\/pulsar_producer\.wasm \(PULSAR_PRODUCER_WASM\)/],
+    [path.join(dir, 'garbage.wasm'), /garbage\.wasm \(PULSAR_PRODUCER_WASM\) is not a valid WebAssembly module/],
+    [path.join(dir, 'other.wasm'), /other\.wasm \(PULSAR_PRODUCER_WASM\) is not pulsar_producer\.wasm: it lacks the exports _initialize/],
+  ];
+  fs.writeFileSync(cases[1][0], 'not a module at all');
+  fs.writeFileSync(cases[2][0], Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])); // an empty, valid module
+  for (const [file, re] of cases) {
+    const r = await runChild(NATIVE_CHILD.replace("'native'", "'wasi'"), { env: { PULSAR_PRODUCER_WASM: file } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, re);
+  }
 });
 
 test('a library of another version is a clear error', async (t) => {
@@ -248,7 +325,7 @@ test('a library of another version is a clear error', async (t) => {
     t.skip(`no C compiler to build the stub library: ${e.message}`);
     return;
   }
-  const r = await runChild("require('.')", { env: { PULSAR_PRODUCER_LIB: so } });
+  const r = await runChild(NATIVE_CHILD, { env: { PULSAR_PRODUCER_LIB: so } });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, new RegExp(`${so.replace(/[.]/g, '\\.')} is version 0\\.2\\.7, but this package ` +
     `\\(pulsar-producer ${pp.version.replace(/[.]/g, '\\.')}\\) needs version 1\\.x`));

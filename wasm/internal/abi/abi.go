@@ -19,7 +19,7 @@ import (
 // Version is what ppw_abi_version returns and the host requires. It
 // changes whenever an export, a layout or a rule of ABI.md changes
 // incompatibly.
-const Version = 6
+const Version = 7
 
 // Message metadata field tags (ABI.md, "Message metadata").
 const (
@@ -35,6 +35,7 @@ const (
 	TagDisableReplication = 10
 	TagKeyBase64          = 11 // no value: the key is the base64 text of a binary key
 	TagPartition          = 12 // i32: the partition a custom router chose
+	TagValueJSON          = 13 // string: the value as JSON text, encoded in the module by the producer's schema
 )
 
 // The stats records (ABI.md, "Stats records"): nine counters, the latency

@@ -172,6 +172,7 @@ func TestMetadataTagsAsDocumented(t *testing.T) {
 		TagDeliverAt: "deliver at", TagDeliverAfter: "deliver after", TagSequenceID: "sequence ID",
 		TagNullValue: "null value", TagReplicationCluster: "replication cluster",
 		TagDisableReplication: "disable replication", TagKeyBase64: "key is base64", TagPartition: "partition",
+		TagValueJSON: "value JSON",
 	}
 	if len(documented) != len(want) {
 		t.Errorf("ABI.md documents %d tags, package abi has %d", len(documented), len(want))

@@ -2,11 +2,14 @@
 // run): the CommonJS entry's declarations, by the package's name.
 import {
   Client, Producer, MessageId, PulsarError, AbortError, Result, errors, resultInfo, ProducerOptions, SendOptions, Stats,
-  LogRecord, ProducerInterceptor, Router, OutgoingMessage, Schema, KeyValue, Message,
+  LogRecord, ProducerInterceptor, Router, OutgoingMessage, Schema, KeyValue, Message, Backend, defaultBackend,
 } from 'pulsar-producer';
 
 async function main(): Promise<void> {
-  const client: Client = await Client.create({ serviceUrl: 'pulsar://localhost:6650', logLevel: 'info', memoryLimitBytes: 1n << 30n });
+  const backend: Backend = defaultBackend() === 'native' ? 'auto' : 'wasi';
+  const client: Client = await Client.create({ serviceUrl: 'pulsar://localhost:6650', logLevel: 'info', memoryLimitBytes: 1n << 30n, backend });
+  const runsOn: 'native' | 'wasi' = client.backend;
+  console.log(runsOn);
   client.on('log', (r: LogRecord) => console.log(r.level, r.message, r.topic, r.producerName, r.broker, r.connection, r.time.getTime()));
   const ac = new AbortController();
   const producer: Producer = await client.createProducer({

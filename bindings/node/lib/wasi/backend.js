@@ -1,0 +1,325 @@
+'use strict';
+// wasi/backend.js: the WASI backend: the library calls client.js and
+// producer.js make (the koffi backend's `fn`, with the same arguments,
+// out-parameters and result codes), implemented over one module instance
+// per client (host.js). So the public API, its checks and its promise
+// bookkeeping are one code for both backends; only what lies under `fn`
+// differs.
+//
+// Handles are numbers of this file's own, for clients and producers alike,
+// never reused; a stale one gets InvalidHandle-like AlreadyClosed answers,
+// as the library gives. A call returns its code (or a Promise of it, for
+// the calls that wait: creation, close), and asyncCall runs it on the next
+// microtask, so a caller's continuation never runs inside the call, as
+// with a call on a libuv thread.
+const { codes } = require('../errors');
+const { Host, ROW } = require('./host');
+const { nowNs } = require('./module');
+const { functionSource } = require('./credentials');
+const { WasiBatch } = require('./batch');
+const { percentiles } = require('./stats');
+
+const clients = new Map(); // handle -> Host
+const producers = new Map(); // handle -> { host, id, client }
+let nextHandle = 1;
+
+/** Writes a message into a koffi-style error buffer (NUL-terminated, cut to fit). */
+function fail(err, errLen, f) {
+  if (err && errLen > 0) {
+    const n = err.write(f.message, 0, Math.max(0, errLen - 1));
+    err[n] = 0;
+  }
+  return f.code;
+}
+
+const closedClient = { code: codes.AlreadyClosed, message: 'the client is closed' };
+const closedProducer = { code: codes.AlreadyClosed, message: 'the producer is closed' };
+
+function producerOf(h) {
+  const p = producers.get(h);
+  if (!p) return null;
+  const state = p.host.producers.get(p.id);
+  return state ? { ...p, state } : null;
+}
+
+const fn = {
+  clientStart(url, urlLen, json, out, err, errLen) {
+    let host;
+    try {
+      host = new Host(url.toString('utf8', 0, urlLen), json, JSON.parse(json), codes);
+    } catch (e) {
+      if (e.code !== undefined && typeof e.code === 'number') return fail(err, errLen, e);
+      if (e.pulsarCode !== undefined) return fail(err, errLen, { code: e.pulsarCode, message: e.message });
+      throw e; // the module cannot be loaded: the caller's error
+    }
+    const h = nextHandle++;
+    clients.set(h, host);
+    out[0] = BigInt(h);
+    return codes.Ok;
+  },
+
+  clientClose(h, timeoutMs, err, errLen) {
+    const host = clients.get(h);
+    if (!host || host.closed) return fail(err, errLen, closedClient);
+    host.closed = true;
+    const f = host.broken ? null : host.call('ppw_client_close', nowNs());
+    return f ? fail(err, errLen, f) : codes.Ok;
+  },
+
+  clientStop(h) {
+    const host = clients.get(h);
+    if (!host) return codes.AlreadyClosed;
+    clients.delete(h);
+    for (const [ph, p] of producers) if (p.host === host) producers.delete(ph);
+    host.stop();
+    return codes.Ok;
+  },
+
+  producerOpen(ch, topic, topicLen, json, out, err, errLen) {
+    const host = clients.get(ch);
+    if (!host || host.closed) return fail(err, errLen, closedClient);
+    if (host.broken) return fail(err, errLen, { code: codes.UnknownError, message: host.broken.message });
+    const [tptr, tlen] = host.in.putString(host.in.input, topic.toString('utf8', 0, topicLen));
+    const [optr, olen] = host.in.putString(host.in.extra, json);
+    let f;
+    try {
+      f = host.in.check('ppw_producer_create', tptr, tlen, optr, olen, nowNs());
+    } catch (e) {
+      f = host.trapped(e);
+    }
+    if (f) return fail(err, errLen, f);
+    const id = host.in.result(0);
+    const h = nextHandle++;
+    host.producers.set(id, { handle: h, state: 'creating', name: '', partitions: 0, error: null, stats: null, waiters: [] });
+    host.drive();
+    producers.set(h, { host, id, client: ch });
+    out[0] = BigInt(h);
+    return codes.Ok;
+  },
+
+  async producerWait(h, timeoutMs, err, errLen) {
+    let p = producerOf(h);
+    if (!p) return fail(err, errLen, closedProducer);
+    if (p.state.state === 'creating') await p.host.waitFor(p.id, 'creating', timeoutMs);
+    p = producerOf(h);
+    if (!p) return fail(err, errLen, closedProducer);
+    switch (p.state.state) {
+      case 'ready': return codes.Ok;
+      case 'creating': return codes.ProducerNotInitialized;
+      case 'failed': return fail(err, errLen, p.state.error);
+      default: return fail(err, errLen, closedProducer);
+    }
+  },
+
+  flush(h, timeoutMs, err, errLen) {
+    const p = producerOf(h);
+    if (!p) return fail(err, errLen, closedProducer);
+    const f = p.host.call('ppw_flush', BigInt(p.id), nowNs());
+    return f ? fail(err, errLen, f) : codes.Ok;
+  },
+
+  async close(h, timeoutMs, err, errLen) {
+    const p = producerOf(h);
+    if (!p) return fail(err, errLen, closedProducer);
+    const { host, id } = p;
+    if (p.state.state === 'failed' || p.state.state === 'closed') {
+      if (!host.broken) host.call('ppw_producer_close', BigInt(id), nowNs());
+      return codes.Ok;
+    }
+    const f = host.call('ppw_producer_close', BigInt(id), nowNs());
+    if (f && f.code !== codes.AlreadyClosed) return fail(err, errLen, f);
+    if (p.state.state === 'ready') await host.waitFor(id, 'ready', timeoutMs);
+    if (p.state.state === 'ready') {
+      const text = Buffer.from(`closing the producer timed out after ${timeoutMs} ms`);
+      const at = host.in.put(host.in.input, text);
+      host.call('ppw_producer_abort', BigInt(id), codes.Timeout, at, text.length, nowNs());
+      return fail(err, errLen, { code: codes.Timeout, message: text.toString() });
+    }
+    return codes.Ok;
+  },
+
+  stop(h) {
+    const p = producers.get(h);
+    if (!p) return codes.AlreadyClosed;
+    producers.delete(h);
+    const { host, id } = p;
+    const state = host.producers.get(id);
+    if (state && state.state !== 'closed' && !host.broken && !host.stopped) {
+      if (state.state === 'creating' || state.state === 'ready') {
+        const text = Buffer.from('the producer was stopped');
+        const at = host.in.put(host.in.input, text);
+        host.call('ppw_producer_abort', BigInt(id), codes.AlreadyClosed, at, text.length, nowNs());
+      }
+      host.call('ppw_producer_close', BigInt(id), nowNs()); // the module keeps a failed producer until it is closed
+    }
+    if (state) host.settleProducer(id, state, 'closed', 0, null);
+    host.producers.delete(id);
+    return codes.Ok;
+  },
+
+  producerName(h, buf, size, needed) {
+    const p = producerOf(h);
+    if (!p) return codes.AlreadyClosed;
+    const b = Buffer.from(p.state.name);
+    needed[0] = b.length + 1;
+    if (b.length + 1 > size) return codes.BufferTooSmall;
+    b.copy(buf);
+    buf[b.length] = 0;
+    return codes.Ok;
+  },
+
+  partitions(h, out) {
+    const p = producerOf(h);
+    if (!p) return codes.AlreadyClosed;
+    if (p.host.broken) return codes.UnknownError;
+    try {
+      if (p.host.in.call('ppw_partitions', BigInt(p.id)) === codes.Ok) out[0] = p.host.in.result(0);
+    } catch (e) {
+      return p.host.trapped(e).code;
+    }
+    return codes.Ok;
+  },
+
+  drain(ch, rows, capacity, timeoutMs, count) {
+    const host = clients.get(ch);
+    if (!host) return codes.AlreadyClosed;
+    const n = host.drain(rows, capacity);
+    count[0] = BigInt(n);
+    if (n > 0) return codes.Ok;
+    if (host.broken) return codes.UnknownError; // every message handed over fails with the trap's error
+    return host.closed ? codes.AlreadyClosed : codes.Ok;
+  },
+};
+
+/** Calls f(...args), on the next microtask; done(err, rc) follows once its result (or Promise) settles. */
+function asyncCall(f, args, done) {
+  queueMicrotask(() => {
+    let r;
+    try {
+      r = f(...args);
+    } catch (e) {
+      done(e);
+      return;
+    }
+    if (r && typeof r.then === 'function') r.then((rc) => done(null, rc), (e) => done(e));
+    else done(null, r);
+  });
+}
+
+const STAT_NAMES = ['msgsSent', 'bytesSent', 'msgsAcked', 'bytesAcked', 'msgsFailed', 'bytesFailed', 'pendingMsgs', 'pendingBytes', 'reconnects'];
+
+/** A stats record (host.js) as the koffi backend reports pp_stats. */
+function statsObject(r) {
+  const s = {};
+  STAT_NAMES.forEach((n, i) => { s[n] = r[i]; });
+  Object.assign(s, percentiles(r.subarray(9, 28), r[28]));
+  s.producers = r.length > 29 ? r[29] : 0;
+  s.connections = r.length > 30 ? r[30] : 0;
+  s.connects = r.length > 31 ? r[31] : 0;
+  return s;
+}
+
+const backend = {
+  name: 'wasi',
+  fn,
+  asyncCall,
+  Batch: WasiBatch,
+  layout: { completion: { size: ROW, producer: 0, user_data: 8, result: 16, id: 24, error: 72 },
+    messageId: { size: 48, ledger_id: 0, entry_id: 8, partition: 16, batch_index: 20, batch_size: 24, flags: 28,
+      first_chunk_ledger_id: 32, first_chunk_entry_id: 40 } },
+
+  /** The text of the error in a drained row (its error field holds an ID of host.js). */
+  errorText(ch, rows, at) {
+    const host = clients.get(ch);
+    return host ? host.errors.get(rows.readUInt32LE(at)) : undefined;
+  },
+
+  /** Why draining ended: the trap that broke the module, or null for an orderly end. */
+  drainError(ch) {
+    const host = clients.get(ch);
+    return host && host.broken ? host.broken.message : null;
+  },
+
+  /** A handle like koffi's poll handle: onReadable runs (once per start) after completions or logs were queued. */
+  watch(ch, onReadable) {
+    const host = clients.get(ch);
+    let started = true;
+    let scheduled = false;
+    const hold = setInterval(() => {}, 2 ** 30);
+    const fire = () => {
+      scheduled = false;
+      if (started) onReadable();
+    };
+    host.notify = () => {
+      if (started && !scheduled) {
+        scheduled = true;
+        setImmediate(fire);
+      }
+    };
+    return {
+      start() {
+        started = true;
+        if (host.count > 0 || host.logs.length > 0 || (host.closed && !scheduled)) host.notify();
+      },
+      stop() { started = false; },
+      ref() { hold.ref(); },
+      unref() { hold.unref(); },
+      close() {
+        started = false;
+        clearInterval(hold);
+        host.notify = () => {};
+      },
+    };
+  },
+
+  clientStats(ch) {
+    const host = clients.get(ch);
+    const r = host && !host.broken ? host.in.stats(null) : null;
+    return r === null ? { rc: codes.AlreadyClosed, stats: null } : { rc: codes.Ok, stats: statsObject(r) };
+  },
+
+  producerStats(h) {
+    const p = producers.get(h);
+    if (!p) return { rc: codes.AlreadyClosed, stats: null };
+    const state = p.host.producers.get(p.id);
+    let r = state && state.stats;
+    if (!r && !p.host.broken) {
+      try {
+        r = p.host.in.stats(p.id);
+      } catch (e) {
+        p.host.trapped(e);
+      }
+    }
+    if (!r) return { rc: codes.AlreadyClosed, stats: null };
+    const s = statsObject(r);
+    delete s.producers;
+    delete s.connections;
+    delete s.connects;
+    return { rc: codes.Ok, stats: { ...s, producers: 0, connections: 0, connects: 0 } };
+  },
+
+  /** Log records waiting, oldest first (null for none). */
+  takeLogs(ch) {
+    const host = clients.get(ch);
+    if (!host || host.logs.length === 0) return null;
+    const logs = host.logs;
+    host.logs = [];
+    return logs;
+  },
+
+  /** Makes fn the source of client ch's tokens; failed(e) hears its exceptions. */
+  installAuth(ch, authFn, failed) {
+    const host = clients.get(ch);
+    host.credentials = functionSource(authFn, codes, failed);
+  },
+
+  removeAuth() {},
+
+};
+
+WasiBatch.hostOf = (h) => producers.get(h) || null;
+
+/** The host of client handle ch (for tests that reach into the module). */
+backend.hostForTests = (ch) => clients.get(ch);
+
+module.exports = backend;
