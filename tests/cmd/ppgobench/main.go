@@ -11,8 +11,8 @@
 // counting callback, and Flushes; the timed part is the send loop plus the
 // Flush. Batching is as in the bindings' benchmarks (batchingMaxMessages
 // 1000, batchingMaxPublishDelay 10 ms, blockIfQueueFull). It prints one
-// line: "native-go: N msgs x S B in T s = R msgs/s, C cpu-s/Mmsg", and exits non-zero if
-// any message failed.
+// line: "native-go: N msgs x S B in T s = R msgs/s, C cpu-s/Mmsg, peak RSS M MiB",
+// and exits non-zero if any message failed.
 package main
 
 import (
@@ -90,9 +90,19 @@ func run(url, topic string, n, size int) error {
 	if failed.Load() > 0 || ok.Load() != int64(n) {
 		return fmt.Errorf("%d of %d messages acknowledged, %d failed (first error: %v)", ok.Load(), n, failed.Load(), firstErr.Load())
 	}
-	fmt.Printf("native-go: %d msgs x %d B in %.2f s = %.0f msgs/s, %.2f cpu-s/Mmsg\n", n, size,
-		elapsed.Seconds(), float64(n)/elapsed.Seconds(), cpu.Seconds()/(float64(n)/1e6))
+	fmt.Printf("native-go: %d msgs x %d B in %.2f s = %.0f msgs/s, %.2f cpu-s/Mmsg, peak RSS %.0f MiB\n", n, size,
+		elapsed.Seconds(), float64(n)/elapsed.Seconds(), cpu.Seconds()/(float64(n)/1e6), peakRSSMiB())
 	return nil
+}
+
+// peakRSSMiB is the process's peak resident memory (getrusage's maxrss,
+// KiB on Linux).
+func peakRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
 }
 
 // cpuTime is the process's user + system CPU time so far.

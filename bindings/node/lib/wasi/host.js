@@ -53,9 +53,11 @@ class Host {
   constructor(url, json, options, codes) {
     this.codes = codes;
     this.options = options;
-    this.tls = /^pulsar\+ssl:\/\//i.test(url) ? tlsOptions(options, codes) : null;
-    if (this.tls === null && (options.tlsTrustCertsFilePath || options.tlsCertificateFilePath)) tlsOptions(options, codes); // files checked now
-    this.credentials = credentialSource(options, this.tls, codes, (message) => this.logOwn('warn', message));
+    // The TLS files are read (and checked) now; they also serve the OAuth2 issuer of a pulsar:// client.
+    const useTLS = /^pulsar\+ssl:\/\//i.test(url);
+    const tlsConf = useTLS || options.tlsTrustCertsFilePath || options.tlsCertificateFilePath ? tlsOptions(options, codes) : null;
+    this.tls = useTLS ? tlsConf : null;
+    this.credentials = credentialSource(options, tlsConf, codes, (message) => this.logOwn('warn', message));
     this.in = new Instance();
     const [uptr, ulen] = this.in.putString(this.in.input, url);
     const [optr, olen] = this.in.putString(this.in.extra, json);
