@@ -1,9 +1,9 @@
 'use strict';
 // backend.js: which backend runs a client: 'native' (libpulsar_producer
-// through koffi: the fastest, on the platforms with a prebuilt library) or
+// through koffi: the leaner, on the platforms with a prebuilt library) or
 // 'wasi' (pulsar_producer.wasm under node:wasi, sockets and TLS in
-// JavaScript: no native code, so it runs wherever Node runs, and in worker
-// threads). A client's `backend` option chooses, else the
+// JavaScript: no native code, so nothing built for the platform, and it
+// runs in worker threads). A client's `backend` option chooses, else the
 // PULSAR_PRODUCER_BACKEND environment variable, else 'native' where the
 // library loads and 'wasi' where it does not (or in a worker thread, where
 // the native backend refuses to load: koffi aborts the process when a
