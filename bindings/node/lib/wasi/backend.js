@@ -16,21 +16,12 @@ const { codes } = require('../errors');
 const { Host, ROW } = require('./host');
 const { nowNs } = require('./module');
 const { functionSource } = require('./credentials');
-const { WasiBatch } = require('./batch');
+const { WasiBatch, failInto } = require('./batch');
 const { percentiles } = require('./stats');
 
 const clients = new Map(); // handle -> Host
 const producers = new Map(); // handle -> { host, id, client }
 let nextHandle = 1;
-
-/** Writes a message into a koffi-style error buffer (NUL-terminated, cut to fit). */
-function fail(err, errLen, f) {
-  if (err && errLen > 0) {
-    const n = err.write(f.message, 0, Math.max(0, errLen - 1));
-    err[n] = 0;
-  }
-  return f.code;
-}
 
 const closedClient = { code: codes.AlreadyClosed, message: 'the client is closed' };
 const closedProducer = { code: codes.AlreadyClosed, message: 'the producer is closed' };
@@ -48,8 +39,8 @@ const fn = {
     try {
       host = new Host(url.toString('utf8', 0, urlLen), json, JSON.parse(json), codes);
     } catch (e) {
-      if (e.code !== undefined && typeof e.code === 'number') return fail(err, errLen, e);
-      if (e.pulsarCode !== undefined) return fail(err, errLen, { code: e.pulsarCode, message: e.message });
+      if (e.code !== undefined && typeof e.code === 'number') return failInto(err, e);
+      if (e.pulsarCode !== undefined) return failInto(err, { code: e.pulsarCode, message: e.message });
       throw e; // the module cannot be loaded: the caller's error
     }
     const h = nextHandle++;
@@ -60,10 +51,10 @@ const fn = {
 
   clientClose(h, timeoutMs, err, errLen) {
     const host = clients.get(h);
-    if (!host || host.closed) return fail(err, errLen, closedClient);
+    if (!host || host.closed) return failInto(err, closedClient);
     host.closed = true;
     const f = host.broken ? null : host.call('ppw_client_close', nowNs());
-    return f ? fail(err, errLen, f) : codes.Ok;
+    return f ? failInto(err, f) : codes.Ok;
   },
 
   clientStop(h) {
@@ -77,8 +68,8 @@ const fn = {
 
   producerOpen(ch, topic, topicLen, json, out, err, errLen) {
     const host = clients.get(ch);
-    if (!host || host.closed) return fail(err, errLen, closedClient);
-    if (host.broken) return fail(err, errLen, { code: codes.UnknownError, message: host.broken.message });
+    if (!host || host.closed) return failInto(err, closedClient);
+    if (host.broken) return failInto(err, { code: codes.UnknownError, message: host.broken.message });
     const [tptr, tlen] = host.in.putString(host.in.input, topic.toString('utf8', 0, topicLen));
     const [optr, olen] = host.in.putString(host.in.extra, json);
     let f;
@@ -87,7 +78,7 @@ const fn = {
     } catch (e) {
       f = host.trapped(e);
     }
-    if (f) return fail(err, errLen, f);
+    if (f) return failInto(err, f);
     const id = host.in.result(0);
     const h = nextHandle++;
     host.producers.set(id, { handle: h, state: 'creating', name: '', partitions: 0, error: null, stats: null, waiters: [] });
@@ -99,41 +90,41 @@ const fn = {
 
   async producerWait(h, timeoutMs, err, errLen) {
     let p = producerOf(h);
-    if (!p) return fail(err, errLen, closedProducer);
+    if (!p) return failInto(err, closedProducer);
     if (p.state.state === 'creating') await p.host.waitFor(p.id, 'creating', timeoutMs);
     p = producerOf(h);
-    if (!p) return fail(err, errLen, closedProducer);
+    if (!p) return failInto(err, closedProducer);
     switch (p.state.state) {
       case 'ready': return codes.Ok;
       case 'creating': return codes.ProducerNotInitialized;
-      case 'failed': return fail(err, errLen, p.state.error);
-      default: return fail(err, errLen, closedProducer);
+      case 'failed': return failInto(err, p.state.error);
+      default: return failInto(err, closedProducer);
     }
   },
 
   flush(h, timeoutMs, err, errLen) {
     const p = producerOf(h);
-    if (!p) return fail(err, errLen, closedProducer);
+    if (!p) return failInto(err, closedProducer);
     const f = p.host.call('ppw_flush', BigInt(p.id), nowNs());
-    return f ? fail(err, errLen, f) : codes.Ok;
+    return f ? failInto(err, f) : codes.Ok;
   },
 
   async close(h, timeoutMs, err, errLen) {
     const p = producerOf(h);
-    if (!p) return fail(err, errLen, closedProducer);
+    if (!p) return failInto(err, closedProducer);
     const { host, id } = p;
     if (p.state.state === 'failed' || p.state.state === 'closed') {
       if (!host.broken) host.call('ppw_producer_close', BigInt(id), nowNs());
       return codes.Ok;
     }
     const f = host.call('ppw_producer_close', BigInt(id), nowNs());
-    if (f && f.code !== codes.AlreadyClosed) return fail(err, errLen, f);
+    if (f && f.code !== codes.AlreadyClosed) return failInto(err, f);
     if (p.state.state === 'ready') await host.waitFor(id, 'ready', timeoutMs);
     if (p.state.state === 'ready') {
       const text = Buffer.from(`closing the producer timed out after ${timeoutMs} ms`);
       const at = host.in.put(host.in.input, text);
       host.call('ppw_producer_abort', BigInt(id), codes.Timeout, at, text.length, nowNs());
-      return fail(err, errLen, { code: codes.Timeout, message: text.toString() });
+      return failInto(err, { code: codes.Timeout, message: text.toString() });
     }
     return codes.Ok;
   },

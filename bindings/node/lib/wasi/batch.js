@@ -209,13 +209,15 @@ class WasiBatch {
   }
 }
 
-/** Writes a failure's text into a koffi-style error buffer (NUL-terminated); returns its code. */
+/** Writes a failure's text into a koffi-style error buffer (NUL-terminated, cut to fit; none: null); returns its code. */
 function failInto(errbuf, f) {
-  const n = errbuf.write(f.message, 0, Math.max(0, errbuf.length - 1));
-  errbuf[n] = 0;
+  if (errbuf && errbuf.length > 0) {
+    const n = errbuf.write(f.message, 0, errbuf.length - 1);
+    errbuf[n] = 0;
+  }
   return f.code;
 }
 
 WasiBatch.hostOf = null; // set by backend.js: a producer handle's { host, id }, or null
 
-module.exports = { WasiBatch };
+module.exports = { WasiBatch, failInto };

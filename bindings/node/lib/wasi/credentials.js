@@ -14,6 +14,7 @@
 const fs = require('node:fs');
 const https = require('node:https');
 const http = require('node:http');
+const tls = require('node:tls');
 
 const { checkedToken } = require('../token');
 
@@ -49,7 +50,7 @@ function tlsOptions(o, codes) {
     opts.cert = read('tlsCertificateFilePath', o.tlsCertificateFilePath);
     opts.key = read('tlsKeyFilePath', o.tlsKeyFilePath);
     try {
-      require('node:tls').createSecureContext({ cert: opts.cert, key: opts.key });
+      tls.createSecureContext({ cert: opts.cert, key: opts.key });
     } catch (e) {
       throw configError(codes, 'tlsCertificateFilePath', `loading the client certificate ${o.tlsCertificateFilePath} with its key ${o.tlsKeyFilePath}: ${e.message}`);
     }
