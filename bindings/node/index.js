@@ -13,13 +13,12 @@
 const { PulsarError, errors, Result, resultInfo, resultTable, AbortError } = require('./lib/errors');
 const { MessageId } = require('./lib/message-id');
 const { Client, Producer } = require('./lib/client');
-const { defaultBackend } = require('./lib/backend');
+const { defaultBackend, load } = require('./lib/backend');
 const { version } = require('./package.json');
 
 /** The loaded native library's version and path, or null where it does not load. */
 function nativeInfo() {
   try {
-    const { load } = require('./lib/backend');
     load('native');
     return require('./lib/native');
   } catch {

@@ -20,7 +20,7 @@ const { WasiBatch, failInto } = require('./batch');
 const { percentiles } = require('./stats');
 
 const clients = new Map(); // handle -> Host
-const producers = new Map(); // handle -> { host, id, client }
+const producers = new Map(); // handle -> { host, id }
 let nextHandle = 1;
 
 const closedClient = { code: codes.AlreadyClosed, message: 'the client is closed' };
@@ -81,9 +81,10 @@ const fn = {
     if (f) return failInto(err, f);
     const id = host.in.result(0);
     const h = nextHandle++;
+    // Known to the host before it acts on the call's events, which may already name the producer.
     host.producers.set(id, { handle: h, state: 'creating', name: '', partitions: 0, error: null, stats: null, waiters: [] });
     host.drive();
-    producers.set(h, { host, id, client: ch });
+    producers.set(h, { host, id });
     out[0] = BigInt(h);
     return codes.Ok;
   },
@@ -121,10 +122,9 @@ const fn = {
     if (f && f.code !== codes.AlreadyClosed) return failInto(err, f);
     if (p.state.state === 'ready') await host.waitFor(id, 'ready', timeoutMs);
     if (p.state.state === 'ready') {
-      const text = Buffer.from(`closing the producer timed out after ${timeoutMs} ms`);
-      const at = host.in.put(host.in.input, text);
-      host.call('ppw_producer_abort', BigInt(id), codes.Timeout, at, text.length, nowNs());
-      return failInto(err, { code: codes.Timeout, message: text.toString() });
+      const message = `closing the producer timed out after ${timeoutMs} ms`;
+      host.abort(id, codes.Timeout, message);
+      return failInto(err, { code: codes.Timeout, message });
     }
     return codes.Ok;
   },
@@ -136,14 +136,10 @@ const fn = {
     const { host, id } = p;
     const state = host.producers.get(id);
     if (state && state.state !== 'closed' && !host.broken && !host.stopped) {
-      if (state.state === 'creating' || state.state === 'ready') {
-        const text = Buffer.from('the producer was stopped');
-        const at = host.in.put(host.in.input, text);
-        host.call('ppw_producer_abort', BigInt(id), codes.AlreadyClosed, at, text.length, nowNs());
-      }
+      if (state.state === 'creating' || state.state === 'ready') host.abort(id, codes.AlreadyClosed, 'the producer was stopped');
       host.call('ppw_producer_close', BigInt(id), nowNs()); // the module keeps a failed producer until it is closed
     }
-    if (state) host.settleProducer(id, state, 'closed', 0, null);
+    if (state) host.settleProducer(state, 'closed', 0, null);
     host.producers.delete(id);
     return codes.Ok;
   },
@@ -281,12 +277,8 @@ const backend = {
         p.host.trapped(e);
       }
     }
-    if (!r) return { rc: codes.AlreadyClosed, stats: null };
-    const s = statsObject(r);
-    delete s.producers;
-    delete s.connections;
-    delete s.connects;
-    return { rc: codes.Ok, stats: { ...s, producers: 0, connections: 0, connects: 0 } };
+    // A producer's record has no client fields: they read 0, as in the library's pp_producer_stats.
+    return r ? { rc: codes.Ok, stats: statsObject(r) } : { rc: codes.AlreadyClosed, stats: null };
   },
 
   /** Log records waiting, oldest first (null for none). */
@@ -305,7 +297,6 @@ const backend = {
   },
 
   removeAuth() {},
-
 };
 
 WasiBatch.hostOf = (h) => producers.get(h) || null;

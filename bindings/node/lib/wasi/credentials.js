@@ -113,7 +113,8 @@ function oauth2(params, tlsOpts, codes, warn, timeoutMs) {
     const mod = u.protocol === 'https:' ? https : http;
     const headers = { accept: 'application/json' };
     if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const req = mod.request(u, { method, headers, ca: tlsOpts?.ca, timeout: timeoutMs - Math.floor(timeoutMs / 10) }, (res) => {
+    // The client's TLS settings (trusted CAs, certificate, verification) serve the issuer too, as natively.
+    const req = mod.request(u, { method, headers, ...tlsOpts, timeout: timeoutMs - Math.floor(timeoutMs / 10) }, (res) => {
       const parts = [];
       res.on('data', (d) => parts.push(d));
       res.on('end', () => {

@@ -76,6 +76,7 @@ class Host {
     this.timerAt = -1n;
     this.closed = false;
     this.stopped = false;
+    this.failedAll = false; // the module trapped and everything it held was failed
     this.notify = () => {}; // set by the backend: completions or logs wait
     if (options.tlsAllowInsecureConnection && this.tls !== null) {
       this.logOwn('warn', 'tlsAllowInsecureConnection is set: broker certificates are not verified, so the connection can be intercepted');
@@ -105,7 +106,7 @@ class Host {
       for (const c of this.conns.values()) this.shut(c);
       this.conns.clear();
       clearTimeout(this.timer);
-      for (const [id, p] of this.producers) this.settleProducer(id, p, 'failed', this.codes.UnknownError, e.message);
+      for (const p of this.producers.values()) this.settleProducer(p, 'failed', this.codes.UnknownError, e.message);
       this.logOwn('error', `${e.message}: the client has failed; every message in flight fails with this error`);
       this.notify();
     }
@@ -183,7 +184,7 @@ class Host {
           if (p) {
             p.name = text();
             p.partitions = dv.getInt32(at + 68, true);
-            this.settleProducer(producer, p, 'ready', 0, null);
+            this.settleProducer(p, 'ready', 0, null);
           }
           break;
         }
@@ -192,7 +193,7 @@ class Host {
           const p = this.producers.get(producer);
           if (p) {
             if (extraLen >= 232) p.stats = inst.readStats(extraAt, 232);
-            this.settleProducer(producer, p, kind === K.failed ? 'failed' : 'closed', code, kind === K.failed ? text() : null);
+            this.settleProducer(p, kind === K.failed ? 'failed' : 'closed', code, kind === K.failed ? text() : null);
           }
           break;
         }
@@ -271,13 +272,19 @@ class Host {
   // ---- producers -------------------------------------------------------------
 
   /** Settles a producer's state and wakes its waiters. */
-  settleProducer(id, p, state, code, text) {
+  settleProducer(p, state, code, text) {
     if (p.state === 'closed' || (p.state === 'failed' && state !== 'closed')) return;
     p.state = state;
     if (state === 'failed') p.error = { code: code || this.codes.UnknownError, message: text || 'the producer failed' };
     const waiters = p.waiters;
     p.waiters = [];
     for (const w of waiters) w();
+  }
+
+  /** Closes producer id at once: its pending messages fail with code and message (ppw_producer_abort). */
+  abort(id, code, message) {
+    const [ptr, len] = this.in.putString(this.in.input, message);
+    this.call('ppw_producer_abort', BigInt(id), code, ptr, len, nowNs());
   }
 
   /** Resolves once producer id leaves state `from` (or after ms; a ref'd timer holds the event loop meanwhile). */
@@ -431,7 +438,7 @@ class Host {
     clearTimeout(this.timer);
     for (const c of this.conns.values()) this.shut(c);
     this.conns.clear();
-    for (const [id, p] of this.producers) this.settleProducer(id, p, 'closed', 0, null);
+    for (const p of this.producers.values()) this.settleProducer(p, 'closed', 0, null);
   }
 }
 
