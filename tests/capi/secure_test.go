@@ -13,17 +13,14 @@
 package capi
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
-	"github.com/apache/pulsar-client-go/pulsar/log"
 
 	"github.com/pulsar-producer/pulsar-producer/tests/broker"
+	"github.com/pulsar-producer/pulsar-producer/tests/verify"
 )
 
 // secureEnv returns the deployment, or skips (fails with
@@ -45,47 +42,8 @@ func secureEnv(t *testing.T) *broker.Secure {
 // checks that no more follow.
 func secureConsume(t *testing.T, env *broker.Secure, topic string, n int) []pulsar.Message {
 	t.Helper()
-	client, err := pulsar.NewClient(pulsar.ClientOptions{
-		URL:                   env.URL,
-		TLSTrustCertsFilePath: env.CA,
-		TLSValidateHostname:   true,
-		Authentication:        pulsar.NewAuthenticationToken(env.Token),
-		Logger:                log.DefaultNopLogger(),
-		OperationTimeout:      30 * time.Second,
-		ConnectionTimeout:     10 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("official Go client: %v", err)
-	}
-	defer client.Close()
-	sub := make([]byte, 4)
-	_, _ = rand.Read(sub)
-	consumer, err := client.Subscribe(pulsar.ConsumerOptions{
-		Topic:                       topic,
-		SubscriptionName:            "capi-" + hex.EncodeToString(sub),
-		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest,
-	})
-	if err != nil {
-		t.Fatalf("official Go client: subscribing to %s: %v", topic, err)
-	}
-	defer consumer.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var msgs []pulsar.Message
-	for len(msgs) < n {
-		m, err := consumer.Receive(ctx)
-		if err != nil {
-			t.Fatalf("official Go client: received %d of %d messages of %s: %v", len(msgs), n, topic, err)
-		}
-		msgs = append(msgs, m)
-		_ = consumer.Ack(m)
-	}
-	extra, cancelExtra := context.WithTimeout(context.Background(), time.Second)
-	defer cancelExtra()
-	if m, err := consumer.Receive(extra); err == nil {
-		t.Errorf("official Go client: an extra message %q (%v) in %s", m.Payload(), m.ID(), topic)
-	}
-	return msgs
+	return verify.Consume(t, topic, n, verify.Options{ServiceURL: env.URL, TLSTrustCertsFile: env.CA, Token: env.Token,
+		NoMoreWithin: time.Second})
 }
 
 func TestCSecure(t *testing.T) {

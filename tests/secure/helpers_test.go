@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
-	"github.com/apache/pulsar-client-go/pulsar/log"
 
 	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/tests/oauth2issuer"
@@ -315,49 +314,11 @@ func publish(t *testing.T, p *core.Producer, prefix string, n, nkeys int) []*sen
 
 // readBack consumes n messages of topic (every partition) with the
 // official Go client over TLS, authenticated with the deployment's token,
-// straight from the broker.
+// straight from the broker; nothing more may come (a duplicate would).
 func readBack(t *testing.T, topic string, n int) []pulsar.Message {
 	t.Helper()
-	client, err := pulsar.NewClient(pulsar.ClientOptions{
-		URL:                   env.URL,
-		TLSTrustCertsFilePath: env.CA,
-		TLSValidateHostname:   true,
-		Authentication:        pulsar.NewAuthenticationToken(env.Token),
-		Logger:                log.DefaultNopLogger(),
-		OperationTimeout:      30 * time.Second,
-		ConnectionTimeout:     10 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("official client: %v", err)
-	}
-	defer client.Close()
-	consumer, err := client.Subscribe(pulsar.ConsumerOptions{
-		Topic:                       topic,
-		SubscriptionName:            "verify-" + pki.RandomHex(4),
-		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest,
-	})
-	if err != nil {
-		t.Fatalf("official client: subscribing to %s: %v", topic, err)
-	}
-	defer consumer.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	msgs := make([]pulsar.Message, 0, n)
-	for len(msgs) < n {
-		m, err := consumer.Receive(ctx)
-		if err != nil {
-			t.Fatalf("official client: received %d of %d messages of %s: %v", len(msgs), n, topic, err)
-		}
-		msgs = append(msgs, m)
-		_ = consumer.Ack(m)
-	}
-	// Nothing more may come: a duplicate would show here.
-	extra, cancelExtra := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancelExtra()
-	if m, err := consumer.Receive(extra); err == nil {
-		t.Errorf("official client: an extra message %q (%v) after the %d expected", m.Payload(), m.ID(), n)
-	}
-	return msgs
+	return verify.Consume(t, topic, n, verify.Options{ServiceURL: env.URL, TLSTrustCertsFile: env.CA, Token: env.Token,
+		Timeout: 60 * time.Second, NoMoreWithin: 500 * time.Millisecond})
 }
 
 // goView is how the official Go client reports one of our IDs: no "not

@@ -2,7 +2,8 @@
 // (github.com/apache/pulsar-client-go), as an independent check of what a
 // producer wrote.
 //
-// How this works: Consume opens a client on broker.ServiceURL() with a no-op
+// How this works: Consume opens a client on broker.ServiceURL() (or the
+// URL, CA and token given, for a secured deployment) with a no-op
 // logger (the client logs through logrus by default, which is noisy),
 // subscribes from the earliest position, receives up to n messages within a
 // timeout, acknowledges each one and closes everything before returning. The
@@ -55,8 +56,16 @@ type Options struct {
 	Timeout time.Duration
 	// AllowFewer returns fewer than n messages instead of failing.
 	AllowFewer bool
-	// ServiceURL defaults to broker.ServiceURL().
+	// ServiceURL defaults to broker.ServiceURL() (started if need be).
 	ServiceURL string
+	// TLSTrustCertsFile, for a pulsar+ssl:// ServiceURL, is the CA the
+	// broker's certificate must chain to (its host name is checked too).
+	TLSTrustCertsFile string
+	// Token, if set, authenticates the client with that token.
+	Token string
+	// NoMoreWithin, if set, waits that long after the n messages and fails
+	// the test if one more arrives (a duplicate would).
+	NoMoreWithin time.Duration
 }
 
 // ID is a message id as plain numbers.
@@ -87,7 +96,7 @@ func Logger() log.Logger { return log.DefaultNopLogger() }
 func NewClient(t testing.TB) pulsar.Client {
 	t.Helper()
 	broker.Require(t)
-	c, err := newClient(broker.ServiceURL())
+	c, err := newClient(broker.ServiceURL(), "", "")
 	if err != nil {
 		t.Fatalf("verify: pulsar.NewClient(%s): %v", broker.ServiceURL(), err)
 	}
@@ -95,13 +104,22 @@ func NewClient(t testing.TB) pulsar.Client {
 	return c
 }
 
-func newClient(url string) (pulsar.Client, error) {
-	return pulsar.NewClient(pulsar.ClientOptions{
+// newClient opens a quiet Go client on url; with a CA over TLS (host name
+// checked), with a token authenticated.
+func newClient(url, trustCerts, token string) (pulsar.Client, error) {
+	o := pulsar.ClientOptions{
 		URL:               url,
 		Logger:            Logger(),
 		OperationTimeout:  30 * time.Second,
 		ConnectionTimeout: 10 * time.Second,
-	})
+	}
+	if trustCerts != "" {
+		o.TLSTrustCertsFilePath, o.TLSValidateHostname = trustCerts, true
+	}
+	if token != "" {
+		o.Authentication = pulsar.NewAuthenticationToken(token)
+	}
+	return pulsar.NewClient(o)
 }
 
 // Consume reads up to n messages of topic with the Go client, subscribing
@@ -110,11 +128,11 @@ func newClient(url string) (pulsar.Client, error) {
 // opts.AllowFewer).
 func Consume(t testing.TB, topic string, n int, opts Options) []pulsar.Message {
 	t.Helper()
-	broker.Require(t)
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
-	if opts.ServiceURL == "" {
+	if opts.ServiceURL == "" { // the standalone broker; another deployment is the caller's to start
+		broker.Require(t)
 		opts.ServiceURL = broker.ServiceURL()
 	}
 	if opts.Subscription == "" {
@@ -127,7 +145,7 @@ func Consume(t testing.TB, topic string, n int, opts Options) []pulsar.Message {
 		subType = pulsar.Shared
 	}
 
-	client, err := newClient(opts.ServiceURL)
+	client, err := newClient(opts.ServiceURL, opts.TLSTrustCertsFile, opts.Token)
 	if err != nil {
 		t.Fatalf("verify: pulsar.NewClient(%s): %v", opts.ServiceURL, err)
 	}
@@ -162,6 +180,13 @@ func Consume(t testing.TB, topic string, n int, opts Options) []pulsar.Message {
 	}
 	if len(msgs) < n && !opts.AllowFewer {
 		t.Fatalf("verify: got %d of %d messages from %s within %v", len(msgs), n, topic, opts.Timeout)
+	}
+	if opts.NoMoreWithin > 0 {
+		extra, cancelExtra := context.WithTimeout(context.Background(), opts.NoMoreWithin)
+		defer cancelExtra()
+		if m, err := consumer.Receive(extra); err == nil {
+			t.Errorf("verify: an extra message %q (%v) in %s after the %d expected", m.Payload(), m.ID(), topic, n)
+		}
 	}
 	return msgs
 }
