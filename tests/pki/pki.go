@@ -95,26 +95,34 @@ func (o *Options) times() {
 	}
 }
 
-// NewCA makes a self-signed certificate authority.
-func NewCA(o Options) (*Pair, error) {
+// newCert is the key and the certificate template both kinds share: a
+// fresh key, a random serial, the subject and the validity of o.
+func newCert(o Options) (crypto.Signer, *x509.Certificate, error) {
 	o.times()
 	key, err := newKey(o.ECDSA)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sn, err := serial()
 	if err != nil {
+		return nil, nil, err
+	}
+	return key, &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: o.CommonName, Organization: []string{"pulsar-producer tests"}},
+		NotBefore:    o.NotBefore,
+		NotAfter:     o.NotAfter,
+	}, nil
+}
+
+// NewCA makes a self-signed certificate authority.
+func NewCA(o Options) (*Pair, error) {
+	key, tmpl, err := newCert(o)
+	if err != nil {
 		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          sn,
-		Subject:               pkix.Name{CommonName: o.CommonName, Organization: []string{"pulsar-producer tests"}},
-		NotBefore:             o.NotBefore,
-		NotAfter:              o.NotAfter,
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-	}
+	tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, err
@@ -124,24 +132,12 @@ func NewCA(o Options) (*Pair, error) {
 
 // Issue signs a leaf certificate with the CA ca.
 func (ca *Pair) Issue(o Options) (*Pair, error) {
-	o.times()
-	key, err := newKey(o.ECDSA)
+	key, tmpl, err := newCert(o)
 	if err != nil {
 		return nil, err
 	}
-	sn, err := serial()
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      pkix.Name{CommonName: o.CommonName, Organization: []string{"pulsar-producer tests"}},
-		DNSNames:     o.DNSNames,
-		IPAddresses:  o.IPs,
-		NotBefore:    o.NotBefore,
-		NotAfter:     o.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-	}
+	tmpl.DNSNames, tmpl.IPAddresses = o.DNSNames, o.IPs
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	if o.Server {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
 	}
