@@ -26,8 +26,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
@@ -127,12 +125,12 @@ func Run(kind Client, n int, h Hooks) (Result, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	allocs0 := ms.Mallocs
-	cpu0 := cpuTime()
+	cpu0 := CPUTime()
 	t0 := time.Now()
 	p.send(ctx, n, payload)
 	ferr := p.flush(ctx)
 	res.Elapsed = time.Since(t0)
-	res.CPU = cpuTime() - cpu0
+	res.CPU = CPUTime() - cpu0
 	runtime.ReadMemStats(&ms)
 	res.Allocs = ms.Mallocs - allocs0
 	if h.Stop != nil {
@@ -141,7 +139,7 @@ func Run(kind Client, n int, h Hooks) (Result, error) {
 	if ferr != nil {
 		return res, fmt.Errorf("%v: flush: %w", kind, ferr)
 	}
-	ok, failed, firstErr := p.results()
+	ok, failed, firstErr := p.Results()
 	if ok != int64(n) || failed != 0 {
 		return res, fmt.Errorf("%v: %d of %d messages acknowledged, %d failed (first error: %v)", kind, ok, n, failed, firstErr)
 	}
@@ -151,50 +149,16 @@ func Run(kind Client, n int, h Hooks) (Result, error) {
 	return res, nil
 }
 
-// cpuTime is the process's user + system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // producer is what Run needs of either client.
 type producer interface {
 	send(ctx context.Context, n int, payload []byte)
 	flush(ctx context.Context) error
-	results() (ok, failed int64, firstErr error)
+	Results() (ok, failed int64, firstErr error)
 	close()
 }
 
-// counter counts callback results.
-type counter struct {
-	ok, failed atomic.Int64
-	firstErr   atomic.Pointer[error]
-}
-
-func (c *counter) done(err error) {
-	if err == nil {
-		c.ok.Add(1)
-		return
-	}
-	if c.failed.Add(1) == 1 {
-		first := err // a copy, so that only failures allocate
-		c.firstErr.Store(&first)
-	}
-}
-
-func (c *counter) results() (int64, int64, error) {
-	var err error
-	if p := c.firstErr.Load(); p != nil {
-		err = *p
-	}
-	return c.ok.Load(), c.failed.Load(), err
-}
-
 type nativeProducer struct {
-	counter
+	Counter
 	client *core.Client
 	p      *core.Producer
 	cb     func(core.MessageID, error)
@@ -216,7 +180,7 @@ func newNative(ctx context.Context, url string) (*nativeProducer, error) {
 		return nil, err
 	}
 	np := &nativeProducer{client: client, p: p}
-	np.cb = func(_ core.MessageID, err error) { np.done(err) }
+	np.cb = func(_ core.MessageID, err error) { np.Done(err) }
 	return np, nil
 }
 
@@ -231,7 +195,7 @@ func (np *nativeProducer) flush(ctx context.Context) error { return np.p.Flush(c
 func (np *nativeProducer) close() { _ = np.client.Close() }
 
 type goProducer struct {
-	counter
+	Counter
 	client pulsar.Client
 	p      pulsar.Producer
 	cb     func(pulsar.MessageID, *pulsar.ProducerMessage, error)
@@ -258,7 +222,7 @@ func newGoClient(url string) (*goProducer, error) {
 	}
 	gp := &goProducer{client: client, p: p}
 
-	gp.cb = func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { gp.done(err) }
+	gp.cb = func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { gp.Done(err) }
 	return gp, nil
 }
 

@@ -183,7 +183,7 @@ func RunScenario(kind Client, sc Scenario, n int, h Hooks) (FeatureResult, error
 	defer cancel()
 
 	var (
-		cnt   counter
+		cnt   Counter
 		send  func(i int)
 		flush func() error
 	)
@@ -200,7 +200,7 @@ func RunScenario(kind Client, sc Scenario, n int, h Hooks) (FeatureResult, error
 		if err != nil {
 			return res, err
 		}
-		cb := func(_ core.MessageID, err error) { cnt.done(err) }
+		cb := func(_ core.MessageID, err error) { cnt.Done(err) }
 		send = func(i int) { p.SendAsync(ctx, sc.NativeMsg(i), cb) }
 		flush = func() error { return p.Flush(ctx) }
 	default:
@@ -218,7 +218,7 @@ func RunScenario(kind Client, sc Scenario, n int, h Hooks) (FeatureResult, error
 			return res, err
 		}
 		defer p.Close()
-		cb := func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { cnt.done(err) }
+		cb := func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { cnt.Done(err) }
 		send = func(i int) { p.SendAsync(ctx, sc.GoMsg(i), cb) }
 		flush = func() error { return p.FlushWithCtx(ctx) }
 	}
@@ -229,14 +229,14 @@ func RunScenario(kind Client, sc Scenario, n int, h Hooks) (FeatureResult, error
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	allocs0 := ms.Mallocs
-	cpu0 := cpuTime()
+	cpu0 := CPUTime()
 	t0 := time.Now()
 	for i := range n {
 		send(i)
 	}
 	ferr := flush()
 	res.Elapsed = time.Since(t0)
-	res.CPU = cpuTime() - cpu0
+	res.CPU = CPUTime() - cpu0
 	runtime.ReadMemStats(&ms)
 	res.Allocs = ms.Mallocs - allocs0
 	if h.Stop != nil {
@@ -245,7 +245,7 @@ func RunScenario(kind Client, sc Scenario, n int, h Hooks) (FeatureResult, error
 	if ferr != nil {
 		return res, fmt.Errorf("%s %v: flush: %w", sc.Name, kind, ferr)
 	}
-	if ok, failed, firstErr := cnt.results(); ok != int64(n) || failed != 0 {
+	if ok, failed, firstErr := cnt.Results(); ok != int64(n) || failed != 0 {
 		return res, fmt.Errorf("%s %v: %d of %d messages acknowledged, %d failed (first error: %v)", sc.Name, kind, ok, n, failed, firstErr)
 	}
 	return res, nil

@@ -14,8 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/pulsar-producer/pulsar-producer/tests/bench"
 )
@@ -43,7 +41,7 @@ func main() {
 			results[kind] = append(results[kind], res)
 		}
 	}
-	nat, goc := median(results[bench.Native]), median(results[bench.GoClient])
+	nat, goc := bench.Median(results[bench.Native], bench.Result.MsgsPerSec), bench.Median(results[bench.GoClient], bench.Result.MsgsPerSec)
 	fmt.Printf("ppbench: native %.2fM msgs/s %.2f cpu-s/Mmsg %.2f allocs/msg | go-client %.2fM msgs/s %.2f cpu-s/Mmsg %.2f allocs/msg | native/go-client: %.2fx throughput, %.2fx less CPU per message (median of %d rounds of %d %dB messages%s)\n",
 		nat.MsgsPerSec()/1e6, nat.CPUSecPerMillion(), nat.AllocsPerMsg(),
 		goc.MsgsPerSec()/1e6, goc.CPUSecPerMillion(), goc.AllocsPerMsg(),
@@ -51,32 +49,11 @@ func main() {
 		*rounds, *n, bench.PayloadSize, loadNote())
 }
 
-// median returns the round with the median throughput.
-func median(rs []bench.Result) bench.Result {
-	rs = slices.Clone(rs)
-	slices.SortFunc(rs, func(a, b bench.Result) int {
-		switch {
-		case a.MsgsPerSec() < b.MsgsPerSec():
-			return -1
-		case a.MsgsPerSec() > b.MsgsPerSec():
-			return 1
-		}
-		return 0
-	})
-	return rs[len(rs)/2]
-}
-
-// loadNote reports the load average at the end, if the system shows it:
-// on a busy machine the throughput figures drop and spread, while the CPU
-// per message is steadier.
+// loadNote is the load average at the end, as "; load average X", if the
+// system shows it.
 func loadNote() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
+	if l := bench.LoadAverage(1); l != "" {
+		return "; load average " + l
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return ""
-	}
-	return "; load average " + f[0]
+	return ""
 }

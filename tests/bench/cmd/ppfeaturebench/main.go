@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/pulsar-producer/pulsar-producer/tests/bench"
@@ -50,7 +49,7 @@ func main() {
 		}
 		meds := make([][]bench.FeatureResult, len(out))
 		for i, rs := range out {
-			meds[i] = []bench.FeatureResult{median(rs)}
+			meds[i] = []bench.FeatureResult{bench.Median(rs, bench.FeatureResult.MsgsPerSec)}
 		}
 		return meds
 	}
@@ -84,30 +83,11 @@ func main() {
 // cpuPerGB is the CPU-seconds spent per 10^9 payload bytes.
 func cpuPerGB(r bench.FeatureResult) float64 { return r.CPU.Seconds() / (float64(r.Bytes) / 1e9) }
 
-// median returns the round with the median throughput.
-func median(rs []bench.FeatureResult) bench.FeatureResult {
-	rs = slices.Clone(rs)
-	slices.SortFunc(rs, func(a, b bench.FeatureResult) int {
-		switch {
-		case a.MsgsPerSec() < b.MsgsPerSec():
-			return -1
-		case a.MsgsPerSec() > b.MsgsPerSec():
-			return 1
-		}
-		return 0
-	})
-	return rs[len(rs)/2]
-}
-
-// loadNote reports the load average at the end, if the system shows it.
+// loadNote is the load average at the end, as "; load average X", if the
+// system shows it.
 func loadNote() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
+	if l := bench.LoadAverage(1); l != "" {
+		return "; load average " + l
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return ""
-	}
-	return "; load average " + f[0]
+	return ""
 }

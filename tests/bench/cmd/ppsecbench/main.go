@@ -18,6 +18,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -25,10 +26,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"slices"
-	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
@@ -36,6 +33,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/pulsar-producer/pulsar-producer/core"
+	"github.com/pulsar-producer/pulsar-producer/tests/bench"
 	"github.com/pulsar-producer/pulsar-producer/tests/broker"
 	"github.com/pulsar-producer/pulsar-producer/tests/pki"
 )
@@ -110,7 +108,7 @@ func main() {
 	}
 	med := map[string]result{}
 	for _, cfg := range configs {
-		med[cfg] = median(all[cfg])
+		med[cfg] = bench.Median(all[cfg], result.rate)
 		r := med[cfg]
 		fmt.Printf("%-17s %9.0f msg/s  %5.2f cpu-s per million messages (client process)\n", r.Config, r.rate(), r.cpuPerM())
 	}
@@ -119,37 +117,7 @@ func main() {
 		nt.rate()/gt.rate(), gt.cpuPerM()/nt.cpuPerM())
 	fmt.Printf("cost of TLS (native): %.0f%% of the plaintext throughput, %.2fx the CPU per message\n",
 		100*nt.rate()/np.rate(), nt.cpuPerM()/np.cpuPerM())
-	fmt.Printf("(median of %d rounds of %d x %d B per configuration, alternating; load average %s)\n", *rounds, *n, payloadSize, loadAvg())
-}
-
-func median(rs []result) result {
-	rs = slices.Clone(rs)
-	slices.SortFunc(rs, func(a, b result) int {
-		switch {
-		case a.rate() < b.rate():
-			return -1
-		case a.rate() > b.rate():
-			return 1
-		}
-		return 0
-	})
-	return rs[len(rs)/2]
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	fmt.Printf("(median of %d rounds of %d x %d B per configuration, alternating; load average %s)\n", *rounds, *n, payloadSize, cmp.Or(bench.LoadAverage(3), "unknown"))
 }
 
 // publisher is what a round needs of either client.
@@ -159,27 +127,11 @@ type publisher interface {
 	close()
 }
 
-// acks counts outcomes.
-type acks struct {
-	ok, failed atomic.Int64
-	first      atomic.Pointer[error]
-}
-
-func (a *acks) done(err error) {
-	if err == nil {
-		a.ok.Add(1)
-		return
-	}
-	if a.failed.Add(1) == 1 {
-		a.first.Store(&err)
-	}
-}
-
 func runRound(env *broker.Secure, cfg string, n int) (result, error) {
 	topic := env.NewTopicName("bench-" + cfg + "-" + pki.RandomHex(4))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var a acks
+	var a bench.Counter
 	var p publisher
 	var err error
 	switch cfg {
@@ -200,20 +152,16 @@ func runRound(env *broker.Secure, cfg string, n int) (result, error) {
 	for i := range payload {
 		payload[i] = byte('a' + i%26)
 	}
-	cpu0, t0 := cpuSeconds(), time.Now()
+	cpu0, t0 := bench.CPUTime(), time.Now()
 	for range n {
 		p.send(payload)
 	}
 	ferr := p.flush(ctx)
-	res := result{Config: cfg, Messages: n, Seconds: time.Since(t0).Seconds(), CPU: cpuSeconds() - cpu0}
+	res := result{Config: cfg, Messages: n, Seconds: time.Since(t0).Seconds(), CPU: (bench.CPUTime() - cpu0).Seconds()}
 	if ferr != nil {
 		return res, fmt.Errorf("flush: %w", ferr)
 	}
-	if ok, failed := a.ok.Load(), a.failed.Load(); ok != int64(n) || failed != 0 {
-		var first error
-		if e := a.first.Load(); e != nil {
-			first = *e
-		}
+	if ok, failed, first := a.Results(); ok != int64(n) || failed != 0 {
 		return res, fmt.Errorf("%d of %d acknowledged, %d failed (first: %v)", ok, n, failed, first)
 	}
 	return res, nil
@@ -225,7 +173,7 @@ type native struct {
 	cb func(core.MessageID, error)
 }
 
-func newNative(ctx context.Context, opts core.ClientOptions, topic string, a *acks) (*native, error) {
+func newNative(ctx context.Context, opts core.ClientOptions, topic string, a *bench.Counter) (*native, error) {
 	c, err := core.NewClient(opts)
 	if err != nil {
 		return nil, err
@@ -237,7 +185,7 @@ func newNative(ctx context.Context, opts core.ClientOptions, topic string, a *ac
 		_ = c.Close()
 		return nil, err
 	}
-	return &native{c: c, p: p, cb: func(_ core.MessageID, err error) { a.done(err) }}, nil
+	return &native{c: c, p: p, cb: func(_ core.MessageID, err error) { a.Done(err) }}, nil
 }
 
 func (x *native) send(payload []byte) {
@@ -252,7 +200,7 @@ type goClient struct {
 	cb func(pulsar.MessageID, *pulsar.ProducerMessage, error)
 }
 
-func newGoClient(env *broker.Secure, topic string, a *acks) (*goClient, error) {
+func newGoClient(env *broker.Secure, topic string, a *bench.Counter) (*goClient, error) {
 	lg := logrus.New()
 	lg.SetOutput(io.Discard)
 	c, err := pulsar.NewClient(pulsar.ClientOptions{
@@ -273,7 +221,7 @@ func newGoClient(env *broker.Secure, topic string, a *acks) (*goClient, error) {
 		c.Close()
 		return nil, err
 	}
-	return &goClient{c: c, p: p, cb: func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { a.done(err) }}, nil
+	return &goClient{c: c, p: p, cb: func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { a.Done(err) }}, nil
 }
 
 func (x *goClient) send(payload []byte) {
