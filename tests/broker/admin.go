@@ -46,6 +46,14 @@ var httpClient = &http.Client{Timeout: 60 * time.Second}
 // Do sends one admin request. path starts with "/admin/..."; body, if not
 // nil, is sent as JSON. It returns the HTTP status and the response body.
 func Do(method, path string, body any) (int, []byte, error) {
+	return adminRequest(httpClient, method, AdminURL()+path, body, "")
+}
+
+// adminRequest sends one admin request to url with client (bounded by its
+// timeout), body as JSON if not nil, and a bearer token if not empty. It
+// returns the HTTP status and the response body. Do, the cluster's and the
+// secured deployment's admin calls all go through it.
+func adminRequest(client *http.Client, method, url string, body any, token string) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -54,9 +62,9 @@ func Do(method, path string, body any) (int, []byte, error) {
 		}
 		rd = bytes.NewReader(b)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), httpClient.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), client.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, AdminURL()+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -64,7 +72,10 @@ func Do(method, path string, body any) (int, []byte, error) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := httpClient.Do(req)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -28,13 +28,9 @@ package broker
 //	PP_SECURE_DIR              the run directory (all certificates: pki.SetIn)
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -122,32 +118,7 @@ func (s *Secure) AdminDo(method, path string, body any) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.http.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.AdminURL+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return adminRequest(s.http, method, s.AdminURL+path, body, strings.TrimSpace(string(tok)))
 }
 
 // Admin is AdminDo that fails the test unless the status is 2xx.
