@@ -158,20 +158,6 @@ func checkJava(t *testing.T, i int, got javacheck.Message, want *sentMsg, produc
 	}
 }
 
-// goView is how the official Go client reports one of our message IDs: it
-// has no "not batched" value, so a lone message reads as index 0 of a
-// batch of 1, and a non-partitioned topic as partition 0.
-func goView(id core.MessageID) verify.ID {
-	v := verify.ID{Ledger: id.LedgerID, Entry: id.EntryID, Partition: id.Partition, BatchIndex: id.BatchIndex, BatchSize: id.BatchSize}
-	if v.Partition < 0 {
-		v.Partition = 0
-	}
-	if id.BatchIndex < 0 {
-		v.BatchIndex, v.BatchSize = 0, 1
-	}
-	return v
-}
-
 // checkGo compares one message consumed by the Go client with what we sent.
 func checkGo(t *testing.T, i int, got pulsar.Message, want *sentMsg, producerName string) {
 	t.Helper()
@@ -196,7 +182,7 @@ func checkGo(t *testing.T, i int, got pulsar.Message, want *sentMsg, producerNam
 	if got.ProducerName() != producerName {
 		t.Errorf("message %d: Go client read producer %q, want %q", i, got.ProducerName(), producerName)
 	}
-	if g, w := verify.IDOf(got.ID()), goView(want.id); g != w {
+	if g, w := verify.IDOf(got.ID()), verify.GoView(want.id); g != w {
 		t.Errorf("message %d: Go client read ID %+v, our receipt said %+v (%v)", i, g, w, want.id)
 	}
 }

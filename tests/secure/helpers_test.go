@@ -321,19 +321,6 @@ func readBack(t *testing.T, topic string, n int) []pulsar.Message {
 		Timeout: 60 * time.Second, NoMoreWithin: 500 * time.Millisecond})
 }
 
-// goView is how the official Go client reports one of our IDs: no "not
-// batched" value, and partition 0 for a non-partitioned topic.
-func goView(id core.MessageID) verify.ID {
-	v := verify.ID{Ledger: id.LedgerID, Entry: id.EntryID, Partition: id.Partition, BatchIndex: id.BatchIndex, BatchSize: id.BatchSize}
-	if v.Partition < 0 {
-		v.Partition = 0
-	}
-	if id.BatchIndex < 0 {
-		v.BatchIndex, v.BatchSize = 0, 1
-	}
-	return v
-}
-
 // checkReadBack reads topic back and compares it with what was sent:
 // the same payloads and keys, each under the ID our receipt gave, in send
 // order within each partition, nothing missing and nothing extra.
@@ -363,7 +350,7 @@ func checkReadBack(t *testing.T, topic string, want []*sent) {
 			t.Errorf("%q: key %q, sent %q", m.Payload(), m.Key(), s.key)
 			bad++
 		}
-		if g, w := verify.IDOf(m.ID()), goView(s.id); g != w {
+		if g, w := verify.IDOf(m.ID()), verify.GoView(s.id); g != w {
 			t.Errorf("%q: read back with ID %+v, our receipt said %+v (%v)", m.Payload(), g, w, s.id)
 			bad++
 		}

@@ -42,6 +42,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsar/log"
 
+	"github.com/pulsar-producer/pulsar-producer/core"
 	"github.com/pulsar-producer/pulsar-producer/tests/broker"
 )
 
@@ -86,6 +87,22 @@ func IDOf(id pulsar.MessageID) ID {
 		BatchIndex: id.BatchIdx(),
 		BatchSize:  id.BatchSize(),
 	}
+}
+
+// GoView is how the Go client reports a message ID of this project's
+// producers: they follow the Java client (a message sent on its own has
+// batch index -1 and batch size 0, a non-partitioned topic partition -1),
+// while the Go client says index 0 of a batch of 1 and partition 0 (see the
+// table above). Ledger and entry are the same.
+func GoView(id core.MessageID) ID {
+	v := ID{Ledger: id.LedgerID, Entry: id.EntryID, Partition: id.Partition, BatchIndex: id.BatchIndex, BatchSize: id.BatchSize}
+	if v.Partition < 0 {
+		v.Partition = 0
+	}
+	if v.BatchIndex < 0 {
+		v.BatchIndex, v.BatchSize = 0, 1
+	}
+	return v
 }
 
 // Logger is the no-op logger the helpers give the Go client.

@@ -287,7 +287,7 @@ func TestRouterAsConsumed(t *testing.T) {
 	}
 	for _, g := range verify.Consume(t, topic, len(msgs), verify.Options{}) {
 		want, ok := byPayload[string(g.Payload())]
-		if !ok || verify.IDOf(g.ID()) != goClientView(want) || !strings.HasSuffix(g.Topic(), fmt.Sprintf("-partition-%d", want.Partition)) {
+		if !ok || verify.IDOf(g.ID()) != verify.GoView(want) || !strings.HasSuffix(g.Topic(), fmt.Sprintf("-partition-%d", want.Partition)) {
 			t.Errorf("the Go client read %q at %+v on %s; the module said %v", g.Payload(), verify.IDOf(g.ID()), g.Topic(), want)
 		}
 		delete(byPayload, string(g.Payload()))
@@ -361,7 +361,7 @@ func TestGrowingTopicThroughTheModule(t *testing.T) {
 	}
 	for _, g := range verify.Consume(t, topic, len(ids), verify.Options{}) {
 		want, ok := byPayload[string(g.Payload())]
-		if !ok || verify.IDOf(g.ID()) != goClientView(want) || !strings.HasSuffix(g.Topic(), fmt.Sprintf("-partition-%d", want.Partition)) {
+		if !ok || verify.IDOf(g.ID()) != verify.GoView(want) || !strings.HasSuffix(g.Topic(), fmt.Sprintf("-partition-%d", want.Partition)) {
 			t.Errorf("the Go client read %q at %+v on %s; the module said %v", g.Payload(), verify.IDOf(g.ID()), g.Topic(), want)
 		}
 	}

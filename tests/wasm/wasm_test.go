@@ -76,23 +76,6 @@ func publish(t *testing.T, p *ppwasm.Producer, msgs []*core.Message) []sent {
 	return out
 }
 
-// goClientView is how the Go consumer reports an ID we return as id. Our
-// IDs follow the Java client: a message sent on its own has batch index -1
-// and batch size 0, and a non-partitioned topic has partition -1. The Go
-// client reports a non-batched message as index 0 of a batch of 1, and a
-// non-partitioned topic as partition 0 (see tests/verify), so those are
-// mapped before comparing; ledger and entry must match exactly.
-func goClientView(id core.MessageID) verify.ID {
-	v := verify.ID{Ledger: id.LedgerID, Entry: id.EntryID, Partition: id.Partition, BatchIndex: id.BatchIndex, BatchSize: id.BatchSize}
-	if v.Partition < 0 {
-		v.Partition = 0
-	}
-	if v.BatchIndex < 0 {
-		v.BatchIndex, v.BatchSize = 0, 1
-	}
-	return v
-}
-
 // compare checks that the consumed messages are exactly the sent ones.
 func compare(t *testing.T, want []sent, got []pulsar.Message) {
 	t.Helper()
@@ -120,7 +103,7 @@ func compare(t *testing.T, want []sent, got []pulsar.Message) {
 		if w.msg.EventTime.IsZero() && !g.EventTime().IsZero() && g.EventTime().UnixMilli() != 0 {
 			t.Errorf("message %d: event time %v, sent none", i, g.EventTime())
 		}
-		if gid, wid := verify.IDOf(g.ID()), goClientView(w.id); gid != wid {
+		if gid, wid := verify.IDOf(g.ID()), verify.GoView(w.id); gid != wid {
 			t.Errorf("message %d: consumed ID %+v; the send reported %#v (%+v as the Go client shows it)", i, gid, w.id, wid)
 		}
 	}
